@@ -1,0 +1,21 @@
+//! kbench: a benchmarking and load-testing harness for Apache Kafka.
+//!
+//! The layout, from the outside in:
+//! - [`cli`]: the command line (clap); `main.rs` only builds the runtime and calls [`cli::run`].
+//! - [`scenario`]: TOML scenario files -> a validated [`scenario::Scenario`] whose sweep is
+//!   expanded into cells ([`scenario::CellSpec`]).
+//! - [`cluster`]: a local Apache Kafka (KRaft) cluster started from Maven Central jars
+//!   ([`cluster::local`]), and the admin client that creates and deletes kbench's topics.
+//! - [`fleet`]: producer and consumer clients (rdkafka) and the pure pieces they use per
+//!   message: pacing, keys, payloads, partition choice.
+//! - [`metrics`]: latency histograms and counters, merged per interval and per cell. Pure: no
+//!   files, no network.
+//! - [`runner`]: one cell from topic creation to teardown; a run is its cells in order.
+//! - [`report`]: the only code that writes report files (CSV, manifest, charts).
+pub mod cli;
+pub mod cluster;
+pub mod fleet;
+pub mod metrics;
+pub mod report;
+pub mod runner;
+pub mod scenario;

@@ -1,0 +1,222 @@
+//! The resolved form of a scenario: what one cell runs, with every default filled in and every
+//! value validated. The parser (`parse.rs`) and the sweep expansion (`sweep.rs`) produce these;
+//! the runner and the fleets only ever read them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A whole scenario file, expanded into its cells.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    /// `name` from the file (file-safe).
+    pub name: String,
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The swept axes in file order: (axis name, values as written). Empty when nothing is swept.
+    pub axes: Vec<SweepAxis>,
+    /// The cartesian product of the axes, in a stable order (first axis varies slowest).
+    pub cells: Vec<CellSpec>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepAxis {
+    /// The key as written in `[sweep]`, e.g. `acks`, `partitions`, `producer.linger.ms`.
+    pub name: String,
+    /// Each value rendered as a short string (`"all"`, `"6"`, `"1KiB"`).
+    pub values: Vec<String>,
+}
+
+/// Everything one cell needs to run.
+#[derive(Debug, Clone, Serialize)]
+pub struct CellSpec {
+    /// Position in the sweep, from 0.
+    pub index: usize,
+    /// Short, file-safe, unique within the scenario, stable across runs: `acks-all_partitions-6`,
+    /// or `base` when nothing is swept.
+    pub id: String,
+    /// The swept (axis, value) pairs that make this cell, in axis order.
+    pub params: Vec<(String, String)>,
+    pub topic: TopicSpec,
+    pub producers: ProducerSpec,
+    pub consumers: ConsumerSpec,
+    pub run: RunSpec,
+    pub client: ClientProps,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TopicSpec {
+    pub partitions: i32,
+    pub replication_factor: i32,
+    /// Topic-level configs passed to CreateTopics, e.g. `min.insync.replicas`.
+    pub configs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProducerSpec {
+    pub count: usize,
+    /// Total messages per second across the fleet; `None` = as fast as possible.
+    pub rate: Option<f64>,
+    pub message_size: MessageSize,
+    pub keys: KeySpec,
+    pub partitioner: Partitioner,
+    pub acks: Acks,
+    /// librdkafka `compression.type`: none, gzip, snappy, lz4, zstd.
+    pub compression: String,
+    pub linger_ms: f64,
+    pub batch_size: usize,
+    pub idempotence: bool,
+    pub max_in_flight: usize,
+    /// One message in flight: wait for each ack before sending the next.
+    pub sync: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum MessageSize {
+    Fixed(usize),
+    /// Uniform over `min..=max` bytes.
+    Uniform { min: usize, max: usize },
+    /// Replay the lines of a file (without their newline), in order, cycling.
+    FileLines(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum KeySpec {
+    /// Null keys.
+    None,
+    /// The same key on every message.
+    Fixed(String),
+    /// Uniform over `count` distinct keys (`key-0` .. `key-{count-1}`).
+    Uniform { count: u64 },
+    /// Zipf over `count` keys with the given exponent: key-0 is the hottest.
+    Zipf { count: u64, exponent: f64 },
+}
+
+/// How each message's partition is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Partitioner {
+    /// Producer `i` always writes to partition `i mod partitions`.
+    ExplicitPerProducer,
+    /// Message with sequence number `n` goes to partition `n mod partitions`.
+    ExplicitByIndex,
+    /// librdkafka hash partitioners (keyed); `*_random` use sticky/random placement for null keys.
+    Murmur2,
+    Murmur2Random,
+    Consistent,
+    ConsistentRandom,
+    Fnv1a,
+    Fnv1aRandom,
+    /// kbench cycles through the partitions, one message each.
+    RoundRobin,
+    /// Keyless batching: librdkafka's sticky partitioner fills a batch for one partition.
+    Sticky,
+    /// A uniformly random partition per message, chosen by kbench.
+    Random,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Acks {
+    Zero,
+    One,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StartFrom {
+    Earliest,
+    Latest,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsumerSpec {
+    /// Number of separate consumer groups; 0 = no consumers.
+    pub groups: usize,
+    /// Members in each group.
+    pub members: usize,
+    pub start_from: StartFrom,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSpec {
+    pub warmup: Duration,
+    /// How long to measure after warm-up. Exactly one of `duration` and `messages` is set.
+    pub duration: Option<Duration>,
+    /// Or: stop after this many messages (across the fleet, after warm-up).
+    pub messages: Option<u64>,
+    /// After the producers stop: how long to wait for acks and for consumers to catch up.
+    pub drain_timeout: Duration,
+}
+
+/// librdkafka properties passed through unchanged (they override kbench's own settings).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClientProps {
+    pub producer: BTreeMap<String, String>,
+    pub consumer: BTreeMap<String, String>,
+    pub admin: BTreeMap<String, String>,
+}
+
+impl Acks {
+    /// The value of librdkafka's `acks` property.
+    pub fn as_config(self) -> &'static str {
+        match self {
+            Acks::Zero => "0",
+            Acks::One => "1",
+            Acks::All => "all",
+        }
+    }
+}
+
+impl Partitioner {
+    /// The name used in scenario files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Partitioner::ExplicitPerProducer => "explicit-producer",
+            Partitioner::ExplicitByIndex => "explicit-index",
+            Partitioner::Murmur2 => "murmur2",
+            Partitioner::Murmur2Random => "murmur2_random",
+            Partitioner::Consistent => "consistent",
+            Partitioner::ConsistentRandom => "consistent_random",
+            Partitioner::Fnv1a => "fnv1a",
+            Partitioner::Fnv1aRandom => "fnv1a_random",
+            Partitioner::RoundRobin => "round-robin",
+            Partitioner::Sticky => "sticky",
+            Partitioner::Random => "random",
+        }
+    }
+
+    /// All partitioners, for parsing and error messages.
+    pub const ALL: [Partitioner; 11] = [
+        Partitioner::ExplicitPerProducer,
+        Partitioner::ExplicitByIndex,
+        Partitioner::Murmur2,
+        Partitioner::Murmur2Random,
+        Partitioner::Consistent,
+        Partitioner::ConsistentRandom,
+        Partitioner::Fnv1a,
+        Partitioner::Fnv1aRandom,
+        Partitioner::RoundRobin,
+        Partitioner::Sticky,
+        Partitioner::Random,
+    ];
+
+    /// The librdkafka `partitioner` property when librdkafka picks the partition, or `None`
+    /// when kbench sets the partition of each message itself.
+    pub fn librdkafka_name(self) -> Option<&'static str> {
+        match self {
+            Partitioner::Murmur2 => Some("murmur2"),
+            Partitioner::Murmur2Random => Some("murmur2_random"),
+            Partitioner::Consistent => Some("consistent"),
+            Partitioner::ConsistentRandom => Some("consistent_random"),
+            Partitioner::Fnv1a => Some("fnv1a"),
+            Partitioner::Fnv1aRandom => Some("fnv1a_random"),
+            // Sticky = null keys with librdkafka's sticky partitioning (its default for null keys).
+            Partitioner::Sticky => Some("consistent_random"),
+            Partitioner::ExplicitPerProducer
+            | Partitioner::ExplicitByIndex
+            | Partitioner::RoundRobin
+            | Partitioner::Random => None,
+        }
+    }
+}

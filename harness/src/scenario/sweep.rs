@@ -1,0 +1,1 @@
+//! Sweep expansion. (placeholder, being written)
