@@ -1,2 +1,267 @@
-//! CLI.
-pub fn run() -> anyhow::Result<i32> { Ok(0) }
+//! The command line. Each subcommand is a small function; all output goes to a `Write` so the
+//! printers can be tested.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::cluster::local::{default_cache_dir, default_state_dir};
+use crate::cluster::{ClusterError, LocalCluster, LocalClusterOpts};
+use crate::scenario::ScenarioError;
+
+#[derive(Debug, Parser)]
+#[command(name = "kbench", version, about = "Benchmark and load-test Apache Kafka")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario: every cell of its sweep, reports written as each cell finishes.
+    Run(RunArgs),
+    /// Parse a scenario and print its cells; touches no cluster.
+    Validate {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+    },
+    /// A local Apache Kafka cluster on 127.0.0.1, from Maven Central jars (no Docker).
+    Cluster {
+        #[command(flatten)]
+        dirs: ClusterDirs,
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Bootstrap servers of the cluster to test.
+    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local")]
+    pub bootstrap: Option<String>,
+    /// Start (or reuse) a local cluster with this many brokers, and stop it at the end if
+    /// this run started it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3))]
+    pub local: Option<u32>,
+    /// Leave a cluster started by --local running after the run.
+    #[arg(long)]
+    pub keep_cluster: bool,
+    /// Where run directories are created.
+    #[arg(long, default_value = "reports")]
+    pub reports: PathBuf,
+    /// No progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub dirs: ClusterDirs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ClusterDirs {
+    /// State directory of the local cluster (config, data, logs, pid files).
+    #[arg(long, env = "KBENCH_STATE_DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+    /// Cache of Apache Kafka jars fetched with Maven.
+    #[arg(long, env = "KBENCH_CACHE_DIR", global = true)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl ClusterDirs {
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir.clone().unwrap_or_else(default_state_dir)
+    }
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir.clone().unwrap_or_else(default_cache_dir)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Fetch Kafka if needed, format storage, start the brokers, wait until they serve clients.
+    Up {
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=3))]
+        brokers: u32,
+        #[arg(long, default_value = crate::cluster::fetch::DEFAULT_KAFKA_VERSION)]
+        kafka_version: String,
+        /// Client port of broker 1; broker n uses base + 100 (n - 1), its controller port + 1.
+        #[arg(long, default_value_t = 9092)]
+        base_port: u16,
+        /// Seconds to wait for every broker to serve clients.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+        /// Extra broker property KEY=VALUE (repeatable).
+        #[arg(long = "broker-prop", value_parser = parse_key_value)]
+        broker_props: Vec<(String, String)>,
+    },
+    /// Which brokers are up, the controller quorum, the Kafka version.
+    Status,
+    /// Stop every broker (SIGTERM together, SIGKILL after 30 s).
+    Down {
+        /// Also delete data, logs and state.
+        #[arg(long)]
+        clean: bool,
+    },
+    /// SIGKILL one broker.
+    Kill { node: u32 },
+    /// Stop one broker (controlled shutdown).
+    Stop { node: u32 },
+    /// Start one stopped broker and wait until it serves clients.
+    Start { node: u32 },
+    /// Freeze one broker (SIGSTOP).
+    Pause { node: u32 },
+    /// Unfreeze one broker (SIGCONT).
+    Resume { node: u32 },
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+/// Exit codes: 0 ok, 1 other failure, 2 bad scenario or arguments, 3 machine not ready
+/// (Java / Maven missing, port in use), 4 cluster failed, 130 interrupted.
+pub fn exit_code(e: &anyhow::Error) -> i32 {
+    for cause in e.chain() {
+        if cause.downcast_ref::<ScenarioError>().is_some() {
+            return 2;
+        }
+        if let Some(c) = cause.downcast_ref::<ClusterError>() {
+            return c.exit_code();
+        }
+    }
+    1
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        Command::Validate { scenario } => {
+            let s = crate::scenario::load(&scenario)?;
+            writeln!(out, "{} cells", s.cells.len())?; // TODO wire render_cells
+            Ok(0)
+        }
+        Command::Cluster { dirs, command } => cluster(&dirs, command, &mut out),
+        Command::Run(args) => crate::runner::run_command(args, &mut out),
+    }
+}
+
+fn cluster(dirs: &ClusterDirs, command: ClusterCommand, out: &mut impl Write) -> anyhow::Result<i32> {
+    let state_dir = dirs.state_dir();
+    let open = || LocalCluster::open(&state_dir);
+    match command {
+        ClusterCommand::Up {
+            brokers,
+            kafka_version,
+            base_port,
+            timeout,
+            broker_props,
+        } => {
+            let opts = LocalClusterOpts {
+                brokers,
+                kafka_version,
+                base_port,
+                state_dir: state_dir.clone(),
+                cache_dir: dirs.cache_dir(),
+                start_timeout: Duration::from_secs(timeout),
+                overrides: broker_props,
+                ..LocalClusterOpts::default()
+            };
+            let (cluster, report) = LocalCluster::up(&opts)?;
+            let how = if report.already_running {
+                "already running"
+            } else if report.downloaded {
+                "fetched, formatted and started"
+            } else if report.formatted {
+                "formatted and started"
+            } else {
+                "started"
+            };
+            writeln!(
+                out,
+                "kafka {} x{} {how} in {:.1} s (state: {})",
+                cluster.state().kafka_version,
+                cluster.state().brokers,
+                report.elapsed.as_secs_f64(),
+                cluster.dir().display()
+            )?;
+            writeln!(out, "{}", report.bootstrap)?;
+            Ok(0)
+        }
+        ClusterCommand::Status => {
+            let cluster = open()?;
+            print_status(&cluster, out)?;
+            Ok(if cluster.status().iter().all(|n| n.serving) { 0 } else { 1 })
+        }
+        ClusterCommand::Down { clean } => {
+            match open() {
+                Ok(cluster) => {
+                    cluster.down(clean)?;
+                    writeln!(out, "stopped{}", if clean { "; data wiped" } else { "" })?;
+                }
+                Err(ClusterError::NotCreated { .. }) => writeln!(out, "no local cluster")?,
+                Err(e) => return Err(e.into()),
+            }
+            Ok(0)
+        }
+        ClusterCommand::Kill { node } => node_action(open()?, node, "killed", LocalCluster::kill, out),
+        ClusterCommand::Stop { node } => node_action(open()?, node, "stopped", LocalCluster::stop, out),
+        ClusterCommand::Start { node } => node_action(open()?, node, "started", LocalCluster::start, out),
+        ClusterCommand::Pause { node } => node_action(open()?, node, "paused", LocalCluster::pause, out),
+        ClusterCommand::Resume { node } => node_action(open()?, node, "resumed", LocalCluster::resume, out),
+    }
+}
+
+fn node_action(
+    cluster: LocalCluster,
+    node: u32,
+    done: &str,
+    action: fn(&LocalCluster, u32) -> Result<(), ClusterError>,
+    out: &mut impl Write,
+) -> anyhow::Result<i32> {
+    action(&cluster, node).with_context(|| format!("broker {node}"))?;
+    writeln!(out, "broker {node} {done}")?;
+    Ok(0)
+}
+
+/// `kbench cluster status`: one line per broker, then Kafka's view of the quorum.
+pub fn print_status(cluster: &LocalCluster, out: &mut impl Write) -> std::io::Result<()> {
+    let s = cluster.state();
+    writeln!(
+        out,
+        "kafka {} x{} (state: {})",
+        s.kafka_version,
+        s.brokers,
+        cluster.dir().display()
+    )?;
+    for n in cluster.status() {
+        writeln!(
+            out,
+            "broker {}  {:<8} pid {:<8} 127.0.0.1:{}{}",
+            n.node,
+            n.state,
+            n.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            n.client_port,
+            if n.serving { "  serving" } else { "" }
+        )?;
+    }
+    if cluster.status().iter().any(|n| n.serving) {
+        match cluster.quorum() {
+            Ok(q) => {
+                for line in q.lines().filter(|l| {
+                    l.starts_with("LeaderId") || l.starts_with("LeaderEpoch") || l.starts_with("CurrentVoters")
+                }) {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            Err(e) => writeln!(out, "quorum: {e}")?,
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,11 @@
-//! Cluster.
+//! The Kafka cluster kbench talks to: a local Apache Kafka (KRaft) cluster started from Maven
+//! Central jars, and the admin client that creates and deletes kbench's topics.
+pub mod admin;
+pub mod error;
+pub mod fetch;
+pub mod kafka_config;
+pub mod local;
+pub mod process;
+
+pub use error::ClusterError;
+pub use local::{LocalCluster, LocalClusterOpts, NodeStatus};

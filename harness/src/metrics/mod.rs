@@ -1,1 +1,15 @@
-//! Metrics.
+//! Measurement: latency histograms and counters. Pure: no files, no network, no clocks of its
+//! own except [`Clock`], so everything here is unit-tested with synthetic times.
+//!
+//! Each client (producer or consumer) owns a [`ClientStats`] for the current interval. The
+//! cell's collector swaps every client's stats out once per interval and merges them into a
+//! [`cell::CellMetrics`], which keeps the per-interval series and the cell's totals.
+pub mod cell;
+pub mod client;
+pub mod clock;
+pub mod histogram;
+
+pub use cell::{CellMetrics, CellSummary, Phase};
+pub use client::{ClientStats, Counters, SharedStats};
+pub use clock::Clock;
+pub use histogram::{new_histogram, Percentiles};

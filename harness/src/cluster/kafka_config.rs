@@ -1,0 +1,219 @@
+//! The files a local KRaft node needs: `server.properties` and the logging configuration.
+//! Pure text generation, so the settings can be unit-tested and compared with
+//! `docker-compose.yml` (see `tests/compose.rs`).
+
+use std::path::Path;
+
+/// Client port of node `node` (1-based): 9092, 9192, 9292 for the default base. Kept below the
+/// ephemeral range so the kernel never hands them to an outgoing connection.
+pub fn client_port(base: u16, node: u32) -> u16 {
+    base + 100 * (node as u16 - 1)
+}
+
+/// Controller (KRaft quorum) port of node `node`: the client port + 1.
+pub fn controller_port(base: u16, node: u32) -> u16 {
+    client_port(base, node) + 1
+}
+
+pub fn bootstrap(base: u16, brokers: u32) -> String {
+    (1..=brokers)
+        .map(|n| format!("127.0.0.1:{}", client_port(base, n)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Replication factor of internal topics and the `min.insync.replicas` that goes with it:
+/// 3 and 2 on three brokers (so acks=all survives one broker down), 1 and 1 on one.
+pub fn replication(brokers: u32) -> (u32, u32) {
+    if brokers >= 3 {
+        (3, 2)
+    } else {
+        (1, 1)
+    }
+}
+
+/// The broker settings that make a cluster behave as kbench's tests and reports assume.
+/// Shared by the local cluster and (by a test) `docker-compose.yml`.
+pub fn cluster_settings(brokers: u32) -> Vec<(&'static str, String)> {
+    let (rf, min_isr) = replication(brokers);
+    vec![
+        ("num.network.threads", "3".into()),
+        ("num.io.threads", "4".into()),
+        ("num.partitions", "1".into()),
+        ("default.replication.factor", rf.to_string()),
+        ("min.insync.replicas", min_isr.to_string()),
+        ("offsets.topic.replication.factor", rf.to_string()),
+        ("transaction.state.log.replication.factor", rf.to_string()),
+        ("transaction.state.log.min.isr", min_isr.to_string()),
+        ("share.coordinator.state.topic.replication.factor", rf.to_string()),
+        ("share.coordinator.state.topic.min.isr", min_isr.to_string()),
+        // Consumer groups form at once instead of waiting 3 s for more members.
+        ("group.initial.rebalance.delay.ms", "0".into()),
+        // A typo'd topic must be an error, not a silent one-partition topic.
+        ("auto.create.topics.enable", "false".into()),
+        ("delete.topic.enable", "true".into()),
+    ]
+}
+
+pub struct NodeConfig<'a> {
+    pub node: u32,
+    pub brokers: u32,
+    pub base_port: u16,
+    pub data_dir: &'a Path,
+    /// Extra `key=value` lines appended last (they win): for experiments and tests.
+    pub overrides: &'a [(String, String)],
+    /// Kafka major version: 3.9 does not know the share-group settings.
+    pub kafka_major: u32,
+}
+
+pub fn server_properties(c: &NodeConfig) -> String {
+    let voters = (1..=c.brokers)
+        .map(|n| format!("{n}@127.0.0.1:{}", controller_port(c.base_port, n)))
+        .collect::<Vec<_>>()
+        .join(",");
+    let client = client_port(c.base_port, c.node);
+    let controller = controller_port(c.base_port, c.node);
+    let mut s = format!(
+        "# written by kbench: a combined broker+controller KRaft node on 127.0.0.1\n\
+         process.roles=broker,controller\n\
+         node.id={node}\n\
+         controller.quorum.voters={voters}\n\
+         listeners=PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}\n\
+         advertised.listeners=PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}\n\
+         listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n\
+         inter.broker.listener.name=PLAINTEXT\n\
+         controller.listener.names=CONTROLLER\n\
+         log.dirs={data}\n\
+         num.recovery.threads.per.data.dir=1\n",
+        node = c.node,
+        data = c.data_dir.display(),
+    );
+    for (k, v) in cluster_settings(c.brokers) {
+        if c.kafka_major < 4 && k.starts_with("share.") {
+            continue;
+        }
+        s.push_str(&format!("{k}={v}\n"));
+    }
+    for (k, v) in c.overrides {
+        s.push_str(&format!("{k}={v}\n"));
+    }
+    s
+}
+
+/// log4j2 (Kafka 4.x) or log4j 1 (3.9) configuration: brokers log INFO to stdout (redirected
+/// to `server.out`), the tools WARN to stderr.
+pub fn logging_config(kafka_major: u32, for_tools: bool) -> String {
+    match (kafka_major >= 4, for_tools) {
+        (true, false) => "status = warn\n\
+            appender.out.type = Console\nappender.out.name = STDOUT\n\
+            appender.out.layout.type = PatternLayout\nappender.out.layout.pattern = [%d] %p %m (%c)%n\n\
+            rootLogger.level = info\nrootLogger.appenderRef.out.ref = STDOUT\n\
+            logger.req.name = kafka.request.logger\nlogger.req.level = warn\n"
+            .into(),
+        (true, true) => "status = warn\n\
+            appender.err.type = Console\nappender.err.name = STDERR\nappender.err.target = SYSTEM_ERR\n\
+            appender.err.layout.type = PatternLayout\nappender.err.layout.pattern = [%d] %p %m (%c)%n\n\
+            rootLogger.level = warn\nrootLogger.appenderRef.err.ref = STDERR\n"
+            .into(),
+        (false, false) => "log4j.rootLogger=INFO, stdout\n\
+            log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n\
+            log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n\
+            log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n\
+            log4j.logger.kafka.request.logger=WARN\n"
+            .into(),
+        (false, true) => "log4j.rootLogger=WARN, stderr\n\
+            log4j.appender.stderr=org.apache.log4j.ConsoleAppender\n\
+            log4j.appender.stderr.Target=System.err\n\
+            log4j.appender.stderr.layout=org.apache.log4j.PatternLayout\n\
+            log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+            .into(),
+    }
+}
+
+/// The JVM flag that points Kafka at a logging configuration file.
+pub fn logging_flag(kafka_major: u32, file: &Path) -> String {
+    if kafka_major >= 4 {
+        format!("-Dlog4j2.configurationFile={}", file.display())
+    } else {
+        format!("-Dlog4j.configuration=file:{}", file.display())
+    }
+}
+
+/// A new KRaft cluster id: 16 random bytes, URL-safe base64 without padding, as Kafka's
+/// `Uuid.randomUuid().toString()` (saves a JVM start for `StorageTool random-uuid`).
+pub fn new_cluster_id(random: [u8; 16]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits: u32 = 0;
+    let mut nbits = 0;
+    let mut out = String::with_capacity(22);
+    for b in random {
+        bits = (bits << 8) | b as u32;
+        nbits += 8;
+        while nbits >= 6 {
+            nbits -= 6;
+            out.push(ALPHABET[((bits >> nbits) & 63) as usize] as char);
+        }
+    }
+    if nbits > 0 {
+        out.push(ALPHABET[((bits << (6 - nbits)) & 63) as usize] as char);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_follow_the_documented_layout() {
+        assert_eq!(client_port(9092, 1), 9092);
+        assert_eq!(controller_port(9092, 3), 9293);
+        assert_eq!(
+            bootstrap(9092, 3),
+            "127.0.0.1:9092,127.0.0.1:9192,127.0.0.1:9292"
+        );
+    }
+
+    #[test]
+    fn three_brokers_get_rf3_min_isr2_and_one_gets_1() {
+        let dir = Path::new("/tmp/x");
+        let three = server_properties(&NodeConfig {
+            node: 2,
+            brokers: 3,
+            base_port: 9092,
+            data_dir: dir,
+            overrides: &[],
+            kafka_major: 4,
+        });
+        assert!(three.contains("node.id=2\n"));
+        assert!(three.contains(
+            "controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9193,3@127.0.0.1:9293\n"
+        ));
+        assert!(three.contains("listeners=PLAINTEXT://127.0.0.1:9192,CONTROLLER://127.0.0.1:9193\n"));
+        assert!(three.contains("offsets.topic.replication.factor=3\n"));
+        assert!(three.contains("min.insync.replicas=2\n"));
+        assert!(three.contains("auto.create.topics.enable=false\n"));
+        assert!(three.contains("group.initial.rebalance.delay.ms=0\n"));
+        let one = server_properties(&NodeConfig {
+            node: 1,
+            brokers: 1,
+            base_port: 9092,
+            data_dir: dir,
+            overrides: &[("num.io.threads".into(), "8".into())],
+            kafka_major: 3,
+        });
+        assert!(one.contains("offsets.topic.replication.factor=1\n"));
+        assert!(one.contains("transaction.state.log.min.isr=1\n"));
+        assert!(!one.contains("share.coordinator"), "3.9 does not know share groups");
+        assert!(one.ends_with("num.io.threads=8\n"), "overrides come last and win");
+    }
+
+    #[test]
+    fn cluster_ids_look_like_kafka_uuids() {
+        let id = new_cluster_id([0; 16]);
+        assert_eq!(id, "AAAAAAAAAAAAAAAAAAAAAA");
+        let id = new_cluster_id([0xff; 16]);
+        assert_eq!(id.len(), 22);
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+}

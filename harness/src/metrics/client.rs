@@ -1,0 +1,237 @@
+//! What one client records during one interval.
+//!
+//! Each client has its own `SharedStats`: a mutex that only two parties ever touch, the
+//! client's own thread (per message, so the lock is uncontended: one atomic compare-and-swap)
+//! and the cell's collector (once per interval, to swap the stats out). There is no lock shared
+//! between clients on the hot path.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use hdrhistogram::Histogram;
+
+use super::histogram::{new_histogram, MAX_MICROS};
+
+/// Counts of one interval (or, summed, of a cell). Messages are "measured" when their intended
+/// send time is at or after the end of warm-up; warm-up messages only count in `warmup_*`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counters {
+    /// Messages whose intended send time has come (the offered load).
+    pub offered: u64,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub consumed: u64,
+    pub bytes_sent: u64,
+    pub bytes_acked: u64,
+    pub bytes_consumed: u64,
+    /// Times librdkafka's queue was full when kbench tried to send.
+    pub queue_full: u64,
+    /// Measured messages sent more than [`LATE_SEND_MICROS`] after their intended time.
+    pub late_sends: u64,
+    /// Largest gap between intended and actual send, µs.
+    pub max_send_lag_us: u64,
+    /// Warm-up traffic, excluded from everything else.
+    pub warmup_acked: u64,
+    pub warmup_consumed: u64,
+    /// Failures by error kind (librdkafka's error name).
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// A message sent this late after its intended time means kbench did not keep its schedule.
+pub const LATE_SEND_MICROS: u64 = 10_000;
+
+impl Counters {
+    pub fn add(&mut self, o: &Counters) {
+        self.offered += o.offered;
+        self.sent += o.sent;
+        self.acked += o.acked;
+        self.failed += o.failed;
+        self.consumed += o.consumed;
+        self.bytes_sent += o.bytes_sent;
+        self.bytes_acked += o.bytes_acked;
+        self.bytes_consumed += o.bytes_consumed;
+        self.queue_full += o.queue_full;
+        self.late_sends += o.late_sends;
+        self.max_send_lag_us = self.max_send_lag_us.max(o.max_send_lag_us);
+        self.warmup_acked += o.warmup_acked;
+        self.warmup_consumed += o.warmup_consumed;
+        for (k, v) in &o.errors {
+            *self.errors.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+/// One client's interval: latency histograms (µs), counters and per-partition counts.
+#[derive(Debug, Clone)]
+pub struct ClientStats {
+    pub publish: Histogram<u64>,
+    pub e2e: Histogram<u64>,
+    pub counters: Counters,
+    /// Measured messages acked (producers) or consumed (consumers) per partition.
+    pub per_partition: Vec<u64>,
+}
+
+impl ClientStats {
+    pub fn new(partitions: usize) -> ClientStats {
+        ClientStats {
+            publish: new_histogram(),
+            e2e: new_histogram(),
+            counters: Counters::default(),
+            per_partition: vec![0; partitions],
+        }
+    }
+
+    /// Take this interval's stats and leave an empty interval in their place (the histograms'
+    /// allocations are kept, so swapping costs no allocation after the first interval).
+    pub fn take(&mut self, spare: &mut ClientStats) {
+        std::mem::swap(self, spare);
+        self.publish.reset();
+        self.e2e.reset();
+        self.counters = Counters::default();
+        self.per_partition.iter_mut().for_each(|c| *c = 0);
+    }
+
+    pub fn merge(&mut self, o: &ClientStats) {
+        // Same bounds on both sides: add cannot fail.
+        let _ = self.publish.add(&o.publish);
+        let _ = self.e2e.add(&o.e2e);
+        self.counters.add(&o.counters);
+        if self.per_partition.len() < o.per_partition.len() {
+            self.per_partition.resize(o.per_partition.len(), 0);
+        }
+        for (a, b) in self.per_partition.iter_mut().zip(&o.per_partition) {
+            *a += b;
+        }
+    }
+
+    /// A delivery report. `intended_ns` and `now_ns` are on the run's [`super::Clock`];
+    /// `measured` is false for warm-up messages.
+    #[inline]
+    pub fn record_ack(&mut self, measured: bool, intended_ns: u64, now_ns: u64, bytes: usize, partition: i32) {
+        if !measured {
+            self.counters.warmup_acked += 1;
+            return;
+        }
+        self.counters.acked += 1;
+        self.counters.bytes_acked += bytes as u64;
+        record_micros(&mut self.publish, now_ns.saturating_sub(intended_ns));
+        if let Some(c) = self.per_partition.get_mut(partition.max(0) as usize) {
+            *c += 1;
+        }
+    }
+
+    #[inline]
+    pub fn record_failure(&mut self, measured: bool, kind: &str) {
+        if !measured {
+            return;
+        }
+        self.counters.failed += 1;
+        match self.counters.errors.get_mut(kind) {
+            Some(c) => *c += 1,
+            None => {
+                self.counters.errors.insert(kind.to_string(), 1);
+            }
+        }
+    }
+
+    /// A send accepted by librdkafka. `lag_ns` = actual send - intended send.
+    #[inline]
+    pub fn record_send(&mut self, measured: bool, bytes: usize, lag_ns: u64) {
+        if !measured {
+            return;
+        }
+        self.counters.offered += 1;
+        self.counters.sent += 1;
+        self.counters.bytes_sent += bytes as u64;
+        let lag_us = lag_ns / 1_000;
+        if lag_us > LATE_SEND_MICROS {
+            self.counters.late_sends += 1;
+        }
+        self.counters.max_send_lag_us = self.counters.max_send_lag_us.max(lag_us);
+    }
+
+    #[inline]
+    pub fn record_consume(&mut self, measured: bool, intended_ns: u64, now_ns: u64, bytes: usize, partition: i32) {
+        if !measured {
+            self.counters.warmup_consumed += 1;
+            return;
+        }
+        self.counters.consumed += 1;
+        self.counters.bytes_consumed += bytes as u64;
+        record_micros(&mut self.e2e, now_ns.saturating_sub(intended_ns));
+        if let Some(c) = self.per_partition.get_mut(partition.max(0) as usize) {
+            *c += 1;
+        }
+    }
+}
+
+#[inline]
+fn record_micros(h: &mut Histogram<u64>, ns: u64) {
+    // At least 1 µs: the histogram's lowest value; clamp stalls beyond its range.
+    let us = (ns / 1_000).clamp(1, MAX_MICROS);
+    let _ = h.record(us);
+}
+
+/// A client's stats as shared with the collector.
+#[derive(Debug, Clone)]
+pub struct SharedStats(Arc<Mutex<ClientStats>>);
+
+impl SharedStats {
+    pub fn new(partitions: usize) -> SharedStats {
+        SharedStats(Arc::new(Mutex::new(ClientStats::new(partitions))))
+    }
+
+    /// Lock for recording. A poisoned lock (a panic elsewhere while recording) still holds
+    /// valid counts, so keep using them.
+    #[inline]
+    pub fn lock(&self) -> MutexGuard<'_, ClientStats> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warmup_messages_are_counted_apart_and_not_in_latency() {
+        let mut s = ClientStats::new(3);
+        s.record_ack(false, 0, 5_000_000, 100, 0);
+        s.record_ack(true, 1_000_000, 3_000_000, 100, 2);
+        assert_eq!(s.counters.warmup_acked, 1);
+        assert_eq!(s.counters.acked, 1);
+        assert_eq!(s.publish.len(), 1);
+        assert_eq!(s.publish.max(), 2_000); // 2 ms in µs
+        assert_eq!(s.per_partition, vec![0, 0, 1]);
+    }
+
+    #[test]
+    fn late_sends_are_flagged_above_the_threshold() {
+        let mut s = ClientStats::new(1);
+        s.record_send(true, 10, 9_000_000); // 9 ms late: fine
+        s.record_send(true, 10, 11_000_000); // 11 ms late
+        assert_eq!(s.counters.late_sends, 1);
+        assert_eq!(s.counters.max_send_lag_us, 11_000);
+        assert_eq!(s.counters.sent, 2);
+    }
+
+    #[test]
+    fn take_leaves_an_empty_interval_and_merge_adds() {
+        let mut live = ClientStats::new(2);
+        let mut spare = ClientStats::new(2);
+        live.record_ack(true, 0, 1_000_000, 50, 1);
+        live.record_failure(true, "MsgTimedOut");
+        live.take(&mut spare);
+        assert_eq!(live.counters, Counters::default());
+        assert!(live.publish.is_empty());
+        assert_eq!(spare.counters.acked, 1);
+        let mut total = ClientStats::new(2);
+        total.merge(&spare);
+        total.merge(&spare);
+        assert_eq!(total.counters.acked, 2);
+        assert_eq!(total.counters.errors.get("MsgTimedOut"), Some(&2));
+        assert_eq!(total.publish.len(), 2);
+        assert_eq!(total.per_partition, vec![0, 2]);
+    }
+}
