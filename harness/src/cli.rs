@@ -13,7 +13,11 @@ use crate::cluster::{ClusterError, LocalCluster, LocalClusterOpts};
 use crate::scenario::ScenarioError;
 
 #[derive(Debug, Parser)]
-#[command(name = "kbench", version, about = "Benchmark and load-test Apache Kafka")]
+#[command(
+    name = "kbench",
+    version,
+    about = "Benchmark and load-test Apache Kafka"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -144,7 +148,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Validate { scenario } => {
             let s = crate::scenario::load(&scenario)?;
-            writeln!(out, "{} cells", s.cells.len())?; // TODO wire render_cells
+            crate::scenario::render_cells(&s, &mut out)?;
             Ok(0)
         }
         Command::Cluster { dirs, command } => cluster(&dirs, command, &mut out),
@@ -152,7 +156,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-fn cluster(dirs: &ClusterDirs, command: ClusterCommand, out: &mut impl Write) -> anyhow::Result<i32> {
+fn cluster(
+    dirs: &ClusterDirs,
+    command: ClusterCommand,
+    out: &mut impl Write,
+) -> anyhow::Result<i32> {
     let state_dir = dirs.state_dir();
     let open = || LocalCluster::open(&state_dir);
     match command {
@@ -197,7 +205,11 @@ fn cluster(dirs: &ClusterDirs, command: ClusterCommand, out: &mut impl Write) ->
         ClusterCommand::Status => {
             let cluster = open()?;
             print_status(&cluster, out)?;
-            Ok(if cluster.status().iter().all(|n| n.serving) { 0 } else { 1 })
+            Ok(if cluster.status().iter().all(|n| n.serving) {
+                0
+            } else {
+                1
+            })
         }
         ClusterCommand::Down { clean } => {
             match open() {
@@ -210,11 +222,21 @@ fn cluster(dirs: &ClusterDirs, command: ClusterCommand, out: &mut impl Write) ->
             }
             Ok(0)
         }
-        ClusterCommand::Kill { node } => node_action(open()?, node, "killed", LocalCluster::kill, out),
-        ClusterCommand::Stop { node } => node_action(open()?, node, "stopped", LocalCluster::stop, out),
-        ClusterCommand::Start { node } => node_action(open()?, node, "started", LocalCluster::start, out),
-        ClusterCommand::Pause { node } => node_action(open()?, node, "paused", LocalCluster::pause, out),
-        ClusterCommand::Resume { node } => node_action(open()?, node, "resumed", LocalCluster::resume, out),
+        ClusterCommand::Kill { node } => {
+            node_action(open()?, node, "killed", LocalCluster::kill, out)
+        }
+        ClusterCommand::Stop { node } => {
+            node_action(open()?, node, "stopped", LocalCluster::stop, out)
+        }
+        ClusterCommand::Start { node } => {
+            node_action(open()?, node, "started", LocalCluster::start, out)
+        }
+        ClusterCommand::Pause { node } => {
+            node_action(open()?, node, "paused", LocalCluster::pause, out)
+        }
+        ClusterCommand::Resume { node } => {
+            node_action(open()?, node, "resumed", LocalCluster::resume, out)
+        }
     }
 }
 
@@ -255,7 +277,9 @@ pub fn print_status(cluster: &LocalCluster, out: &mut impl Write) -> std::io::Re
         match cluster.quorum() {
             Ok(q) => {
                 for line in q.lines().filter(|l| {
-                    l.starts_with("LeaderId") || l.starts_with("LeaderEpoch") || l.starts_with("CurrentVoters")
+                    l.starts_with("LeaderId")
+                        || l.starts_with("LeaderEpoch")
+                        || l.starts_with("CurrentVoters")
                 }) {
                     writeln!(out, "{line}")?;
                 }

@@ -127,7 +127,11 @@ impl Admin {
     }
 
     /// The topic's shape from fresh metadata, or `None` if the cluster does not know it.
-    pub fn describe(&self, name: &str, timeout: Duration) -> Result<Option<TopicShape>, ClusterError> {
+    pub fn describe(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Option<TopicShape>, ClusterError> {
         let md = self
             .meta
             .fetch_metadata(Some(name), timeout)
@@ -187,7 +191,11 @@ impl Admin {
     }
 
     /// Delete topics. Callers pass only names kbench created and recorded.
-    pub async fn delete_topics(&self, names: &[&str], timeout: Duration) -> Result<(), ClusterError> {
+    pub async fn delete_topics(
+        &self,
+        names: &[&str],
+        timeout: Duration,
+    ) -> Result<(), ClusterError> {
         if names.is_empty() {
             return Ok(());
         }

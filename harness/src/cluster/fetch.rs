@@ -97,7 +97,11 @@ pub fn ensure_jars(cache_dir: &Path, version: &str) -> Result<(PathBuf, bool), C
     }
     let status = cmd
         .stdin(Stdio::null())
-        .stdout(log_file.try_clone().map_err(ClusterError::io("fetch.log"))?)
+        .stdout(
+            log_file
+                .try_clone()
+                .map_err(ClusterError::io("fetch.log"))?,
+        )
         .stderr(log_file)
         .status()
         .map_err(|_| ClusterError::MavenMissing { cmd: mvn.clone() })?;

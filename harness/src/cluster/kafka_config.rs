@@ -45,7 +45,10 @@ pub fn cluster_settings(brokers: u32) -> Vec<(&'static str, String)> {
         ("offsets.topic.replication.factor", rf.to_string()),
         ("transaction.state.log.replication.factor", rf.to_string()),
         ("transaction.state.log.min.isr", min_isr.to_string()),
-        ("share.coordinator.state.topic.replication.factor", rf.to_string()),
+        (
+            "share.coordinator.state.topic.replication.factor",
+            rf.to_string(),
+        ),
         ("share.coordinator.state.topic.min.isr", min_isr.to_string()),
         // Consumer groups form at once instead of waiting 3 s for more members.
         ("group.initial.rebalance.delay.ms", "0".into()),
@@ -189,7 +192,9 @@ mod tests {
         assert!(three.contains(
             "controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9193,3@127.0.0.1:9293\n"
         ));
-        assert!(three.contains("listeners=PLAINTEXT://127.0.0.1:9192,CONTROLLER://127.0.0.1:9193\n"));
+        assert!(
+            three.contains("listeners=PLAINTEXT://127.0.0.1:9192,CONTROLLER://127.0.0.1:9193\n")
+        );
         assert!(three.contains("offsets.topic.replication.factor=3\n"));
         assert!(three.contains("min.insync.replicas=2\n"));
         assert!(three.contains("auto.create.topics.enable=false\n"));
@@ -204,8 +209,14 @@ mod tests {
         });
         assert!(one.contains("offsets.topic.replication.factor=1\n"));
         assert!(one.contains("transaction.state.log.min.isr=1\n"));
-        assert!(!one.contains("share.coordinator"), "3.9 does not know share groups");
-        assert!(one.ends_with("num.io.threads=8\n"), "overrides come last and win");
+        assert!(
+            !one.contains("share.coordinator"),
+            "3.9 does not know share groups"
+        );
+        assert!(
+            one.ends_with("num.io.threads=8\n"),
+            "overrides come last and win"
+        );
     }
 
     #[test]
@@ -214,6 +225,8 @@ mod tests {
         assert_eq!(id, "AAAAAAAAAAAAAAAAAAAAAA");
         let id = new_cluster_id([0xff; 16]);
         assert_eq!(id.len(), 22);
-        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
     }
 }

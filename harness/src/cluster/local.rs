@@ -150,10 +150,7 @@ impl LocalCluster {
                     });
                 }
                 // Same cluster: start whatever is down and wait for all.
-                let down: Vec<u32> = existing
-                    .nodes()
-                    .filter(|n| !alive.contains(n))
-                    .collect();
+                let down: Vec<u32> = existing.nodes().filter(|n| !alive.contains(n)).collect();
                 existing.check_ports(&down)?;
                 for n in &down {
                     existing.spawn_node(*n)?;
@@ -316,13 +313,20 @@ impl LocalCluster {
 
     fn write_files(&self, overrides: &[(String, String)]) -> Result<(), ClusterError> {
         let conf = self.dir.join("conf");
-        fs::create_dir_all(&conf).map_err(ClusterError::io(format!("creating {}", conf.display())))?;
+        fs::create_dir_all(&conf)
+            .map_err(ClusterError::io(format!("creating {}", conf.display())))?;
         let major = self.major();
         let write = |path: PathBuf, text: String| {
             fs::write(&path, text).map_err(ClusterError::io(format!("writing {}", path.display())))
         };
-        write(conf.join("server-logging.properties"), cfg::logging_config(major, false))?;
-        write(conf.join("tools-logging.properties"), cfg::logging_config(major, true))?;
+        write(
+            conf.join("server-logging.properties"),
+            cfg::logging_config(major, false),
+        )?;
+        write(
+            conf.join("tools-logging.properties"),
+            cfg::logging_config(major, true),
+        )?;
         for n in self.nodes() {
             let data = self.data_dir(n);
             let props = cfg::server_properties(&NodeConfig {
@@ -343,7 +347,10 @@ impl LocalCluster {
 
     fn java(&self, log_config: &str) -> Command {
         let mut cmd = Command::new(fetch::java_cmd());
-        cmd.arg(cfg::logging_flag(self.major(), &self.dir.join("conf").join(log_config)));
+        cmd.arg(cfg::logging_flag(
+            self.major(),
+            &self.dir.join("conf").join(log_config),
+        ));
         cmd
     }
 
@@ -358,7 +365,13 @@ impl LocalCluster {
                 .arg("-Xmx256m")
                 .arg("-cp")
                 .arg(fetch::classpath(&self.state.lib))
-                .args(["kafka.tools.StorageTool", "format", "-t", &self.state.cluster_id, "-c"])
+                .args([
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    &self.state.cluster_id,
+                    "-c",
+                ])
                 .arg(self.config_file(n))
                 .stdin(Stdio::null())
                 .stdout(out.try_clone().map_err(ClusterError::io("format.log"))?)
@@ -610,9 +623,10 @@ impl LocalCluster {
 }
 
 fn read_state(dir: &Path) -> Result<ClusterState, ClusterError> {
-    let text = fs::read_to_string(dir.join("state.json")).map_err(|_| ClusterError::NotCreated {
-        dir: dir.to_path_buf(),
-    })?;
+    let text =
+        fs::read_to_string(dir.join("state.json")).map_err(|_| ClusterError::NotCreated {
+            dir: dir.to_path_buf(),
+        })?;
     serde_json::from_str(&text).map_err(|_| ClusterError::NotCreated {
         dir: dir.to_path_buf(),
     })

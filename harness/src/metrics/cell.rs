@@ -1,5 +1,301 @@
-//! Per-cell collection (being written).
-pub use super::histogram::Percentiles;
-pub struct CellMetrics;
-pub struct CellSummary;
-pub enum Phase { Warmup, Measure, Drain }
+//! One cell's measurements: the per-interval series and the totals, and the summary the
+//! reports print. Pure: the runner feeds it merged [`ClientStats`] once per interval.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::client::{ClientStats, Counters};
+use super::histogram::{new_histogram, Percentiles};
+
+/// Where in a cell an interval falls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Before the end of warm-up: shown in the time series, excluded from every figure.
+    Warmup,
+    /// The measurement window: rates are computed over these intervals only.
+    Measure,
+    /// After the producers stop: outstanding acks and consumption of measured messages.
+    Drain,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Warmup => "warmup",
+            Phase::Measure => "measure",
+            Phase::Drain => "drain",
+        }
+    }
+}
+
+/// One interval of a cell (normally 1 s), all clients merged.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    /// Seconds since the producers started.
+    pub start_s: f64,
+    pub end_s: f64,
+    pub phase: Phase,
+    /// Producers merged: publish latency, sent / acked counters, acked per partition.
+    pub producers: ClientStats,
+    /// Consumers merged: end-to-end latency, consumed counters, consumed per partition.
+    pub consumers: ClientStats,
+}
+
+impl Interval {
+    pub fn secs(&self) -> f64 {
+        (self.end_s - self.start_s).max(0.0)
+    }
+}
+
+/// Reasons a cell's numbers are not the cluster's alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Flag {
+    /// kbench sent more than 1 % of measured messages over 10 ms after their intended time.
+    Schedule,
+    /// librdkafka's local queue was full: the producer, not the broker, limited the rate.
+    QueueFull,
+    /// The drain timeout passed before every acked message was consumed by every group.
+    DrainTimeout,
+    /// The run was interrupted before the cell finished.
+    Interrupted,
+}
+
+impl Flag {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Flag::Schedule => "behind-schedule",
+            Flag::QueueFull => "queue-full",
+            Flag::DrainTimeout => "drain-timeout",
+            Flag::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn why(&self) -> &'static str {
+        match self {
+            Flag::Schedule => {
+                "kbench fell behind its own send schedule (over 1% of messages sent >10 ms late)"
+            }
+            Flag::QueueFull => {
+                "librdkafka's producer queue was full: the client, not the cluster, was the limit"
+            }
+            Flag::DrainTimeout => "not every acked message was consumed before the drain timeout",
+            Flag::Interrupted => "the run was interrupted during this cell",
+        }
+    }
+}
+
+/// Fraction of late sends above which a cell is flagged [`Flag::Schedule`].
+pub const MAX_LATE_FRACTION: f64 = 0.01;
+
+#[derive(Debug, Clone)]
+pub struct CellMetrics {
+    pub intervals: Vec<Interval>,
+    /// Everything after warm-up (measure + drain): latency of every measured message.
+    pub producers: ClientStats,
+    pub consumers: ClientStats,
+    partitions: usize,
+}
+
+/// The figures a cell reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct CellSummary {
+    pub measure_secs: f64,
+    pub publish: Percentiles,
+    pub e2e: Percentiles,
+    /// Totals of measured messages (including acks and consumption during the drain).
+    pub offered: u64,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub consumed: u64,
+    /// Rates over the measurement window.
+    pub sent_per_sec: f64,
+    pub acked_per_sec: f64,
+    pub consumed_per_sec: f64,
+    pub acked_mb_per_sec: f64,
+    pub consumed_mb_per_sec: f64,
+    pub queue_full: u64,
+    pub late_sends: u64,
+    pub max_send_lag_us: u64,
+    pub errors: Vec<(String, u64)>,
+    pub acked_per_partition: Vec<u64>,
+    pub consumed_per_partition: Vec<u64>,
+    pub flags: Vec<Flag>,
+}
+
+impl CellMetrics {
+    pub fn new(partitions: usize) -> CellMetrics {
+        CellMetrics {
+            intervals: Vec::new(),
+            producers: ClientStats::new(partitions),
+            consumers: ClientStats::new(partitions),
+            partitions,
+        }
+    }
+
+    pub fn partitions(&self) -> usize {
+        self.partitions
+    }
+
+    /// Add one interval. Warm-up intervals are kept for the time series only.
+    pub fn add_interval(&mut self, interval: Interval) {
+        if interval.phase != Phase::Warmup {
+            self.producers.merge(&interval.producers);
+            self.consumers.merge(&interval.consumers);
+        } else {
+            // Warm-up counts still tell how much warm-up traffic there was.
+            self.producers.counters.warmup_acked += interval.producers.counters.warmup_acked;
+            self.consumers.counters.warmup_consumed += interval.consumers.counters.warmup_consumed;
+        }
+        self.intervals.push(interval);
+    }
+
+    fn measure_counters(&self) -> (f64, Counters, Counters) {
+        let mut secs = 0.0;
+        let mut p = Counters::default();
+        let mut c = Counters::default();
+        for i in self.intervals.iter().filter(|i| i.phase == Phase::Measure) {
+            secs += i.secs();
+            p.add(&i.producers.counters);
+            c.add(&i.consumers.counters);
+        }
+        (secs, p, c)
+    }
+
+    /// Histogram of one latency kind over the measured messages.
+    pub fn histogram(&self, kind: LatencyKind) -> &Histogram<u64> {
+        match kind {
+            LatencyKind::Publish => &self.producers.publish,
+            LatencyKind::EndToEnd => &self.consumers.e2e,
+        }
+    }
+
+    pub fn summary(&self, drain_complete: bool, interrupted: bool) -> CellSummary {
+        let (secs, mp, mc) = self.measure_counters();
+        let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+        let p = &self.producers.counters;
+        let c = &self.consumers.counters;
+        let mut flags = Vec::new();
+        if p.sent > 0 && p.late_sends as f64 > MAX_LATE_FRACTION * p.sent as f64 {
+            flags.push(Flag::Schedule);
+        }
+        if p.queue_full > 0 {
+            flags.push(Flag::QueueFull);
+        }
+        if !drain_complete {
+            flags.push(Flag::DrainTimeout);
+        }
+        if interrupted {
+            flags.push(Flag::Interrupted);
+        }
+        CellSummary {
+            measure_secs: secs,
+            publish: Percentiles::of(&self.producers.publish),
+            e2e: Percentiles::of(&self.consumers.e2e),
+            offered: p.offered,
+            sent: p.sent,
+            acked: p.acked,
+            failed: p.failed,
+            consumed: c.consumed,
+            sent_per_sec: per_sec(mp.sent),
+            acked_per_sec: per_sec(mp.acked),
+            consumed_per_sec: per_sec(mc.consumed),
+            acked_mb_per_sec: per_sec(mp.bytes_acked) / 1e6,
+            consumed_mb_per_sec: per_sec(mc.bytes_consumed) / 1e6,
+            queue_full: p.queue_full,
+            late_sends: p.late_sends,
+            max_send_lag_us: p.max_send_lag_us,
+            errors: p.errors.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            acked_per_partition: self.producers.per_partition.clone(),
+            consumed_per_partition: self.consumers.per_partition.clone(),
+            flags,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatencyKind {
+    Publish,
+    EndToEnd,
+}
+
+impl LatencyKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LatencyKind::Publish => "publish",
+            LatencyKind::EndToEnd => "e2e",
+        }
+    }
+}
+
+/// An empty histogram with kbench's bounds, for callers that need a default.
+pub fn empty_histogram() -> Histogram<u64> {
+    new_histogram()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interval(start: f64, phase: Phase, acks: u64, latency_us: u64) -> Interval {
+        let mut p = ClientStats::new(2);
+        let mut c = ClientStats::new(2);
+        let measured = phase != Phase::Warmup;
+        for i in 0..acks {
+            p.record_send(measured, 100, 0);
+            p.record_ack(measured, 0, latency_us * 1_000, 100, (i % 2) as i32);
+            c.record_consume(measured, 0, 2 * latency_us * 1_000, 100, (i % 2) as i32);
+        }
+        Interval {
+            start_s: start,
+            end_s: start + 1.0,
+            phase,
+            producers: p,
+            consumers: c,
+        }
+    }
+
+    #[test]
+    fn warmup_is_excluded_and_rates_use_the_measure_window_only() {
+        let mut m = CellMetrics::new(2);
+        m.add_interval(interval(0.0, Phase::Warmup, 1000, 50_000)); // slow warm-up
+        m.add_interval(interval(1.0, Phase::Measure, 100, 1_000));
+        m.add_interval(interval(2.0, Phase::Measure, 300, 1_000));
+        m.add_interval(interval(3.0, Phase::Drain, 10, 1_000));
+        let s = m.summary(true, false);
+        assert_eq!(s.acked, 410, "measured acks include the drain");
+        assert_eq!(s.acked_per_sec, 200.0, "rate over the 2 s measure window");
+        assert_eq!(s.publish.count, 410);
+        assert!(
+            s.publish.max < 2_000,
+            "warm-up latency must not leak: {}",
+            s.publish.max
+        );
+        assert_eq!(s.e2e.p50 / 100, 20);
+        assert_eq!(s.acked_per_partition, vec![205, 205]);
+        assert!(s.flags.is_empty());
+        assert_eq!(m.producers.counters.warmup_acked, 1000);
+    }
+
+    #[test]
+    fn flags_for_late_sends_queue_full_and_drain() {
+        let mut m = CellMetrics::new(1);
+        let mut i = interval(0.0, Phase::Measure, 100, 1_000);
+        for _ in 0..2 {
+            i.producers.record_send(true, 10, 50_000_000);
+        }
+        i.producers.counters.queue_full = 3;
+        m.add_interval(i);
+        let s = m.summary(false, true);
+        assert_eq!(
+            s.flags,
+            vec![
+                Flag::Schedule,
+                Flag::QueueFull,
+                Flag::DrainTimeout,
+                Flag::Interrupted
+            ]
+        );
+    }
+}

@@ -108,7 +108,14 @@ impl ClientStats {
     /// A delivery report. `intended_ns` and `now_ns` are on the run's [`super::Clock`];
     /// `measured` is false for warm-up messages.
     #[inline]
-    pub fn record_ack(&mut self, measured: bool, intended_ns: u64, now_ns: u64, bytes: usize, partition: i32) {
+    pub fn record_ack(
+        &mut self,
+        measured: bool,
+        intended_ns: u64,
+        now_ns: u64,
+        bytes: usize,
+        partition: i32,
+    ) {
         if !measured {
             self.counters.warmup_acked += 1;
             return;
@@ -152,7 +159,14 @@ impl ClientStats {
     }
 
     #[inline]
-    pub fn record_consume(&mut self, measured: bool, intended_ns: u64, now_ns: u64, bytes: usize, partition: i32) {
+    pub fn record_consume(
+        &mut self,
+        measured: bool,
+        intended_ns: u64,
+        now_ns: u64,
+        bytes: usize,
+        partition: i32,
+    ) {
         if !measured {
             self.counters.warmup_consumed += 1;
             return;

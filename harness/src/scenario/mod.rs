@@ -1,7 +1,59 @@
 //! Scenario files: parsing, validation and sweep expansion.
+//!
+//! A scenario file (TOML, see `scenarios/`) describes one experiment: a base workload and
+//! `[sweep]` axes whose cartesian product gives the cells. [`load`] turns it into a [`Scenario`]
+//! with every default filled in and every value checked; anything wrong is a [`ScenarioError`]
+//! naming file, line and key. Checks that need the cluster's shape are in
+//! [`validate_against_cluster`]; [`render_cells`] is `kbench validate`.
+//!
+//! The format, with defaults (every key but `name` is optional; unknown keys are errors):
+//!
+//! ```toml
+//! name = "acks-sweep"                 # required: letters, digits, '.', '_', '-'
+//! [topic]
+//! partitions = 6                      # >= 1
+//! replication_factor = 3              # checked against the cluster before the run
+//! configs = { "min.insync.replicas" = 2 }   # topic configs; values become strings
+//! [producers]
+//! count = 1                           # 1..=1000
+//! rate = "max"                        # total messages/s across the fleet, > 0, or "max"
+//! message_size = 1024                 # bytes, "1KiB", { min = 100, max = 1000 }, { file = "x.log" }
+//! keys = "none"                       # { fixed = "k" }, { uniform = K }, { zipf = K, exponent = 1.0 }
+//! partitioner = "sticky"              # any Partitioner::name(); keyed ones need keys
+//! acks = "all"                        # "0", "1", "all" (or 0, 1, -1)
+//! compression = "none"                # none, gzip, snappy, lz4, zstd
+//! linger_ms = 5.0
+//! batch_size = 65536                  # bytes or "64KiB"
+//! idempotence = false                 # needs acks = "all" and max_in_flight <= 5
+//! max_in_flight = 5
+//! sync = false                        # one message in flight; overrides max_in_flight
+//! [consumers]
+//! groups = 1                          # 0 = no consumers
+//! members = 1
+//! start_from = "earliest"             # or "latest"
+//! [run]                               # not sweepable
+//! warmup = "2s"
+//! duration = "10s"                    # or messages = N, not both
+//! drain_timeout = "30s"
+//! [client.producer]                   # librdkafka properties, also [client.consumer], [client.admin]
+//! "socket.send.buffer.bytes" = 1048576   # bootstrap.servers is refused: it comes from the CLI
+//! [sweep]                             # each key a setting, each value a non-empty list
+//! acks = ["0", "1", "all"]            # short names, or producers.acks, topic.configs.<name>,
+//! partitions = [1, 6, 24]             # client.producer.<prop>, client.consumer.<prop>
+//! ```
+//!
+//! Cells vary the first axis slowest; their ids join `<axis>-<value>` with `_`
+//! (`acks-all_partitions-6`), or are `base` when nothing is swept.
+mod errors;
 pub mod model;
 pub mod parse;
+mod render;
+mod settings;
 pub mod sweep;
+pub mod units;
+
+#[cfg(test)]
+mod tests;
 
 pub use model::*;
-pub use parse::{load, ScenarioError};
+pub use parse::{load, parse_str, render_cells, validate_against_cluster, ScenarioError};

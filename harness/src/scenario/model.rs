@@ -77,7 +77,10 @@ pub struct ProducerSpec {
 pub enum MessageSize {
     Fixed(usize),
     /// Uniform over `min..=max` bytes.
-    Uniform { min: usize, max: usize },
+    Uniform {
+        min: usize,
+        max: usize,
+    },
     /// Replay the lines of a file (without their newline), in order, cycling.
     FileLines(PathBuf),
 }

@@ -1,0 +1,240 @@
+//! One producer of a fleet: a real librdkafka client on its own OS thread.
+//!
+//! The thread sends every message that is due on its schedule, then calls `poll` until the
+//! next one is due: `poll` both sleeps and runs the delivery callbacks, so sending and
+//! recording happen on this one thread and the client's stats lock is never contended by
+//! another client. Producers never wait for an ack before the next send, except in sync mode.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::ClientContext;
+
+use super::keys::KeyGen;
+use super::pacing::Schedule;
+use super::partition::KbenchChooser;
+use super::payload::{header, PayloadGen};
+use crate::metrics::{Clock, SharedStats};
+use crate::scenario::{ProducerSpec, RunSpec};
+
+/// What a producer thread needs to know about its place in the cell.
+#[derive(Clone)]
+pub struct ProducerPlan {
+    pub index: usize,
+    pub topic: String,
+    pub partitions: i32,
+    pub spec: ProducerSpec,
+    pub run: RunSpec,
+    pub bootstrap: String,
+    /// Pass-through librdkafka properties (they win over kbench's own).
+    pub extra: BTreeMap<String, String>,
+    pub clock: Clock,
+    /// Messages intended before this instant are warm-up.
+    pub warmup_end: Instant,
+    /// When message 0 of the fleet is due.
+    pub start: Instant,
+    pub seed: u64,
+}
+
+/// Shared between a producer thread, its delivery callback and the runner.
+pub struct ProducerShared {
+    pub stats: SharedStats,
+    /// Delivery reports received (acked or failed), warm-up included: sync mode and the drain
+    /// wait on this.
+    pub completed: AtomicU64,
+    /// Successful acks, warm-up included: consumers are drained until they have this many.
+    pub acked_total: AtomicU64,
+    pub sent_total: AtomicU64,
+}
+
+pub struct Ctx {
+    shared: Arc<ProducerShared>,
+    clock: Clock,
+    warmup_end_ns: u64,
+}
+
+impl ClientContext for Ctx {}
+
+impl ProducerContext for Ctx {
+    /// The message's intended send time (ns on the run's clock).
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, intended_ns: usize) {
+        let now = self.clock.now_ns();
+        let intended = intended_ns as u64;
+        let measured = intended >= self.warmup_end_ns;
+        let mut stats = self.shared.stats.lock();
+        match result {
+            Ok(m) => {
+                self.shared.acked_total.fetch_add(1, Ordering::Relaxed);
+                stats.record_ack(measured, intended, now, m.payload_len(), m.partition());
+            }
+            Err((e, _)) => stats.record_failure(measured, &error_kind(e)),
+        }
+        drop(stats);
+        self.shared.completed.fetch_add(1, Ordering::Release);
+    }
+}
+
+fn error_kind(e: &KafkaError) -> String {
+    match e.rdkafka_error_code() {
+        Some(code) => format!("{code:?}"),
+        None => "Other".into(),
+    }
+}
+
+/// librdkafka settings for a producer spec; pass-through properties are applied last.
+pub fn client_config(plan: &ProducerPlan) -> ClientConfig {
+    let s = &plan.spec;
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &plan.bootstrap)
+        .set("client.id", format!("kbench-producer-{}", plan.index))
+        .set("acks", s.acks.as_config())
+        .set("compression.type", &s.compression)
+        .set("linger.ms", s.linger_ms.to_string())
+        .set("batch.size", s.batch_size.to_string())
+        .set("enable.idempotence", s.idempotence.to_string())
+        .set(
+            "max.in.flight.requests.per.connection",
+            if s.sync { 1 } else { s.max_in_flight }.to_string(),
+        )
+        // Room for a few seconds of backlog at high rates before QueueFull is reported.
+        .set("queue.buffering.max.messages", "1000000")
+        .set("queue.buffering.max.kbytes", "1048576")
+        .set("log_level", "3");
+    if let Some(p) = s.partitioner.librdkafka_name() {
+        c.set("partitioner", p);
+    }
+    for (k, v) in &plan.extra {
+        c.set(k, v);
+    }
+    c
+}
+
+pub fn create(
+    plan: &ProducerPlan,
+    shared: &Arc<ProducerShared>,
+) -> Result<BaseProducer<Ctx>, KafkaError> {
+    let ctx = Ctx {
+        shared: shared.clone(),
+        clock: plan.clock,
+        warmup_end_ns: plan.clock.ns(plan.warmup_end),
+    };
+    client_config(plan).create_with_context(ctx)
+}
+
+/// The producer loop; returns when `stop` is set (or `budget` measured messages, those after
+/// warm-up, have been sent), after flushing outstanding messages for at most the drain timeout.
+pub fn run(
+    plan: ProducerPlan,
+    producer: BaseProducer<Ctx>,
+    shared: Arc<ProducerShared>,
+    stop: Arc<AtomicBool>,
+    budget: Option<u64>,
+) -> Result<(), String> {
+    let spec = &plan.spec;
+    let schedule = Schedule::for_producer(spec.rate, spec.count, plan.index, plan.start)
+        .map_err(|e| e.to_string())?;
+    let mut keys = KeyGen::new(&spec.keys, plan.seed).map_err(|e| e.to_string())?;
+    let mut payloads =
+        PayloadGen::new(&spec.message_size, plan.seed ^ 0x9e37_79b9).map_err(|e| e.to_string())?;
+    let mut chooser = KbenchChooser::new(spec.partitioner, plan.index, plan.partitions, plan.seed);
+    let warmup_end_ns = plan.clock.ns(plan.warmup_end);
+    let producer_id = plan.index as u64;
+    let mut seq: u64 = 0;
+    let mut since_poll = 0u32;
+    let mut measured_sent: u64 = 0;
+
+    while !stop.load(Ordering::Relaxed) && budget.is_none_or(|b| measured_sent < b) {
+        let now = Instant::now();
+        if schedule.is_paced() && schedule.due(now) <= seq {
+            // Nothing due: wait for the next intended time, serving delivery reports meanwhile.
+            let next = schedule.next_wakeup(seq).unwrap_or(now);
+            // `poll` blocks for the whole timeout (see sync mode below): cap it so the loop wakes
+            // on time for the schedule.
+            producer.poll(
+                next.saturating_duration_since(now)
+                    .min(Duration::from_millis(5)),
+            );
+            continue;
+        }
+        let intended = schedule.intended(seq).unwrap_or(now);
+        let intended_ns = plan.clock.ns(intended);
+        let measured = intended_ns >= warmup_end_ns;
+        let hdr = header::encode(producer_id, seq, intended_ns);
+        let payload = payloads.next_payload();
+        let bytes = payload.len();
+        let key = keys.next_key();
+        let mut record = BaseRecord::with_opaque_to(&plan.topic, intended_ns as usize)
+            .payload(payload)
+            .headers(OwnedHeaders::new_with_capacity(1).insert(Header {
+                key: header::HEADER_KEY,
+                value: Some(&hdr[..]),
+            }));
+        if let Some(k) = key {
+            record = record.key(k);
+        }
+        if let Some(p) = chooser.next(seq) {
+            record = record.partition(p);
+        }
+        // Send, retrying while librdkafka's queue is full (counted: it flags the cell).
+        let mut record = Some(record);
+        while let Some(r) = record.take() {
+            match producer.send(r) {
+                Ok(()) => {}
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    // At max rate a full queue is the expected back-pressure of a saturated
+                    // cluster; on a schedule it means kbench could not offer the asked rate.
+                    if schedule.is_paced() {
+                        shared.stats.lock().counters.queue_full += u64::from(measured);
+                    }
+                    producer.poll(Duration::from_millis(1));
+                    if stop.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                    record = Some(r);
+                }
+                Err((e, _)) => {
+                    shared
+                        .stats
+                        .lock()
+                        .record_failure(measured, &error_kind(&e));
+                    shared.completed.fetch_add(1, Ordering::Release);
+                }
+            }
+        }
+        let lag = Instant::now().saturating_duration_since(intended);
+        shared
+            .stats
+            .lock()
+            .record_send(measured, bytes, lag.as_nanos() as u64);
+        shared.sent_total.fetch_add(1, Ordering::Relaxed);
+        seq += 1;
+        measured_sent += u64::from(measured);
+
+        if spec.sync {
+            // Synchronous producer: one message in flight, wait for its ack.
+            // rdkafka's `poll(t)` returns only when `t` has passed, even after an event, so
+            // wait in 1 ms steps (the callback itself timestamps the ack on arrival).
+            while shared.completed.load(Ordering::Acquire) < seq && !stop.load(Ordering::Relaxed) {
+                producer.poll(Duration::from_millis(1));
+            }
+        } else {
+            since_poll += 1;
+            if since_poll >= 64 {
+                producer.poll(Duration::ZERO);
+                since_poll = 0;
+            }
+        }
+    }
+    // Outstanding messages get the drain timeout to be acked; what is left then is counted as
+    // failed by librdkafka's own message timeout.
+    let _ = producer.flush(plan.run.drain_timeout);
+    Ok(())
+}

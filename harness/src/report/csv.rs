@@ -1,0 +1,242 @@
+//! `results.csv` (one row per cell: every parameter and metric) and `timeseries.csv` (one row
+//! per interval per cell). Typed rows, so the header and the values cannot drift apart.
+
+use serde::Serialize;
+
+use crate::metrics::cell::{CellSummary, Interval};
+use crate::metrics::Percentiles;
+use crate::scenario::{CellSpec, KeySpec, MessageSize};
+
+/// One cell of `results.csv`. Latencies in microseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultRow {
+    pub cell: String,
+    pub index: usize,
+    /// The swept values, `axis=value;axis=value`.
+    pub params: String,
+    pub topic: String,
+    pub partitions: i32,
+    pub replication_factor: i32,
+    pub producers: usize,
+    pub rate: String,
+    pub message_size: String,
+    pub keys: String,
+    pub partitioner: &'static str,
+    pub acks: &'static str,
+    pub compression: String,
+    pub linger_ms: f64,
+    pub batch_size: usize,
+    pub idempotence: bool,
+    pub max_in_flight: usize,
+    pub sync: bool,
+    pub groups: usize,
+    pub members: usize,
+    pub measure_secs: f64,
+    pub offered: u64,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub consumed: u64,
+    pub sent_per_sec: f64,
+    pub acked_per_sec: f64,
+    pub acked_mb_per_sec: f64,
+    pub consumed_per_sec: f64,
+    pub consumed_mb_per_sec: f64,
+    pub publish_p50_us: u64,
+    pub publish_p90_us: u64,
+    pub publish_p99_us: u64,
+    pub publish_p999_us: u64,
+    pub publish_p9999_us: u64,
+    pub publish_max_us: u64,
+    pub e2e_p50_us: u64,
+    pub e2e_p90_us: u64,
+    pub e2e_p99_us: u64,
+    pub e2e_p999_us: u64,
+    pub e2e_p9999_us: u64,
+    pub e2e_max_us: u64,
+    /// Acked messages not consumed by some group when the cell ended (worst group).
+    pub consumer_lag: u64,
+    pub idle_members: usize,
+    pub queue_full: u64,
+    pub late_sends: u64,
+    pub max_send_lag_us: u64,
+    /// `kind=count;...`
+    pub errors: String,
+    /// Acked messages per partition, `p0;p1;...`.
+    pub acked_per_partition: String,
+    /// Empty when the cell is valid; else flag names, `;`-separated.
+    pub flags: String,
+}
+
+/// What the runner knows about a cell beyond its metrics.
+pub struct CellFacts<'a> {
+    pub topic: &'a str,
+    pub consumer_lag: u64,
+    pub idle_members: usize,
+}
+
+fn size_text(s: &MessageSize) -> String {
+    match s {
+        MessageSize::Fixed(n) => n.to_string(),
+        MessageSize::Uniform { min, max } => format!("{min}..{max}"),
+        MessageSize::FileLines(p) => format!("file:{}", p.display()),
+    }
+}
+
+fn keys_text(k: &KeySpec) -> String {
+    match k {
+        KeySpec::None => "none".into(),
+        KeySpec::Fixed(s) => format!("fixed:{s}"),
+        KeySpec::Uniform { count } => format!("uniform:{count}"),
+        KeySpec::Zipf { count, exponent } => format!("zipf:{count}:{exponent}"),
+    }
+}
+
+fn join<T: ToString>(v: &[T]) -> String {
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+impl ResultRow {
+    pub fn new(cell: &CellSpec, s: &CellSummary, facts: &CellFacts) -> ResultRow {
+        let p = &cell.producers;
+        let (pb, e2e): (&Percentiles, &Percentiles) = (&s.publish, &s.e2e);
+        ResultRow {
+            cell: cell.id.clone(),
+            index: cell.index,
+            params: cell
+                .params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(";"),
+            topic: facts.topic.to_string(),
+            partitions: cell.topic.partitions,
+            replication_factor: cell.topic.replication_factor,
+            producers: p.count,
+            rate: p
+                .rate
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "max".into()),
+            message_size: size_text(&p.message_size),
+            keys: keys_text(&p.keys),
+            partitioner: p.partitioner.name(),
+            acks: p.acks.as_config(),
+            compression: p.compression.clone(),
+            linger_ms: p.linger_ms,
+            batch_size: p.batch_size,
+            idempotence: p.idempotence,
+            max_in_flight: p.max_in_flight,
+            sync: p.sync,
+            groups: cell.consumers.groups,
+            members: cell.consumers.members,
+            measure_secs: round3(s.measure_secs),
+            offered: s.offered,
+            sent: s.sent,
+            acked: s.acked,
+            failed: s.failed,
+            consumed: s.consumed,
+            sent_per_sec: round3(s.sent_per_sec),
+            acked_per_sec: round3(s.acked_per_sec),
+            acked_mb_per_sec: round3(s.acked_mb_per_sec),
+            consumed_per_sec: round3(s.consumed_per_sec),
+            consumed_mb_per_sec: round3(s.consumed_mb_per_sec),
+            publish_p50_us: pb.p50,
+            publish_p90_us: pb.p90,
+            publish_p99_us: pb.p99,
+            publish_p999_us: pb.p999,
+            publish_p9999_us: pb.p9999,
+            publish_max_us: pb.max,
+            e2e_p50_us: e2e.p50,
+            e2e_p90_us: e2e.p90,
+            e2e_p99_us: e2e.p99,
+            e2e_p999_us: e2e.p999,
+            e2e_p9999_us: e2e.p9999,
+            e2e_max_us: e2e.max,
+            consumer_lag: facts.consumer_lag,
+            idle_members: facts.idle_members,
+            queue_full: s.queue_full,
+            late_sends: s.late_sends,
+            max_send_lag_us: s.max_send_lag_us,
+            errors: s
+                .errors
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(";"),
+            acked_per_partition: join(&s.acked_per_partition),
+            flags: s
+                .flags
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(";"),
+        }
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// One interval of one cell in `timeseries.csv`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimeseriesRow {
+    pub cell: String,
+    /// Seconds since the cell's producers started (interval end).
+    pub t_s: f64,
+    pub phase: &'static str,
+    pub sent_per_sec: f64,
+    pub acked_per_sec: f64,
+    pub consumed_per_sec: f64,
+    pub acked_mb_per_sec: f64,
+    pub failed: u64,
+    pub queue_full: u64,
+    pub publish_p50_us: u64,
+    pub publish_p99_us: u64,
+    pub publish_max_us: u64,
+    pub e2e_p50_us: u64,
+    pub e2e_p99_us: u64,
+}
+
+impl TimeseriesRow {
+    pub fn new(cell: &str, i: &Interval) -> TimeseriesRow {
+        let secs = i.secs().max(1e-9);
+        let pc = &i.producers.counters;
+        let cc = &i.consumers.counters;
+        // Warm-up intervals show their traffic too (it is in warmup_* counters).
+        let (sent, acked, consumed) = match i.phase {
+            crate::metrics::Phase::Warmup => (0, pc.warmup_acked, cc.warmup_consumed),
+            _ => (pc.sent, pc.acked, cc.consumed),
+        };
+        let pb = Percentiles::of(&i.producers.publish);
+        let e2e = Percentiles::of(&i.consumers.e2e);
+        TimeseriesRow {
+            cell: cell.to_string(),
+            t_s: round3(i.end_s),
+            phase: i.phase.name(),
+            sent_per_sec: round3(sent as f64 / secs),
+            acked_per_sec: round3(acked as f64 / secs),
+            consumed_per_sec: round3(consumed as f64 / secs),
+            acked_mb_per_sec: round3(pc.bytes_acked as f64 / secs / 1e6),
+            failed: pc.failed,
+            queue_full: pc.queue_full,
+            publish_p50_us: pb.p50,
+            publish_p99_us: pb.p99,
+            publish_max_us: pb.max,
+            e2e_p50_us: e2e.p50,
+            e2e_p99_us: e2e.p99,
+        }
+    }
+}
+
+/// Serialize rows as CSV with a header.
+pub fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, ::csv::Error> {
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}

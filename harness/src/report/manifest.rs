@@ -1,0 +1,107 @@
+//! `manifest.json`: exactly what ran. Pass-through client properties that look like secrets
+//! (passwords, keys, tokens, JAAS configs) are redacted before they are written.
+
+use serde::Serialize;
+
+use crate::scenario::Scenario;
+
+#[derive(Debug, Serialize)]
+pub struct Manifest<'a> {
+    pub run_id: &'a str,
+    pub started_at: String,
+    pub kbench_version: &'static str,
+    pub librdkafka_version: String,
+    pub kafka_version: Option<String>,
+    pub bootstrap: &'a str,
+    pub brokers: usize,
+    pub local_cluster: bool,
+    pub host: Host,
+    pub scenario: serde_json::Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Host {
+    pub hostname: String,
+    pub cpus: usize,
+    pub os: &'static str,
+    pub arch: &'static str,
+}
+
+impl Host {
+    pub fn this() -> Host {
+        Host {
+            hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
+            cpus: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            os: std::env::consts::OS,
+            arch: std::env::consts::ARCH,
+        }
+    }
+}
+
+pub fn librdkafka_version() -> String {
+    rdkafka::util::get_rdkafka_version().1
+}
+
+/// Is a property name one whose value must never reach a report or a log?
+pub fn is_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "password",
+        "secret",
+        "key.pem",
+        "keystore",
+        "token",
+        "jaas",
+        "credential",
+        "private",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+}
+
+/// The scenario as JSON with secret-looking values replaced by "<redacted>".
+pub fn redacted_scenario(s: &Scenario) -> serde_json::Value {
+    let mut v = serde_json::to_value(s).unwrap_or(serde_json::Value::Null);
+    redact(&mut v);
+    v
+}
+
+fn redact(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if is_secret(k) && val.is_string() {
+                    *val = serde_json::Value::String("<redacted>".into());
+                } else {
+                    redact(val);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_anywhere_in_the_tree() {
+        let mut v = serde_json::json!({
+            "client": {"producer": {"sasl.password": "hunter2", "linger.ms": "5"}},
+            "list": [{"ssl.key.pem": "-----BEGIN"}]
+        });
+        redact(&mut v);
+        let text = v.to_string();
+        assert!(
+            !text.contains("hunter2") && !text.contains("BEGIN"),
+            "{text}"
+        );
+        assert!(text.contains("\"linger.ms\":\"5\""));
+    }
+}

@@ -1,0 +1,89 @@
+//! `kbench validate`: the scenario's cells as text. Writes to any `Write`, touches no cluster.
+
+use std::io::{self, Write};
+
+use super::model::{CellSpec, KeySpec, MessageSize, Scenario};
+use super::units::{format_duration, format_size};
+
+/// Prints the scenario name, its axes, then one line per cell with the settings that shape the
+/// load: index, id, partitions, rf, producers, rate, size, keys, acks, partitioner, consumers.
+pub fn render_cells(s: &Scenario, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out, "scenario {} ({})", s.name, s.path.display())?;
+    if s.axes.is_empty() {
+        writeln!(out, "axes: none")?;
+    } else {
+        writeln!(out, "axes:")?;
+        for axis in &s.axes {
+            writeln!(out, "  {} = [{}]", axis.name, axis.values.join(", "))?;
+        }
+    }
+    if let Some(first) = s.cells.first() {
+        let run = &first.run;
+        let length = match (run.duration, run.messages) {
+            (Some(d), _) => format!("duration {}", format_duration(d)),
+            (None, Some(n)) => format!("{n} messages"),
+            (None, None) => "no limit".to_string(),
+        };
+        writeln!(
+            out,
+            "run: warmup {}, {length}, drain timeout {}",
+            format_duration(run.warmup),
+            format_duration(run.drain_timeout)
+        )?;
+    }
+    let n = s.cells.len();
+    writeln!(out, "{n} cell{}:", if n == 1 { "" } else { "s" })?;
+    let index_width = n.saturating_sub(1).to_string().len();
+    let id_width = s.cells.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    for cell in &s.cells {
+        writeln!(
+            out,
+            "  {:>index_width$}  {:<id_width$}  {}",
+            cell.index,
+            cell.id,
+            settings_line(cell)
+        )?;
+    }
+    Ok(())
+}
+
+fn settings_line(c: &CellSpec) -> String {
+    let p = &c.producers;
+    let rate = match p.rate {
+        Some(r) => format!("{r}/s"),
+        None => "max".to_string(),
+    };
+    let size = match &p.message_size {
+        MessageSize::Fixed(n) => format_size(*n),
+        MessageSize::Uniform { min, max } => {
+            format!("{}..{}", format_size(*min), format_size(*max))
+        }
+        MessageSize::FileLines(path) => format!(
+            "lines:{}",
+            path.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ),
+    };
+    let keys = match &p.keys {
+        KeySpec::None => "none".to_string(),
+        KeySpec::Fixed(k) => format!("fixed:{k:?}"),
+        KeySpec::Uniform { count } => format!("uniform:{count}"),
+        KeySpec::Zipf { count, exponent } => format!("zipf:{count}^{exponent}"),
+    };
+    let mut line = format!(
+        "partitions={} rf={} producers={} rate={rate} size={size} keys={keys} acks={} \
+         partitioner={} consumers={}x{}",
+        c.topic.partitions,
+        c.topic.replication_factor,
+        p.count,
+        p.acks.as_config(),
+        p.partitioner.name(),
+        c.consumers.groups,
+        c.consumers.members,
+    );
+    if p.sync {
+        line.push_str(" sync");
+    }
+    line
+}

@@ -1,0 +1,1045 @@
+//! Scenario parsing end to end: defaults, sweeps, every kind of error (each must name the file,
+//! the line and the key), and the example scenarios in `scenarios/`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+
+const FILE: &str = "scenarios/t.toml";
+
+fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    parse_str(text, Path::new(FILE))
+}
+
+fn ok(text: &str) -> Scenario {
+    match parse(text) {
+        Ok(s) => s,
+        Err(e) => panic!("expected {text:?} to parse, got: {e}"),
+    }
+}
+
+/// Asserts that `text` fails at `line` on `key`, and that the message mentions `needle`.
+#[track_caller]
+fn fails(text: &str, line: usize, key: &str, needle: &str) -> ScenarioError {
+    let e = match parse(text) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e,
+    };
+    let shown = e.to_string();
+    let prefix = format!("{FILE}:{line}: key '{key}': ");
+    assert!(
+        shown.starts_with(&prefix),
+        "expected prefix {prefix:?}, got {shown:?}"
+    );
+    assert!(shown.contains(needle), "expected {needle:?} in {shown:?}");
+    assert!(!shown.contains('\n'), "not one line: {shown:?}");
+    assert_eq!(e.line, Some(line));
+    assert_eq!(e.key.as_deref(), Some(key));
+    assert_eq!(e.exit_code(), 2);
+    e
+}
+
+// ---------------------------------------------------------------- defaults and good input
+
+#[test]
+fn minimal_file_gets_every_default() {
+    let s = ok("name = \"minimal\"\n");
+    assert_eq!(s.name, "minimal");
+    assert_eq!(s.path, PathBuf::from(FILE));
+    assert!(s.axes.is_empty());
+    assert_eq!(s.cells.len(), 1);
+    let c = &s.cells[0];
+    assert_eq!((c.index, c.id.as_str()), (0, "base"));
+    assert!(c.params.is_empty());
+    assert_eq!(c.topic.partitions, 6);
+    assert_eq!(c.topic.replication_factor, 3);
+    assert!(c.topic.configs.is_empty());
+    let p = &c.producers;
+    assert_eq!(p.count, 1);
+    assert_eq!(p.rate, None);
+    assert_eq!(p.message_size, MessageSize::Fixed(1024));
+    assert_eq!(p.keys, KeySpec::None);
+    assert_eq!(p.partitioner, Partitioner::Sticky);
+    assert_eq!(p.acks, Acks::All);
+    assert_eq!(p.compression, "none");
+    assert_eq!(p.linger_ms, 5.0);
+    assert_eq!(p.batch_size, 65536);
+    assert!(!p.idempotence);
+    assert_eq!(p.max_in_flight, 5);
+    assert!(!p.sync);
+    assert_eq!(c.consumers.groups, 1);
+    assert_eq!(c.consumers.members, 1);
+    assert_eq!(c.consumers.start_from, StartFrom::Earliest);
+    assert_eq!(c.run.warmup, Duration::from_secs(2));
+    assert_eq!(c.run.duration, Some(Duration::from_secs(10)));
+    assert_eq!(c.run.messages, None);
+    assert_eq!(c.run.drain_timeout, Duration::from_secs(30));
+    assert!(c.client.producer.is_empty() && c.client.consumer.is_empty());
+}
+
+#[test]
+fn every_section_is_read() {
+    let s = ok(r#"
+name = "full"
+[topic]
+partitions = 12
+replication_factor = 2
+configs = { "min.insync.replicas" = 2, "retention.ms" = "60000" }
+[producers]
+count = 4
+rate = 2500.5
+message_size = "1KiB"
+keys = { zipf = 100, exponent = 1.2 }
+partitioner = "murmur2"
+acks = -1
+compression = "zstd"
+linger_ms = 0.5
+batch_size = "128KiB"
+idempotence = true
+max_in_flight = 5
+sync = true
+[consumers]
+groups = 0
+members = 3
+start_from = "latest"
+[run]
+warmup = "500ms"
+messages = 100000
+drain_timeout = "1m"
+[client.producer]
+"socket.send.buffer.bytes" = 1048576
+queue.buffering.max.kbytes = 65536
+[client.consumer]
+"fetch.wait.max.ms" = 10
+"check.crcs" = true
+[client.admin]
+"request.timeout.ms" = "5000"
+"#);
+    let c = &s.cells[0];
+    assert_eq!(c.topic.partitions, 12);
+    assert_eq!(c.topic.replication_factor, 2);
+    assert_eq!(c.topic.configs["min.insync.replicas"], "2");
+    assert_eq!(c.topic.configs["retention.ms"], "60000");
+    let p = &c.producers;
+    assert_eq!(p.count, 4);
+    assert_eq!(p.rate, Some(2500.5));
+    assert_eq!(p.message_size, MessageSize::Fixed(1024));
+    assert_eq!(
+        p.keys,
+        KeySpec::Zipf {
+            count: 100,
+            exponent: 1.2
+        }
+    );
+    assert_eq!(p.partitioner, Partitioner::Murmur2);
+    assert_eq!(p.acks, Acks::All);
+    assert_eq!(p.compression, "zstd");
+    assert_eq!(p.linger_ms, 0.5);
+    assert_eq!(p.batch_size, 128 * 1024);
+    assert!(p.idempotence && p.sync);
+    assert_eq!(c.consumers.groups, 0);
+    assert_eq!(c.consumers.members, 3);
+    assert_eq!(c.consumers.start_from, StartFrom::Latest);
+    assert_eq!(c.run.warmup, Duration::from_millis(500));
+    assert_eq!(c.run.duration, None);
+    assert_eq!(c.run.messages, Some(100000));
+    assert_eq!(c.run.drain_timeout, Duration::from_secs(60));
+    assert_eq!(c.client.producer["socket.send.buffer.bytes"], "1048576");
+    // An unquoted dotted key means the same property.
+    assert_eq!(c.client.producer["queue.buffering.max.kbytes"], "65536");
+    assert_eq!(c.client.consumer["fetch.wait.max.ms"], "10");
+    assert_eq!(c.client.consumer["check.crcs"], "true");
+    assert_eq!(c.client.admin["request.timeout.ms"], "5000");
+}
+
+#[test]
+fn value_forms() {
+    let cell =
+        |producers: &str| ok(&format!("name = \"v\"\n[producers]\n{producers}\n")).cells[0].clone();
+    assert_eq!(cell("acks = 0").producers.acks, Acks::Zero);
+    assert_eq!(cell("acks = 1").producers.acks, Acks::One);
+    assert_eq!(cell("acks = \"1\"").producers.acks, Acks::One);
+    assert_eq!(cell("rate = \"max\"").producers.rate, None);
+    assert_eq!(cell("rate = 10").producers.rate, Some(10.0));
+    assert_eq!(
+        cell("message_size = 200").producers.message_size,
+        MessageSize::Fixed(200)
+    );
+    assert_eq!(
+        cell("message_size = \"4KB\"").producers.message_size,
+        MessageSize::Fixed(4000)
+    );
+    assert_eq!(
+        cell("message_size = { min = 100, max = \"1KiB\" }")
+            .producers
+            .message_size,
+        MessageSize::Uniform {
+            min: 100,
+            max: 1024
+        }
+    );
+    assert_eq!(
+        cell("[producers.message_size]\nmin = 10\nmax = 10")
+            .producers
+            .message_size,
+        MessageSize::Uniform { min: 10, max: 10 }
+    );
+    assert_eq!(cell("keys = \"none\"").producers.keys, KeySpec::None);
+    assert_eq!(
+        cell("keys = { fixed = \"k\" }").producers.keys,
+        KeySpec::Fixed("k".into())
+    );
+    assert_eq!(
+        cell("keys = { uniform = 7 }").producers.keys,
+        KeySpec::Uniform { count: 7 }
+    );
+    assert_eq!(
+        cell("keys = { zipf = 7 }").producers.keys,
+        KeySpec::Zipf {
+            count: 7,
+            exponent: 1.0
+        }
+    );
+    for p in Partitioner::ALL {
+        let keys = if matches!(
+            p,
+            Partitioner::Murmur2 | Partitioner::Consistent | Partitioner::Fnv1a
+        ) {
+            "keys = { uniform = 10 }"
+        } else {
+            ""
+        };
+        let c = cell(&format!("partitioner = \"{}\"\n{keys}", p.name()));
+        assert_eq!(c.producers.partitioner, p);
+    }
+    // sync with a rate is allowed (sync wins over max_in_flight at run time).
+    let c = cell("sync = true\nrate = 100\nmax_in_flight = 100");
+    assert!(c.producers.sync);
+}
+
+#[test]
+fn message_file_is_relative_to_the_scenario() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("lines.log"), "\nfirst line\nsecond\n").expect("write");
+    let path = dir.path().join("s.toml");
+    std::fs::write(
+        &path,
+        "name = \"f\"\n[producers]\nmessage_size = { file = \"lines.log\" }\n",
+    )
+    .expect("write");
+    let s = load(&path).expect("parses");
+    assert_eq!(
+        s.cells[0].producers.message_size,
+        MessageSize::FileLines(dir.path().join("lines.log"))
+    );
+}
+
+#[test]
+fn sweep_expands_first_axis_slowest_with_stable_ids() {
+    let s = ok(r#"
+name = "acks-vs-partitions"
+[producers]
+acks = "1"           # the sweep wins
+[sweep]
+acks = ["0", "1", "all"]
+partitions = [1, 6]
+"#);
+    let names: Vec<_> = s.axes.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["acks", "partitions"]);
+    assert_eq!(s.axes[0].values, ["0", "1", "all"]);
+    assert_eq!(s.axes[1].values, ["1", "6"]);
+    let ids: Vec<_> = s.cells.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "acks-0_partitions-1",
+            "acks-0_partitions-6",
+            "acks-1_partitions-1",
+            "acks-1_partitions-6",
+            "acks-all_partitions-1",
+            "acks-all_partitions-6",
+        ]
+    );
+    for (i, c) in s.cells.iter().enumerate() {
+        assert_eq!(c.index, i);
+    }
+    let c = &s.cells[4];
+    assert_eq!(c.producers.acks, Acks::All);
+    assert_eq!(c.topic.partitions, 1);
+    assert_eq!(
+        c.params,
+        [
+            ("acks".to_string(), "all".to_string()),
+            ("partitions".to_string(), "1".to_string())
+        ]
+    );
+    // Order follows the file, not the alphabet.
+    let s = ok("name = \"o\"\n[sweep]\npartitions = [1, 2]\nacks = [\"all\"]\n");
+    assert_eq!(s.cells[0].id, "partitions-1_acks-all");
+}
+
+#[test]
+fn sweep_key_forms() {
+    let s = ok(r#"
+name = "forms"
+[producers]
+keys = { uniform = 10 }
+[sweep]
+producers.acks = ["all"]
+"topic.partitions" = [3]
+"producers.count" = [2]
+topic.configs."min.insync.replicas" = [1]
+"client.producer.linger.ms" = [0, 5]
+client.consumer."fetch.min.bytes" = [1]
+keys = [{ uniform = 1000 }, { zipf = 10, exponent = 1.5 }]
+message_size = [100, "1KiB", { min = 1, max = 2 }]
+"#);
+    let names: Vec<_> = s.axes.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "producers.acks",
+            "topic.partitions",
+            "producers.count",
+            "topic.configs.min.insync.replicas",
+            "client.producer.linger.ms",
+            "client.consumer.fetch.min.bytes",
+            "keys",
+            "message_size",
+        ]
+    );
+    assert_eq!(s.cells.len(), 12);
+    assert_eq!(
+        s.cells[0].id,
+        "acks-all_partitions-3_producers-2_min.insync.replicas-1_linger.ms-0_fetch.min.bytes-1_keys-uniform-1000_message_size-100"
+    );
+    assert_eq!(s.axes[6].values, ["uniform=1000", "zipf=10,exponent=1.5"]);
+    assert_eq!(s.axes[7].values, ["100", "1KiB", "min=1,max=2"]);
+    let last = s.cells.last().expect("cells");
+    assert_eq!(last.producers.count, 2);
+    assert_eq!(last.topic.configs["min.insync.replicas"], "1");
+    assert_eq!(last.client.producer["linger.ms"], "5");
+    assert_eq!(last.client.consumer["fetch.min.bytes"], "1");
+    assert_eq!(
+        last.producers.keys,
+        KeySpec::Zipf {
+            count: 10,
+            exponent: 1.5
+        }
+    );
+    assert_eq!(
+        last.producers.message_size,
+        MessageSize::Uniform { min: 1, max: 2 }
+    );
+    // Sub-table form of the sweep.
+    let s = ok("name = \"t\"\n[sweep.producers]\nacks = [\"1\", \"all\"]\n");
+    assert_eq!(s.axes[0].name, "producers.acks");
+    assert_eq!(s.cells[1].id, "acks-all");
+}
+
+#[test]
+fn colliding_ids_get_the_index() {
+    let s = ok("name = \"c\"\n[sweep]\n\"client.producer.client.id\" = [\"a b\", \"a/b\"]\n");
+    let ids: Vec<_> = s.cells.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["client.id-a-b", "client.id-a-b_1"]);
+}
+
+#[test]
+fn render_cells_lists_axes_and_cells() {
+    let s = ok(r#"
+name = "r"
+[producers]
+rate = 5000
+message_size = "1KiB"
+[sweep]
+acks = ["0", "all"]
+partitions = [1, 24]
+"#);
+    let mut out = Vec::new();
+    render_cells(&s, &mut out).expect("write");
+    let text = String::from_utf8(out).expect("utf8");
+    assert!(
+        text.starts_with("scenario r (scenarios/t.toml)\n"),
+        "{text}"
+    );
+    assert!(text.contains("  acks = [0, all]\n"), "{text}");
+    assert!(text.contains("4 cells:"), "{text}");
+    assert!(
+        text.contains("run: warmup 2s, duration 10s, drain timeout 30s"),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains("acks-all_partitions-24"))
+        .expect("cell line");
+    assert!(
+        line.trim_start().starts_with("3  acks-all_partitions-24"),
+        "{line}"
+    );
+    for part in [
+        "partitions=24",
+        "rf=3",
+        "producers=1",
+        "rate=5000/s",
+        "size=1KiB",
+        "acks=all",
+        "partitioner=sticky",
+        "consumers=1x1",
+    ] {
+        assert!(line.contains(part), "{part} missing from {line}");
+    }
+    let mut out = Vec::new();
+    render_cells(&ok("name = \"b\"\n"), &mut out).expect("write");
+    let text = String::from_utf8(out).expect("utf8");
+    assert!(
+        text.contains("axes: none") && text.contains("1 cell:") && text.contains("0  base"),
+        "{text}"
+    );
+}
+
+// ---------------------------------------------------------------- errors
+
+#[test]
+fn toml_syntax_error_has_a_line() {
+    let e = parse("name = \"x\"\n[topic]\npartitions = = 3\n").expect_err("bad toml");
+    assert_eq!(e.line, Some(3));
+    assert!(
+        e.to_string()
+            .starts_with("scenarios/t.toml:3: invalid TOML"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains('\n'));
+}
+
+#[test]
+fn missing_and_bad_names() {
+    let e = parse("[topic]\npartitions = 3\n").expect_err("no name");
+    assert_eq!(e.line, None);
+    assert_eq!(e.key.as_deref(), Some("name"));
+    assert!(
+        e.to_string()
+            .starts_with("scenarios/t.toml: key 'name': missing"),
+        "{e}"
+    );
+    fails("name = \"a b\"\n", 1, "name", "letters, digits");
+    fails("\nname = \"x/../y\"\n", 2, "name", "letters, digits");
+    fails("name = \"\"\n", 1, "name", "got \"\"");
+    fails("name = 5\n", 1, "name", "expected a string, got 5");
+}
+
+#[test]
+fn unknown_keys_everywhere() {
+    fails("name = \"x\"\nfoo = 1\n", 2, "foo", "unknown key");
+    fails(
+        "name = \"x\"\n[topic]\npartitons = 3\n",
+        3,
+        "topic.partitons",
+        "partitions, replication_factor",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nack = \"all\"\n",
+        3,
+        "producers.ack",
+        "unknown key",
+    );
+    fails(
+        "name = \"x\"\n[consumers]\ngroup = 2\n",
+        3,
+        "consumers.group",
+        "groups, members, start_from",
+    );
+    fails(
+        "name = \"x\"\n[run]\nwarm_up = \"1s\"\n",
+        3,
+        "run.warm_up",
+        "warmup, duration",
+    );
+    fails(
+        "name = \"x\"\n[client]\n\"socket.send.buffer.bytes\" = \"1\"\n",
+        3,
+        "client.socket.send.buffer.bytes",
+        "[client.producer]",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nmessage_size = { min = 1, max = 2, avg = 1 }\n",
+        3,
+        "producers.message_size.avg",
+        "expected min or max or file",
+    );
+    fails(
+        "name = \"x\"\n[producers.keys]\nuniform = 3\nskew = 2\n",
+        4,
+        "producers.keys.skew",
+        "unknown key",
+    );
+}
+
+#[test]
+fn wrong_types() {
+    fails(
+        "name = \"x\"\n[topic]\npartitions = \"six\"\n",
+        3,
+        "topic.partitions",
+        "expected an integer, got \"six\"",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nidempotence = \"yes\"\n",
+        3,
+        "producers.idempotence",
+        "expected true or false",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nlinger_ms = \"5\"\n",
+        3,
+        "producers.linger_ms",
+        "expected a number",
+    );
+    fails(
+        "name = \"x\"\ntopic = 5\n",
+        2,
+        "topic",
+        "expected a table, got 5",
+    );
+    fails(
+        "name = \"x\"\n[run]\nwarmup = 5\n",
+        3,
+        "run.warmup",
+        "duration string",
+    );
+    fails(
+        "name = \"x\"\n[topic.configs]\n\"cleanup.policy\" = [1]\n",
+        3,
+        "topic.configs.cleanup.policy",
+        "expected a string, number or boolean",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nmessage_size = true\n",
+        3,
+        "producers.message_size",
+        "expected a size",
+    );
+}
+
+#[test]
+fn bad_enum_values() {
+    let e = fails(
+        "name = \"x\"\n[producers]\nacks = \"2\"\n",
+        3,
+        "producers.acks",
+        "",
+    );
+    assert_eq!(
+        e.to_string(),
+        "scenarios/t.toml:3: key 'producers.acks': expected one of \"0\", \"1\", \"all\", got \"2\""
+    );
+    fails(
+        "name = \"x\"\n[producers]\nacks = 2\n",
+        3,
+        "producers.acks",
+        "got 2",
+    );
+    fails(
+        "name = \"x\"\n[producers]\npartitioner = \"hash\"\n",
+        3,
+        "producers.partitioner",
+        "\"murmur2_random\"",
+    );
+    fails(
+        "name = \"x\"\n[producers]\ncompression = \"brotli\"\n",
+        3,
+        "producers.compression",
+        "\"zstd\"",
+    );
+    fails(
+        "name = \"x\"\n[consumers]\nstart_from = \"middle\"\n",
+        3,
+        "consumers.start_from",
+        "\"earliest\", \"latest\"",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nkeys = \"random\"\n",
+        3,
+        "producers.keys",
+        "{ uniform = K }",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nrate = \"fast\"\n",
+        3,
+        "producers.rate",
+        "\"max\"",
+    );
+}
+
+#[test]
+fn out_of_range_values() {
+    fails(
+        "name = \"x\"\n[topic]\npartitions = 0\n",
+        3,
+        "topic.partitions",
+        "got 0",
+    );
+    fails(
+        "name = \"x\"\n[topic]\nreplication_factor = 0\n",
+        3,
+        "topic.replication_factor",
+        "got 0",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nrate = -5\n",
+        3,
+        "producers.rate",
+        "above 0",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nrate = 0.0\n",
+        3,
+        "producers.rate",
+        "above 0",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nrate = nan\n",
+        3,
+        "producers.rate",
+        "finite",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nkeys = { zipf = 10, exponent = 0 }\n",
+        3,
+        "producers.keys.exponent",
+        "got 0",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nkeys = { zipf = 10, exponent = 11 }\n",
+        3,
+        "producers.keys.exponent",
+        "at most 10, got 11",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nkeys = { zipf = 0 }\n",
+        3,
+        "producers.keys.zipf",
+        "got 0",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nkeys = { uniform = 1, fixed = \"k\" }\n",
+        3,
+        "producers.keys",
+        "exactly one",
+    );
+    fails(
+        "name = \"x\"\n[producers]\ncount = 1001\n",
+        3,
+        "producers.count",
+        "between 1 and 1000",
+    );
+    fails(
+        "name = \"x\"\n[consumers]\nmembers = 0\n",
+        3,
+        "consumers.members",
+        "got 0",
+    );
+    fails(
+        "name = \"x\"\n[consumers]\ngroups = 1001\n",
+        3,
+        "consumers.groups",
+        "between 0 and 1000",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nmessage_size = 0\n",
+        3,
+        "producers.message_size",
+        "got 0B",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nmessage_size = \"101MiB\"\n",
+        3,
+        "producers.message_size",
+        "100MiB",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nmessage_size = \"1XB\"\n",
+        3,
+        "producers.message_size",
+        "expected a size like",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nmessage_size = { min = 500, max = 100 }\n",
+        3,
+        "producers.message_size.min",
+        "above max",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nmessage_size = { min = 5 }\n",
+        3,
+        "producers.message_size",
+        "{ min = ..., max = ... }",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nlinger_ms = -1\n",
+        3,
+        "producers.linger_ms",
+        "got -1",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nbatch_size = 0\n",
+        3,
+        "producers.batch_size",
+        "got 0B",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nmax_in_flight = 0\n",
+        3,
+        "producers.max_in_flight",
+        "got 0",
+    );
+    fails(
+        "name = \"x\"\n[topic]\nconfigs = { \"min.insync.replicas\" = 0 }\n",
+        3,
+        "topic.configs.min.insync.replicas",
+        "at least 1",
+    );
+}
+
+#[test]
+fn run_section_errors() {
+    fails(
+        "name = \"x\"\n[run]\nduration = \"10s\"\nmessages = 1000\n",
+        4,
+        "run.messages",
+        "not both",
+    );
+    fails(
+        "name = \"x\"\n[run]\nduration = \"5 seconds\"\n",
+        3,
+        "run.duration",
+        "expected a duration like",
+    );
+    fails(
+        "name = \"x\"\n[run]\nwarmup = \"5\"\n",
+        3,
+        "run.warmup",
+        "expected a duration like",
+    );
+    fails(
+        "name = \"x\"\n[run]\nduration = \"0s\"\n",
+        3,
+        "run.duration",
+        "above 0",
+    );
+    fails(
+        "name = \"x\"\n[run]\nmessages = 0\n",
+        3,
+        "run.messages",
+        "got 0",
+    );
+}
+
+#[test]
+fn impossible_combinations_in_the_base() {
+    fails(
+        "name = \"x\"\n[producers]\nacks = \"0\"\nidempotence = true\n",
+        4,
+        "producers.idempotence",
+        "needs producers.acks = \"all\", got \"0\"",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nidempotence = true\nacks = 1\n",
+        3,
+        "producers.idempotence",
+        "got \"1\"",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nidempotence = true\nmax_in_flight = 6\n",
+        3,
+        "producers.idempotence",
+        "at most 5, got 6",
+    );
+    fails(
+        "name = \"x\"\n[producers]\npartitioner = \"murmur2\"\n",
+        3,
+        "producers.partitioner",
+        "use partitioner \"sticky\" or \"murmur2_random\"",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nkeys = \"none\"\npartitioner = \"fnv1a\"\n",
+        4,
+        "producers.partitioner",
+        "fnv1a_random",
+    );
+    fails(
+        "name = \"x\"\n[topic]\nreplication_factor = 1\nconfigs = { \"min.insync.replicas\" = 2 }\n",
+        4,
+        "topic.configs.min.insync.replicas",
+        "above the replication factor 1",
+    );
+}
+
+#[test]
+fn client_properties_refuse_bootstrap_servers() {
+    fails(
+        "name = \"x\"\n[client.producer]\n\"bootstrap.servers\" = \"localhost:9092\"\n",
+        3,
+        "client.producer.bootstrap.servers",
+        "command line",
+    );
+    fails(
+        "name = \"x\"\n[client.admin]\nbootstrap.servers = \"localhost:9092\"\n",
+        3,
+        "client.admin.bootstrap.servers",
+        "command line",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\n\"client.consumer.bootstrap.servers\" = [\"a:1\"]\n",
+        3,
+        "sweep.client.consumer.bootstrap.servers",
+        "command line",
+    );
+}
+
+#[test]
+fn message_file_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.toml");
+    let text = "name = \"f\"\n[producers]\nmessage_size = { file = \"nope.log\" }\n";
+    std::fs::write(&path, text).expect("write");
+    let e = load(&path).expect_err("missing file");
+    assert_eq!(e.line, Some(3));
+    assert_eq!(e.key.as_deref(), Some("producers.message_size.file"));
+    assert!(e.to_string().contains("nope.log"), "{e}");
+    assert!(
+        e.to_string().starts_with(&format!("{}:3:", path.display())),
+        "{e}"
+    );
+
+    std::fs::write(dir.path().join("blank.log"), "\n  \n\n").expect("write");
+    let text = "name = \"f\"\n[producers]\nmessage_size = { file = \"blank.log\" }\n";
+    std::fs::write(&path, text).expect("write");
+    let e = load(&path).expect_err("blank file");
+    assert_eq!(e.line, Some(3));
+    assert!(e.to_string().contains("no non-empty line"), "{e}");
+}
+
+#[test]
+fn load_of_a_missing_file() {
+    let e = load(Path::new("/nonexistent/kbench/x.toml")).expect_err("missing");
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/kbench/x.toml: cannot read"),
+        "{e}"
+    );
+    assert_eq!(e.exit_code(), 2);
+}
+
+#[test]
+fn sweep_errors() {
+    fails(
+        "name = \"x\"\n[sweep]\nacks = []\n",
+        3,
+        "sweep.acks",
+        "empty list",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\nack = [\"0\"]\n",
+        3,
+        "sweep.ack",
+        "unknown sweep key",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\nrun.duration = [\"1s\"]\n",
+        3,
+        "sweep.run.duration",
+        "unknown sweep key",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\nacks = \"all\"\n",
+        3,
+        "sweep.acks",
+        "expected a list",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\nkeys = { uniform = 3 }\n",
+        3,
+        "sweep.keys",
+        "expected a list",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\nacks = [\"0\"]\nproducers.acks = [\"1\"]\n",
+        4,
+        "sweep.producers.acks",
+        "already swept as 'acks'",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\npartitions = [1, 1]\n",
+        3,
+        "sweep.partitions",
+        "listed twice",
+    );
+    // A bad value in a multi-line list points at its own line.
+    fails(
+        "name = \"x\"\n[sweep]\nacks = [\n  \"0\",\n  \"2\",\n]\n",
+        5,
+        "sweep.acks",
+        "expected one of \"0\", \"1\", \"all\", got \"2\"",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\npartitions = [6, 0]\n",
+        3,
+        "sweep.partitions",
+        "got 0",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\nrate = [100, -1]\n",
+        3,
+        "sweep.rate",
+        "above 0",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\nkeys = [{ zipf = 5, exponent = 11 }]\n",
+        3,
+        "sweep.keys.exponent",
+        "at most 10",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\nmembers = [1, 0]\n",
+        3,
+        "sweep.members",
+        "got 0",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\nmessage_size = [\"1 parsec\"]\n",
+        3,
+        "sweep.message_size",
+        "expected a size like",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\npartitions = [1,2,3,4,5,6,7,8,9,10]\nmembers = [1,2,3,4,5,6,7,8,9,10]\ngroups = [1,2,3,4,5,6,7,8,9,10]\nproducers = [1,2,3,4,5,6,7,8,9,10,11]\n",
+        2,
+        "sweep",
+        "more than 10000 cells",
+    );
+}
+
+#[test]
+fn impossible_combinations_made_by_the_sweep() {
+    // The combination is blamed on the swept value that makes it, with the cell.
+    let e = fails(
+        "name = \"x\"\n[producers]\nidempotence = true\n[sweep]\nacks = [\n  \"all\",\n  \"0\",\n]\n",
+        7,
+        "sweep.acks",
+        "in cell 1 (acks-0): idempotence = true needs producers.acks = \"all\", got \"0\"",
+    );
+    assert!(e.message.contains("acks-0"));
+    fails(
+        "name = \"x\"\n[producers]\nacks = \"1\"\n[sweep]\nidempotence = [false, true]\n",
+        5,
+        "sweep.idempotence",
+        "in cell 1 (idempotence-true)",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\npartitioner = [\"sticky\", \"consistent\"]\n",
+        3,
+        "sweep.partitioner",
+        "in cell 1 (partitioner-consistent): partitioner \"consistent\" hashes",
+    );
+    fails(
+        "name = \"x\"\n[producers]\npartitioner = \"murmur2\"\n[sweep]\nkeys = [{ uniform = 3 }, \"none\"]\n",
+        5,
+        "sweep.keys",
+        "in cell 1 (keys-none)",
+    );
+}
+
+#[test]
+fn validate_against_cluster_checks_the_replication_factor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rf.toml");
+    std::fs::write(&path, "name = \"rf\"\n\n[topic]\nreplication_factor = 3\n").expect("write");
+    let s = load(&path).expect("parses");
+    assert!(validate_against_cluster(&s, 3).is_ok());
+    let e = validate_against_cluster(&s, 1).expect_err("rf 3 on 1 broker");
+    assert_eq!(e.line, Some(4));
+    assert_eq!(e.key.as_deref(), Some("topic.replication_factor"));
+    assert!(
+        e.to_string()
+            .contains("replication factor 3 is above the cluster's 1 broker"),
+        "{e}"
+    );
+    assert_eq!(e.exit_code(), 2);
+
+    // The default, not written anywhere: no line, the key to set.
+    std::fs::write(&path, "name = \"rf\"\n").expect("write");
+    let s = load(&path).expect("parses");
+    let e = validate_against_cluster(&s, 2).expect_err("default rf 3 on 2 brokers");
+    assert_eq!(e.line, None);
+    assert_eq!(e.key.as_deref(), Some("topic.replication_factor"));
+
+    // Swept: the first value too high, on its own line.
+    std::fs::write(
+        &path,
+        "name = \"rf\"\n[sweep]\nreplication_factor = [\n  1,\n  2,\n  3,\n]\n",
+    )
+    .expect("write");
+    let s = load(&path).expect("parses");
+    assert!(validate_against_cluster(&s, 3).is_ok());
+    let e = validate_against_cluster(&s, 1).expect_err("rf 2 on 1 broker");
+    assert_eq!(e.line, Some(5));
+    assert_eq!(e.key.as_deref(), Some("sweep.replication_factor"));
+    assert!(
+        e.message.contains("in cell 1 (replication_factor-2)"),
+        "{e}"
+    );
+    assert!(
+        e.message
+            .contains("replication factor 2 is above the cluster's 1 broker"),
+        "{e}"
+    );
+}
+
+/// Every prefix of a rich scenario is parsed without a panic (truncated files, half tokens).
+#[test]
+fn never_panics_on_truncated_input() {
+    let full = r#"name = "p"
+[topic]
+partitions = 3
+configs = { "min.insync.replicas" = "1" }
+[producers]
+rate = 1e3
+message_size = { min = "1KiB", max = 2048 }
+keys = { zipf = 5, exponent = 1.1 }
+partitioner = "murmur2"
+[run]
+warmup = "1m30s"
+[client.producer]
+linger.ms = 1
+[sweep]
+acks = ["0", 1, -1]
+"client.producer.batch.num.messages" = [1, 10]
+"#;
+    for (i, _) in full.char_indices() {
+        let _ = parse(&full[..i]);
+    }
+    assert!(parse(full).is_ok());
+}
+
+/// The scenarios shipped in `scenarios/` all parse and fit a three-broker cluster.
+#[test]
+fn shipped_scenarios_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).expect("scenarios/ exists") {
+        let path = entry.expect("dir entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let s = load(&path).unwrap_or_else(|e| panic!("{e}"));
+        validate_against_cluster(&s, 3).unwrap_or_else(|e| panic!("{e}"));
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        assert_eq!(s.name, stem, "name should match the file name");
+        count += 1;
+    }
+    assert!(count >= 6, "expected the example scenarios, found {count}");
+}
