@@ -2,7 +2,8 @@
 //!
 //! Keys decide partitions under the hash partitioners, so a skewed (zipf) key distribution is
 //! how a scenario shows hot partitions. Sampling is on the per-message hot path: the key
-//! strings are built once, and the zipf sampler needs neither a table nor a loop over the keys.
+//! strings are built once, and a zipf key costs one table look-up (an alias table, up to
+//! [`PRECOMPUTE_MAX_KEYS`] keys) or a few `ln`/`exp` (rejection-inversion, above it).
 
 use std::sync::Arc;
 
@@ -11,8 +12,9 @@ use rand::{Rng, SeedableRng};
 
 use crate::scenario::KeySpec;
 
-/// Up to this many distinct keys the strings are built once at start; above it each key is
-/// formatted into a reused buffer (about 11 bytes per key would otherwise be held in memory).
+/// Up to this many distinct keys the strings (and the zipf alias table) are built once at
+/// start, about 20 bytes per key; above it each key is formatted into a reused buffer and zipf
+/// keys are drawn by rejection-inversion, which needs no memory per key.
 pub const PRECOMPUTE_MAX_KEYS: u64 = 1_000_000;
 
 /// A key specification that cannot be sampled.
@@ -45,7 +47,12 @@ pub struct KeyGen {
 enum Dist {
     None,
     Fixed,
-    Uniform { count: u64 },
+    Uniform {
+        count: u64,
+    },
+    /// Small key spaces: O(1) draws from a table (shared between a fleet's generators).
+    ZipfAlias(Arc<AliasTable>),
+    /// Any key space, no table.
     Zipf(Zipf),
 }
 
@@ -60,7 +67,13 @@ impl KeyGen {
                 if *count == 0 {
                     return Err(KeyError::NoKeys);
                 }
-                (Dist::Zipf(Zipf::new(*count, *exponent)?), *count)
+                let zipf = Zipf::new(*count, *exponent)?;
+                let dist = if *count <= PRECOMPUTE_MAX_KEYS {
+                    Dist::ZipfAlias(Arc::new(AliasTable::zipf(*count as usize, *exponent)))
+                } else {
+                    Dist::Zipf(zipf)
+                };
+                (dist, *count)
             }
         };
         if matches!(dist, Dist::Uniform { .. }) && count == 0 {
@@ -119,6 +132,7 @@ impl KeyGen {
             Dist::None => None,
             Dist::Fixed => Some(0),
             Dist::Uniform { count } => Some(self.rng.gen_range(0..*count)),
+            Dist::ZipfAlias(t) => Some(t.sample(&mut self.rng)),
             Dist::Zipf(z) => Some(z.sample(&mut self.rng)),
         }
     }
@@ -129,6 +143,7 @@ impl KeyGen {
             Dist::None => 0,
             Dist::Fixed => 1,
             Dist::Uniform { count } => *count,
+            Dist::ZipfAlias(t) => t.entries.len() as u64,
             Dist::Zipf(z) => z.count,
         }
     }
@@ -182,6 +197,59 @@ fn format_key(buf: &mut Vec<u8>, mut index: u64) {
     buf.clear();
     buf.extend_from_slice(b"key-");
     buf.extend_from_slice(&digits[at..]);
+}
+
+/// A discrete distribution over `0..n` sampled in O(1) by Walker's alias method (Vose's
+/// construction): pick a column uniformly, then keep it or take its alias by one coin flip.
+/// Two random numbers and one 8-byte load per draw, against a handful of `ln`/`exp` for
+/// rejection-inversion.
+#[derive(Debug)]
+struct AliasTable {
+    /// (keep threshold as a fraction of 2^32, alias) per column.
+    entries: Vec<(u32, u32)>,
+}
+
+impl AliasTable {
+    /// The table for zipf over `n >= 1` keys with exponent `s`: weight of index `i` is
+    /// `(i + 1)^-s`.
+    fn zipf(n: usize, s: f64) -> Self {
+        AliasTable::new((1..=n).map(|k| (k as f64).powf(-s)).collect())
+    }
+
+    /// Vose's construction from non-negative weights with a positive sum; `n <= u32::MAX`.
+    fn new(weights: Vec<f64>) -> Self {
+        let n = weights.len();
+        let sum: f64 = weights.iter().sum();
+        // Each column holds probability mass 1/n; scaled[i] is index i's mass in columns.
+        let mut scaled: Vec<f64> = weights.iter().map(|w| w * n as f64 / sum).collect();
+        let (mut small, mut large): (Vec<usize>, Vec<usize>) =
+            (0..n).partition(|&i| scaled[i] < 1.0);
+        // A full column keeps itself: threshold at the top, alias to itself.
+        let mut entries: Vec<(u32, u32)> = (0..n as u32).map(|i| (u32::MAX, i)).collect();
+        while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
+            small.pop();
+            // Column s keeps s with probability scaled[s], otherwise gives l.
+            entries[s] = ((scaled[s] * 4_294_967_296.0) as u32, l as u32);
+            scaled[l] = (scaled[l] + scaled[s]) - 1.0;
+            if scaled[l] < 1.0 {
+                large.pop();
+                small.push(l);
+            }
+        }
+        // Whatever is left is 1.0 up to rounding: full columns, as initialised.
+        AliasTable { entries }
+    }
+
+    #[inline]
+    fn sample<R: Rng>(&self, rng: &mut R) -> u64 {
+        let column = rng.gen_range(0..self.entries.len());
+        let (threshold, alias) = self.entries[column];
+        if rng.next_u32() < threshold {
+            column as u64
+        } else {
+            u64::from(alias)
+        }
+    }
 }
 
 /// Zipf over ranks `1..=n` with `P(k) ∝ k^-s`, any `s > 0`, by rejection-inversion
@@ -363,41 +431,73 @@ mod tests {
         assert!(c[0] > c[1] && c[1] > c[2] && c[2] > c[9]);
     }
 
-    #[test]
-    fn zipf_matches_the_pmf_for_exponents_below_at_and_above_1() {
-        for (i, s) in [0.3, 0.99, 1.0, 1.01, 1.5, 3.0].into_iter().enumerate() {
-            let n = 50;
-            let c = counts(
-                &KeySpec::Zipf {
-                    count: n as u64,
-                    exponent: s,
-                },
-                100 + i as u64,
-                300_000,
-            );
-            // Merge the sparse tail (expected < 50 draws per key) into one bin.
-            let pmf = zipf_pmf(n, s);
-            let (mut obs, mut probs) = (Vec::new(), Vec::new());
-            let (mut tail_o, mut tail_p) = (0u64, 0.0);
-            for (o, p) in c.iter().zip(&pmf) {
-                if p * 300_000.0 >= 50.0 {
-                    obs.push(*o);
-                    probs.push(*p);
-                } else {
-                    tail_o += o;
-                    tail_p += p;
-                }
-            }
-            if tail_p > 0.0 {
-                obs.push(tail_o);
-                probs.push(tail_p);
-            }
-            let dof = obs.len() as f64 - 1.0;
-            let chi = chi_square(&obs, &probs);
-            // Mean dof, sd sqrt(2 dof): dof + 6 sd + 10 is far out in the tail.
-            let bound = dof + 6.0 * (2.0 * dof).sqrt() + 10.0;
-            assert!(chi < bound, "s={s}: chi-square {chi} over {dof} dof");
+    /// Asserts that `draw` follows zipf(n, s) by a chi-square test over 300,000 draws.
+    fn assert_zipf(n: usize, s: f64, mut draw: impl FnMut() -> u64) {
+        let mut c = vec![0u64; n];
+        for _ in 0..300_000 {
+            c[draw() as usize] += 1;
         }
+        // Merge the sparse tail (expected < 50 draws per key) into one bin.
+        let pmf = zipf_pmf(n, s);
+        let (mut obs, mut probs) = (Vec::new(), Vec::new());
+        let (mut tail_o, mut tail_p) = (0u64, 0.0);
+        for (o, p) in c.iter().zip(&pmf) {
+            if p * 300_000.0 >= 50.0 {
+                obs.push(*o);
+                probs.push(*p);
+            } else {
+                tail_o += o;
+                tail_p += p;
+            }
+        }
+        if tail_p > 0.0 {
+            obs.push(tail_o);
+            probs.push(tail_p);
+        }
+        let dof = obs.len() as f64 - 1.0;
+        let chi = chi_square(&obs, &probs);
+        // Mean dof, sd sqrt(2 dof): dof + 6 sd + 10 is far out in the tail.
+        let bound = dof + 6.0 * (2.0 * dof).sqrt() + 10.0;
+        assert!(chi < bound, "n={n} s={s}: chi-square {chi} over {dof} dof");
+    }
+
+    const EXPONENTS: [f64; 7] = [0.05, 0.3, 0.99, 1.0, 1.01, 1.5, 3.0];
+
+    #[test]
+    fn zipf_keys_match_the_pmf_for_exponents_below_at_and_above_1() {
+        for (i, s) in EXPONENTS.into_iter().enumerate() {
+            let spec = KeySpec::Zipf {
+                count: 50,
+                exponent: s,
+            };
+            let mut g = KeyGen::new(&spec, 100 + i as u64).unwrap();
+            assert!(matches!(g.dist, Dist::ZipfAlias(_)));
+            assert_zipf(50, s, || g.key_index().unwrap());
+        }
+    }
+
+    #[test]
+    fn rejection_inversion_matches_the_pmf_too() {
+        // The sampler used above PRECOMPUTE_MAX_KEYS, checked on a key space small enough to
+        // count.
+        for (i, s) in EXPONENTS.into_iter().enumerate() {
+            let z = Zipf::new(50, s).unwrap();
+            let mut rng = SmallRng::seed_from_u64(200 + i as u64);
+            assert_zipf(50, s, || z.sample(&mut rng));
+        }
+    }
+
+    #[test]
+    fn alias_table_is_exact_for_simple_weights() {
+        let t = AliasTable::new(vec![1.0, 2.0, 0.0, 1.0]);
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut c = [0u64; 4];
+        for _ in 0..400_000 {
+            c[t.sample(&mut rng) as usize] += 1;
+        }
+        assert_eq!(c[2], 0, "zero weight never drawn");
+        let chi = chi_square(&[c[0], c[1], c[3]], &[0.25, 0.5, 0.25]);
+        assert!(chi < 25.0, "{c:?}");
     }
 
     #[test]

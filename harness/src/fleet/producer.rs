@@ -21,7 +21,7 @@ use super::pacing::Schedule;
 use super::partition::KbenchChooser;
 use super::payload::{header, PayloadGen};
 use crate::metrics::{Clock, SharedStats};
-use crate::scenario::{ProducerSpec, RunSpec};
+use crate::scenario::{Partitioner, ProducerSpec, RunSpec};
 
 /// What a producer thread needs to know about its place in the cell.
 #[derive(Clone)]
@@ -170,7 +170,12 @@ pub fn run(
         let hdr = header::encode(producer_id, seq, intended_ns);
         let payload = payloads.next_payload();
         let bytes = payload.len();
-        let key = keys.next_key();
+        // Sticky means keyless batching: keys would make librdkafka hash them instead.
+        let key = if spec.partitioner == Partitioner::Sticky {
+            None
+        } else {
+            keys.next_key()
+        };
         let mut record = BaseRecord::with_opaque_to(&plan.topic, intended_ns as usize)
             .payload(payload)
             .headers(OwnedHeaders::new_with_capacity(1).insert(Header {

@@ -35,7 +35,8 @@ pub fn latency_by_cell(rows: &[ResultRow], path: &Path) -> Result<(), Box<dyn st
     }
     let n = rows.len().max(1);
     let ms = |us: u64| (us.max(1) as f64) / 1e3;
-    let series: [(&str, fn(&ResultRow) -> u64); 4] = [
+    type Pick = fn(&ResultRow) -> u64;
+    let series: [(&str, Pick); 4] = [
         ("publish p50", |r| r.publish_p50_us),
         ("publish p99", |r| r.publish_p99_us),
         ("publish p99.9", |r| r.publish_p999_us),

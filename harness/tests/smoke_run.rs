@@ -1,0 +1,131 @@
+//! `kbench run scenarios/smoke.toml` against the real cluster writes a results row whose
+//! numbers add up, a time series, interval logs, a manifest and a PNG.
+
+mod common;
+use common::{bootstrap, kbench, text, workspace_root};
+
+#[test]
+fn smoke_run_writes_consistent_reports() {
+    let reports = tempfile::tempdir().unwrap();
+    let scenario = workspace_root().join("scenarios/smoke.toml");
+    let o = kbench(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--bootstrap",
+            &bootstrap(),
+            "--reports",
+            reports.path().to_str().unwrap(),
+            "--quiet",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let run_dir = std::fs::read_dir(reports.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+
+    let mut csv = csv::Reader::from_path(run_dir.join("results.csv")).unwrap();
+    let headers = csv.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 1);
+    let get = |k: &str| -> f64 {
+        let i = headers
+            .iter()
+            .position(|h| h == k)
+            .unwrap_or_else(|| panic!("column {k}"));
+        rows[0][i]
+            .parse()
+            .unwrap_or_else(|_| panic!("{k} = {:?}", &rows[0][i]))
+    };
+    let (sent, acked, consumed) = (get("sent"), get("acked"), get("consumed"));
+    // 2000 msg/s for 5 s after warm-up.
+    assert!(acked > 5_000.0, "acked {acked}");
+    assert_eq!(
+        sent, acked,
+        "acks=all on a healthy cluster: every measured send acked"
+    );
+    assert_eq!(consumed, acked, "the group consumed every measured message");
+    assert!(get("publish_p50_us") > 0.0 && get("publish_p50_us") <= get("publish_p99_us"));
+    assert!(get("publish_p99_us") <= get("publish_p999_us"));
+    assert!(
+        get("e2e_p50_us") >= get("publish_p50_us") * 0.5,
+        "e2e follows publish"
+    );
+    assert!(
+        (get("acked_per_sec") - 2000.0).abs() < 400.0,
+        "rate {}",
+        get("acked_per_sec")
+    );
+
+    let ts = std::fs::read_to_string(run_dir.join("timeseries.csv")).unwrap();
+    assert!(
+        ts.contains(",warmup,") && ts.contains(",measure,") && ts.contains(",drain,"),
+        "{ts}"
+    );
+    for f in [
+        "manifest.json",
+        "cells/base/publish.hlog",
+        "cells/base/e2e.hlog",
+        "topics.txt",
+    ] {
+        assert!(run_dir.join(f).exists(), "{f}");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["brokers"], 3);
+    assert!(manifest["librdkafka_version"]
+        .as_str()
+        .unwrap()
+        .starts_with('2'));
+    let png = std::fs::read(run_dir.join("charts/latency.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(png.len() > 10_000, "a real chart, not an empty image");
+}
+
+#[test]
+fn every_shipped_scenario_validates_and_a_bad_one_exits_2() {
+    for entry in std::fs::read_dir(workspace_root().join("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let o = kbench(&["validate", path.to_str().unwrap()], &[]);
+            assert_eq!(o.status.code(), Some(0), "{}: {}", path.display(), text(&o));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"bad\"\n[producers]\nacks = \"2\"\n").unwrap();
+    let o = kbench(&["validate", bad.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad.toml:3") && err.contains("producers.acks"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unreachable_cluster_is_a_clear_error_within_15_s() {
+    let scenario = workspace_root().join("scenarios/smoke.toml");
+    let t = std::time::Instant::now();
+    let o = kbench(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--bootstrap",
+            "127.0.0.1:1",
+            "--quiet",
+        ],
+        &[],
+    );
+    assert!(t.elapsed().as_secs() < 15, "took {:?}", t.elapsed());
+    assert_ne!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("127.0.0.1:1") && err.contains("unreachable"),
+        "{err}"
+    );
+}
