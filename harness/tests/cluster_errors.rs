@@ -123,9 +123,9 @@ fn a_broker_that_dies_at_start_reports_its_log_and_cause() {
             "25092",
             "--state-dir",
             &s.state(),
-            // Kafka refuses this at start-up: the broker process exits.
+            // Storage formats fine, but the broker cannot load this class and exits.
             "--broker-prop",
-            "num.network.threads=0",
+            "authorizer.class.name=kbench.NoSuchAuthorizer",
         ],
         &[],
     );
@@ -134,7 +134,7 @@ fn a_broker_that_dies_at_start_reports_its_log_and_cause() {
     assert!(line.contains("broker 1 exited during start-up"), "{line}");
     assert!(line.contains("server.out"), "names the log: {line}");
     assert!(
-        line.contains("num.network.threads"),
+        line.contains("ClassNotFoundException: kbench.NoSuchAuthorizer"),
         "gives the cause from the log: {line}"
     );
 }

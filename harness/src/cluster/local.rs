@@ -558,6 +558,7 @@ impl LocalCluster {
         self.check_node(node)?;
         if let Some(pid) = self.live_pid(node) {
             process::signal(pid, libc::SIGSTOP);
+            self.wait_state(node, ProcState::Stopped);
         }
         Ok(())
     }
@@ -566,8 +567,18 @@ impl LocalCluster {
         self.check_node(node)?;
         if let Some(pid) = self.live_pid(node) {
             process::signal(pid, libc::SIGCONT);
+            self.wait_state(node, ProcState::Running);
         }
         Ok(())
+    }
+
+    /// Signals are delivered asynchronously: wait (briefly) until the kernel shows the new state,
+    /// so a caller that pauses a broker can rely on it being frozen when this returns.
+    fn wait_state(&self, node: u32, want: ProcState) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.proc_state(node) != want && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Stop every node together (one at a time can leave the last waiting forever for a
