@@ -7,7 +7,7 @@
 //! swaps every client's stats out once per second meanwhile.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -274,7 +274,7 @@ fn summary_line(cell: &CellSpec, o: &CellOutcome) -> String {
         )
     };
     format!(
-        "cell {:<28} acked {:>9.0} msg/s {:>7.2} MB/s  publish p50 {:>8.2} ms p99 {:>8.2} ms p99.9 {:>8.2} ms  e2e p99 {:>8.2} ms  lost? lag {}{}",
+        "cell {:<28} acked {:>9.0} msg/s {:>7.2} MB/s  publish p50 {:>8.2} ms p99 {:>8.2} ms p99.9 {:>8.2} ms  e2e p99 {:>8.2} ms  lag {}{}",
         cell.id,
         s.acked_per_sec,
         s.acked_mb_per_sec,
@@ -285,7 +285,6 @@ fn summary_line(cell: &CellSpec, o: &CellOutcome) -> String {
         o.consumer_lag,
         flags
     )
-    .replace("  lost? lag", "  lag")
 }
 
 /// Record a topic kbench is about to create, so cleanup can prove it is ours.
@@ -720,9 +719,4 @@ impl Progress {
             eprint!("\r\x1b[2K");
         }
     }
-}
-
-/// The directory a run writes to, for callers that need it before the run (tests).
-pub fn run_dir_prefix(reports: &Path, scenario: &Scenario) -> PathBuf {
-    reports.join(format!("{}-", scenario.name))
 }

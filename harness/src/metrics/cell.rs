@@ -5,7 +5,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::client::{ClientStats, Counters};
-use super::histogram::{new_histogram, Percentiles};
+use super::histogram::Percentiles;
 
 /// Where in a cell an interval falls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -227,11 +227,6 @@ impl LatencyKind {
             LatencyKind::EndToEnd => "e2e",
         }
     }
-}
-
-/// An empty histogram with kbench's bounds, for callers that need a default.
-pub fn empty_histogram() -> Histogram<u64> {
-    new_histogram()
 }
 
 #[cfg(test)]
