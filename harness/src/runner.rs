@@ -182,6 +182,7 @@ pub async fn run_scenario(
         // This cell's files, before the next cell starts.
         let facts = CellFacts {
             topic: &outcome.topic,
+            repeat: 1,
             consumer_lag: outcome.consumer_lag,
             idle_members: outcome.members.iter().filter(|m| m.idle()).count(),
         };
@@ -191,7 +192,7 @@ pub async fn run_scenario(
                 .metrics
                 .intervals
                 .iter()
-                .map(|i| TimeseriesRow::new(&cell.id, i)),
+                .map(|i| TimeseriesRow::new(&cell.id, 1, i)),
         );
         write_cell_files(&run_dir, cell, &outcome, &rows, &series)?;
         writeln!(out, "{}", summary_line(cell, &outcome))?;

@@ -1,17 +1,22 @@
 //! `results.csv` (one row per cell: every parameter and metric) and `timeseries.csv` (one row
 //! per interval per cell). Typed rows, so the header and the values cannot drift apart.
 
-use serde::Serialize;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::metrics::cell::{CellSummary, Interval};
 use crate::metrics::Percentiles;
 use crate::scenario::{CellSpec, KeySpec, MessageSize};
 
 /// One cell of `results.csv`. Latencies in microseconds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultRow {
     pub cell: String,
     pub index: usize,
+    /// 1-based repetition of the cell (`kbench run --repeat N`); 1 without repeats.
+    pub repeat: u32,
     /// The swept values, `axis=value;axis=value`.
     pub params: String,
     pub topic: String,
@@ -21,8 +26,8 @@ pub struct ResultRow {
     pub rate: String,
     pub message_size: String,
     pub keys: String,
-    pub partitioner: &'static str,
-    pub acks: &'static str,
+    pub partitioner: String,
+    pub acks: String,
     pub compression: String,
     pub linger_ms: f64,
     pub batch_size: usize,
@@ -71,6 +76,7 @@ pub struct ResultRow {
 /// What the runner knows about a cell beyond its metrics.
 pub struct CellFacts<'a> {
     pub topic: &'a str,
+    pub repeat: u32,
     pub consumer_lag: u64,
     pub idle_members: usize,
 }
@@ -106,6 +112,7 @@ impl ResultRow {
         ResultRow {
             cell: cell.id.clone(),
             index: cell.index,
+            repeat: facts.repeat,
             params: cell
                 .params
                 .iter()
@@ -122,8 +129,8 @@ impl ResultRow {
                 .unwrap_or_else(|| "max".into()),
             message_size: size_text(&p.message_size),
             keys: keys_text(&p.keys),
-            partitioner: p.partitioner.name(),
-            acks: p.acks.as_config(),
+            partitioner: p.partitioner.name().to_string(),
+            acks: p.acks.as_config().to_string(),
             compression: p.compression.clone(),
             linger_ms: p.linger_ms,
             batch_size: p.batch_size,
@@ -182,12 +189,13 @@ fn round3(x: f64) -> f64 {
 }
 
 /// One interval of one cell in `timeseries.csv`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimeseriesRow {
     pub cell: String,
+    pub repeat: u32,
     /// Seconds since the cell's producers started (interval end).
     pub t_s: f64,
-    pub phase: &'static str,
+    pub phase: String,
     pub sent_per_sec: f64,
     pub acked_per_sec: f64,
     pub consumed_per_sec: f64,
@@ -202,7 +210,7 @@ pub struct TimeseriesRow {
 }
 
 impl TimeseriesRow {
-    pub fn new(cell: &str, i: &Interval) -> TimeseriesRow {
+    pub fn new(cell: &str, repeat: u32, i: &Interval) -> TimeseriesRow {
         let secs = i.secs().max(1e-9);
         let pc = &i.producers.counters;
         let cc = &i.consumers.counters;
@@ -215,8 +223,9 @@ impl TimeseriesRow {
         let e2e = Percentiles::of(&i.consumers.e2e);
         TimeseriesRow {
             cell: cell.to_string(),
+            repeat,
             t_s: round3(i.end_s),
-            phase: i.phase.name(),
+            phase: i.phase.name().to_string(),
             sent_per_sec: round3(sent as f64 / secs),
             acked_per_sec: round3(acked as f64 / secs),
             consumed_per_sec: round3(consumed as f64 / secs),
@@ -239,4 +248,57 @@ pub fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, ::csv::Error> {
         w.serialize(r)?;
     }
     w.into_inner().map_err(|e| e.into_error().into())
+}
+
+/// Read rows written by [`to_csv`]; errors name the file and the line.
+pub fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
+    let mut r = ::csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut rows = Vec::new();
+    for row in r.deserialize() {
+        rows.push(row.map_err(|e: ::csv::Error| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            format!("{}:{line}: {e}", path.display())
+        })?);
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeseries_round_trips_through_csv() {
+        let row = TimeseriesRow {
+            cell: "acks-all_p-6".into(),
+            repeat: 2,
+            t_s: 1.5,
+            phase: "measure".into(),
+            sent_per_sec: 10.0,
+            acked_per_sec: 9.5,
+            consumed_per_sec: 9.0,
+            acked_mb_per_sec: 0.01,
+            failed: 1,
+            queue_full: 0,
+            publish_p50_us: 1200,
+            publish_p99_us: 5300,
+            publish_max_us: 9000,
+            e2e_p50_us: 1500,
+            e2e_p99_us: 6000,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("timeseries.csv");
+        std::fs::write(&p, to_csv(&[row.clone(), row.clone()]).unwrap()).unwrap();
+        let back: Vec<TimeseriesRow> = read_csv(&p).unwrap();
+        assert_eq!(back, vec![row.clone(), row]);
+    }
+
+    #[test]
+    fn a_bad_row_names_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("timeseries.csv");
+        std::fs::write(&p, "cell,repeat\nx,notanumber\n").unwrap();
+        let e = read_csv::<TimeseriesRow>(&p).unwrap_err();
+        assert!(e.contains("timeseries.csv:2"), "{e}");
+    }
 }
