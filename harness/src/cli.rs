@@ -61,6 +61,10 @@ pub struct RunArgs {
     /// No progress lines.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run every cell N times, in N interleaved passes over the sweep (so slow drift hits every
+    /// cell alike); `compare` uses the spread of the repeats to tell noise from regressions.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
     #[command(flatten)]
     pub dirs: ClusterDirs,
 }

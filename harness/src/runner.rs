@@ -7,7 +7,7 @@
 //! swaps every client's stats out once per second meanwhile.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -86,15 +86,14 @@ pub fn run_command(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let result = rt.block_on(run_scenario(
-        &scenario,
-        &bootstrap,
+    let opts = RunOptions {
         kafka_version,
-        started_cluster.is_some() || args.local.is_some(),
-        &args.reports,
-        args.quiet,
-        out,
-    ));
+        local: started_cluster.is_some() || args.local.is_some(),
+        reports_dir: args.reports.clone(),
+        quiet: args.quiet,
+        repeat: args.repeat,
+    };
+    let result = rt.block_on(run_scenario(&scenario, &bootstrap, &opts, out));
     if let Some(cluster) = started_cluster {
         cluster.down(false)?;
         writeln!(out, "local cluster stopped")?;
@@ -102,15 +101,26 @@ pub fn run_command(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
     result
 }
 
-/// Run every cell of `scenario` against `bootstrap`, writing reports under `reports_dir`.
+/// How to run a scenario, beyond the scenario itself.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Recorded in the manifest when known (a local cluster knows its version).
+    pub kafka_version: Option<String>,
+    /// The cluster was started by kbench on this host.
+    pub local: bool,
+    /// Run directories are created under this.
+    pub reports_dir: PathBuf,
+    pub quiet: bool,
+    /// Passes over the sweep (each cell runs this many times).
+    pub repeat: u32,
+}
+
+/// Run every cell of `scenario` against `bootstrap`, writing reports under `opts.reports_dir`.
 /// Returns the exit code: 0, or 130 when interrupted (finished cells are on disk either way).
 pub async fn run_scenario(
     scenario: &Scenario,
     bootstrap: &str,
-    kafka_version: Option<String>,
-    local: bool,
-    reports_dir: &Path,
-    quiet: bool,
+    opts: &RunOptions,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
     let admin_props = scenario
@@ -125,17 +135,17 @@ pub async fn run_scenario(
 
     let started = chrono::Local::now();
     let run_id = format!("{}-{}", scenario.name, started.format("%Y%m%d-%H%M%S"));
-    let run_dir = reports_dir.join(&run_id);
+    let run_dir = opts.reports_dir.join(&run_id);
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
     let manifest = manifest::Manifest {
         run_id: &run_id,
         started_at: started.to_rfc3339(),
         kbench_version: env!("CARGO_PKG_VERSION"),
         librdkafka_version: manifest::librdkafka_version(),
-        kafka_version,
+        kafka_version: opts.kafka_version.clone(),
         bootstrap,
         brokers,
-        local_cluster: local,
+        local_cluster: opts.local,
         host: manifest::Host::this(),
         scenario: manifest::redacted_scenario(scenario),
     };
@@ -143,9 +153,14 @@ pub async fn run_scenario(
         &run_dir.join("manifest.json"),
         &serde_json::to_vec_pretty(&manifest)?,
     )?;
+    let repeats = if opts.repeat > 1 {
+        format!(" x {} passes", opts.repeat)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "run {run_id}: {} cells against {bootstrap} ({brokers} brokers)",
+        "run {run_id}: {} cells{repeats} against {bootstrap} ({brokers} brokers)",
         scenario.cells.len()
     )?;
     writeln!(out, "reports: {}", run_dir.display())?;
@@ -157,11 +172,13 @@ pub async fn run_scenario(
     let mut rows = Vec::new();
     let mut series = Vec::new();
     let mut outcomes = Vec::new();
-    for cell in &scenario.cells {
+    let passes = (1..=opts.repeat).flat_map(|r| scenario.cells.iter().map(move |c| (r, c)));
+    for (repeat, cell) in passes {
         if interrupted.load(Ordering::Relaxed) {
             break;
         }
-        let topic = format!("{TOPIC_PREFIX}{}-{}", run_id, cell.id);
+        let files = CellFiles::new(&run_dir, &cell.id, repeat);
+        let topic = format!("{TOPIC_PREFIX}{}-{}{}", run_id, cell.id, files.suffix);
         let outcome = run_cell(
             cell,
             &admin,
@@ -169,7 +186,7 @@ pub async fn run_scenario(
             &topic,
             &run_dir,
             &interrupted,
-            quiet,
+            opts.quiet,
         )
         .await;
         let outcome = match outcome {
@@ -182,7 +199,7 @@ pub async fn run_scenario(
         // This cell's files, before the next cell starts.
         let facts = CellFacts {
             topic: &outcome.topic,
-            repeat: 1,
+            repeat,
             consumer_lag: outcome.consumer_lag,
             idle_members: outcome.members.iter().filter(|m| m.idle()).count(),
         };
@@ -192,10 +209,10 @@ pub async fn run_scenario(
                 .metrics
                 .intervals
                 .iter()
-                .map(|i| TimeseriesRow::new(&cell.id, 1, i)),
+                .map(|i| TimeseriesRow::new(&cell.id, repeat, i)),
         );
-        write_cell_files(&run_dir, cell, &outcome, &rows, &series)?;
-        writeln!(out, "{}", summary_line(cell, &outcome))?;
+        write_cell_files(&run_dir, &files, &outcome, &rows, &series)?;
+        writeln!(out, "{}", summary_line(cell, repeat, &outcome))?;
         outcomes.push((cell.clone(), outcome));
     }
     let chart = run_dir.join("charts/latency.png");
@@ -230,9 +247,34 @@ fn spawn_signal_watch(flag: Arc<AtomicBool>) {
     });
 }
 
+/// Where one run of a cell keeps its own files: `cells/<id>/` for the first pass,
+/// `cells/<id>/repeat-<r>/` for later passes.
+pub struct CellFiles {
+    pub dir: PathBuf,
+    /// Appended to the topic name: empty for the first pass, `-r<r>` for later ones.
+    pub suffix: String,
+}
+
+impl CellFiles {
+    pub fn new(run_dir: &Path, cell_id: &str, repeat: u32) -> CellFiles {
+        let base = run_dir.join("cells").join(cell_id);
+        if repeat <= 1 {
+            CellFiles {
+                dir: base,
+                suffix: String::new(),
+            }
+        } else {
+            CellFiles {
+                dir: base.join(format!("repeat-{repeat}")),
+                suffix: format!("-r{repeat}"),
+            }
+        }
+    }
+}
+
 fn write_cell_files(
     run_dir: &Path,
-    cell: &CellSpec,
+    files: &CellFiles,
     outcome: &CellOutcome,
     rows: &[ResultRow],
     series: &[TimeseriesRow],
@@ -243,7 +285,7 @@ fn write_cell_files(
         &run_dir.join("timeseries.csv"),
         &report::csv::to_csv(series)?,
     )?;
-    let dir = run_dir.join("cells").join(&cell.id);
+    let dir = &files.dir;
     for kind in [LatencyKind::Publish, LatencyKind::EndToEnd] {
         let log = report::hlog::render(&outcome.metrics.intervals, kind, outcome.start_unix);
         report::write_atomic(&dir.join(format!("{}.hlog", kind.name())), &log)?;
@@ -260,7 +302,7 @@ fn write_cell_files(
     Ok(())
 }
 
-fn summary_line(cell: &CellSpec, o: &CellOutcome) -> String {
+fn summary_line(cell: &CellSpec, repeat: u32, o: &CellOutcome) -> String {
     let s = &o.summary;
     let flags = if s.flags.is_empty() {
         String::new()
@@ -274,9 +316,14 @@ fn summary_line(cell: &CellSpec, o: &CellOutcome) -> String {
                 .join(",")
         )
     };
+    let id = if repeat > 1 {
+        format!("{} (pass {repeat})", cell.id)
+    } else {
+        cell.id.clone()
+    };
     format!(
         "cell {:<28} acked {:>9.0} msg/s {:>7.2} MB/s  publish p50 {:>8.2} ms p99 {:>8.2} ms p99.9 {:>8.2} ms  e2e p99 {:>8.2} ms  lag {}{}",
-        cell.id,
+        id,
         s.acked_per_sec,
         s.acked_mb_per_sec,
         s.publish.p50 as f64 / 1e3,
