@@ -20,7 +20,8 @@ use crate::cluster::{LocalCluster, LocalClusterOpts};
 use crate::fleet::consumer::{self, ConsumerPlan, ConsumerShared};
 use crate::fleet::producer::{self, ProducerPlan, ProducerShared};
 use crate::metrics::cell::{CellSummary, Interval, Phase};
-use crate::metrics::{CellMetrics, ClientStats, Clock, SharedStats};
+use crate::metrics::delivery::{self, FleetSeqs, GroupAccount, MemberDeliveries};
+use crate::metrics::{CellMetrics, ClientStats, Clock};
 use crate::report::csv::{CellFacts, ResultRow, TimeseriesRow};
 use crate::report::{self, manifest};
 use crate::scenario::{CellSpec, Scenario};
@@ -35,6 +36,8 @@ pub struct CellOutcome {
     pub consumer_lag: u64,
     pub members: Vec<MemberReport>,
     pub start_unix: f64,
+    /// Lost, duplicated, reordered (worst group).
+    pub delivery: GroupAccount,
 }
 
 /// A consumer group member's share of the cell.
@@ -202,6 +205,7 @@ pub async fn run_scenario(
             repeat,
             consumer_lag: outcome.consumer_lag,
             idle_members: outcome.members.iter().filter(|m| m.idle()).count(),
+            delivery: outcome.delivery,
         };
         rows.push(ResultRow::new(cell, &outcome.summary, &facts));
         series.extend(
@@ -322,7 +326,7 @@ fn summary_line(cell: &CellSpec, repeat: u32, o: &CellOutcome) -> String {
         cell.id.clone()
     };
     format!(
-        "cell {:<28} acked {:>9.0} msg/s {:>7.2} MB/s  publish p50 {:>8.2} ms p99 {:>8.2} ms p99.9 {:>8.2} ms  e2e p99 {:>8.2} ms  lag {}{}",
+        "cell {:<28} acked {:>9.0} msg/s {:>7.2} MB/s  publish p50 {:>8.2} ms p99 {:>8.2} ms p99.9 {:>8.2} ms  e2e p99 {:>8.2} ms  lag {}{}{}",
         id,
         s.acked_per_sec,
         s.acked_mb_per_sec,
@@ -331,7 +335,19 @@ fn summary_line(cell: &CellSpec, repeat: u32, o: &CellOutcome) -> String {
         s.publish.p999 as f64 / 1e3,
         s.e2e.p99 as f64 / 1e3,
         o.consumer_lag,
+        delivery_text(&o.delivery),
         flags
+    )
+}
+
+/// Lost / duplicated / reordered, shown only when there is something to say.
+fn delivery_text(d: &GroupAccount) -> String {
+    if (d.lost, d.duplicated, d.reordered) == (0, 0, 0) {
+        return String::new();
+    }
+    format!(
+        "  lost {} duplicated {} reordered {}",
+        d.lost, d.duplicated, d.reordered
     )
 }
 
@@ -351,7 +367,7 @@ struct Fleet {
     producers: Vec<Arc<ProducerShared>>,
     producer_threads: Vec<std::thread::JoinHandle<Result<(), String>>>,
     consumers: Vec<(usize, usize, Arc<ConsumerShared>)>,
-    consumer_threads: Vec<std::thread::JoinHandle<()>>,
+    consumer_threads: Vec<std::thread::JoinHandle<MemberDeliveries>>,
 }
 
 /// Run one cell. Errors are setup failures (topic, clients); load problems are counted.
@@ -421,6 +437,7 @@ async fn run_cell_on_topic(
     let warmup_end_ns = Arc::new(AtomicU64::new(u64::MAX));
     let run_tag = topic.trim_start_matches(TOPIC_PREFIX);
     for g in 0..cell.consumers.groups {
+        let group_offsets = consumer::group_offsets(partitions as usize);
         for m in 0..cell.consumers.members {
             let shared = Arc::new(ConsumerShared::new(partitions as usize));
             let plan = ConsumerPlan {
@@ -433,6 +450,7 @@ async fn run_cell_on_topic(
                 extra: cell.client.consumer.clone(),
                 clock,
                 warmup_end_ns: warmup_end_ns.clone(),
+                group_offsets: group_offsets.clone(),
             };
             let c =
                 consumer::create(&plan, &shared).map_err(|e| anyhow!("creating consumer: {e}"))?;
@@ -462,12 +480,7 @@ async fn run_cell_on_topic(
         .messages
         .map(|m| m.div_ceil(cell.producers.count as u64));
     for i in 0..cell.producers.count {
-        let shared = Arc::new(ProducerShared {
-            stats: SharedStats::new(partitions as usize),
-            completed: AtomicU64::new(0),
-            acked_total: AtomicU64::new(0),
-            sent_total: AtomicU64::new(0),
-        });
+        let shared = Arc::new(ProducerShared::new(partitions as usize));
         let plan = ProducerPlan {
             index: i,
             topic: topic.to_string(),
@@ -510,7 +523,9 @@ async fn run_cell_on_topic(
         }
         tokio::time::sleep_until(next.into()).await;
         let now = Instant::now();
-        let phase = if now <= warmup_end {
+        // An interval belongs to the warm-up when it starts before the warm-up ends (interval
+        // boundaries include the warm-up end, so only timer lateness makes one straddle it).
+        let phase = if last < warmup_end {
             Phase::Warmup
         } else if drain_deadline.is_none() {
             Phase::Measure
@@ -576,8 +591,15 @@ async fn run_cell_on_topic(
         .map(|p| p.acked_total.load(Ordering::Relaxed))
         .sum();
     let consumer_lag = worst_group_lag(&fleet, cell.consumers.groups, acked);
+    // Assignments as they stood during the load (leaving the group revokes them).
+    let assignments: Vec<Vec<i32>> = fleet
+        .consumers
+        .iter()
+        .map(|(_, _, s)| s.assignment())
+        .collect();
     stop_consumers.store(true, Ordering::Relaxed);
-    join_consumers(std::mem::take(&mut fleet.consumer_threads)).await;
+    let reads = join_consumers(std::mem::take(&mut fleet.consumer_threads)).await;
+    let delivery = account(&fleet, cell.consumers.groups, &reads);
     let final_interval = collect(
         &fleet,
         &mut spare,
@@ -596,10 +618,11 @@ async fn run_cell_on_topic(
         .consumers
         .iter()
         .zip(&member_consumed)
-        .map(|((g, m, s), consumed)| MemberReport {
+        .zip(assignments)
+        .map(|(((g, m, _), consumed), partitions)| MemberReport {
             group: *g,
             member: *m,
-            partitions: s.assignment(),
+            partitions,
             consumed: *consumed,
         })
         .collect();
@@ -610,6 +633,7 @@ async fn run_cell_on_topic(
         consumer_lag,
         members,
         start_unix,
+        delivery,
     })
 }
 
@@ -663,10 +687,37 @@ async fn wait_for_assignment(
     }
 }
 
-async fn join_consumers(threads: Vec<std::thread::JoinHandle<()>>) {
+/// Join the consumer threads; each returns what it read (in `fleet.consumers` order).
+async fn join_consumers(
+    threads: Vec<std::thread::JoinHandle<MemberDeliveries>>,
+) -> Vec<MemberDeliveries> {
+    let mut reads = Vec::with_capacity(threads.len());
     for t in threads {
-        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        let joined = tokio::task::spawn_blocking(move || t.join()).await;
+        // A member that panicked read nothing we can vouch for: its share shows as lost.
+        reads.push(joined.ok().and_then(|r| r.ok()).unwrap_or_default());
     }
+    reads
+}
+
+/// Delivery accounting for the cell: every group against the acknowledged messages; the
+/// worst group is reported (each group must receive everything).
+fn account(fleet: &Fleet, groups: usize, reads: &[MemberDeliveries]) -> GroupAccount {
+    let acked = FleetSeqs {
+        by_producer: fleet.producers.iter().map(|p| p.acked_seqs()).collect(),
+    };
+    let per_group: Vec<GroupAccount> = (0..groups)
+        .map(|g| {
+            let members = fleet
+                .consumers
+                .iter()
+                .zip(reads)
+                .filter(|((cg, _, _), _)| *cg == g)
+                .map(|(_, r)| r);
+            delivery::account_group(&acked, members)
+        })
+        .collect();
+    delivery::worst(&per_group)
 }
 
 /// Swap every client's interval stats out and merge them into one [`Interval`].

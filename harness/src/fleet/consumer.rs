@@ -3,17 +3,18 @@
 //! time, and records its partition assignment so idle members show.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::ClientContext;
 
-use super::payload::header;
+use super::producer::stamp_of;
+use crate::metrics::delivery::MemberDeliveries;
 use crate::metrics::{Clock, SharedStats};
 use crate::scenario::StartFrom;
 
@@ -30,12 +31,21 @@ pub struct ConsumerPlan {
     /// Messages intended before this (ns on the run's clock) are warm-up. Set by the runner
     /// when the producers start, after the consumers have joined their groups.
     pub warmup_end_ns: Arc<AtomicU64>,
+    /// The highest offset this member's group has read, per partition (-1 = none), shared by
+    /// the group's members: a message at or below it is a redelivery, not a new message.
+    pub group_offsets: Arc<Vec<AtomicI64>>,
+}
+
+/// A fresh per-partition offset watermark for one group.
+pub fn group_offsets(partitions: usize) -> Arc<Vec<AtomicI64>> {
+    Arc::new((0..partitions).map(|_| AtomicI64::new(-1)).collect())
 }
 
 /// Shared between a member's thread, its rebalance callback and the runner.
 pub struct ConsumerShared {
     pub stats: SharedStats,
-    /// Messages received, warm-up included (the drain compares this with the acks).
+    /// New messages received (redeliveries excluded), warm-up included: the drain compares
+    /// this with the acks.
     pub consumed_total: AtomicU64,
     /// The partitions currently assigned to this member.
     pub assignment: Mutex<Vec<i32>>,
@@ -122,13 +132,15 @@ pub fn create(
     Ok(consumer)
 }
 
-/// Poll until `stop`; every message is recorded. Leaves the group cleanly on the way out.
+/// Poll until `stop`; every message is recorded. Leaves the group cleanly on the way out and
+/// returns what it read, for delivery accounting.
 pub fn run(
     plan: ConsumerPlan,
     consumer: BaseConsumer<Ctx>,
     shared: Arc<ConsumerShared>,
     stop: Arc<AtomicBool>,
-) {
+) -> MemberDeliveries {
+    let mut deliveries = MemberDeliveries::default();
     while !stop.load(Ordering::Relaxed) {
         let Some(result) = consumer.poll(Duration::from_millis(100)) else {
             continue;
@@ -137,24 +149,29 @@ pub fn run(
         let Ok(msg) = result else {
             continue; // transient errors (broker down) are retried by librdkafka
         };
-        shared.consumed_total.fetch_add(1, Ordering::Relaxed);
-        let stamp = msg
-            .headers()
-            .and_then(|h| h.iter().find(|h| h.key == header::HEADER_KEY))
-            .and_then(|h| h.value)
-            .and_then(header::decode);
-        let Some((_producer, _seq, intended_ns)) = stamp else {
+        let Some((producer, seq, intended_ns)) = stamp_of(&msg) else {
             shared.foreign.fetch_add(1, Ordering::Relaxed);
             continue;
         };
+        let partition = msg.partition();
+        let new_offset = plan
+            .group_offsets
+            .get(partition.max(0) as usize)
+            .is_none_or(|w| w.fetch_max(msg.offset(), Ordering::Relaxed) < msg.offset());
+        deliveries.record(partition, new_offset, producer, seq);
+        if !new_offset {
+            continue; // read again after a rebalance: not a new end-to-end figure
+        }
+        shared.consumed_total.fetch_add(1, Ordering::Relaxed);
         let measured = intended_ns >= plan.warmup_end_ns.load(Ordering::Relaxed);
         shared.stats.lock().record_consume(
             measured,
             intended_ns,
             now,
             msg.payload_len(),
-            msg.partition(),
+            partition,
         );
     }
     consumer.unsubscribe();
+    deliveries
 }

@@ -5,3 +5,4 @@ pub mod pacing;
 pub mod partition;
 pub mod payload;
 pub mod producer;
+pub mod wake;

@@ -1,18 +1,18 @@
 //! One producer of a fleet: a real librdkafka client on its own OS thread.
 //!
-//! The thread sends every message that is due on its schedule, then calls `poll` until the
-//! next one is due: `poll` both sleeps and runs the delivery callbacks, so sending and
-//! recording happen on this one thread and the client's stats lock is never contended by
-//! another client. Producers never wait for an ack before the next send, except in sync mode.
+//! The thread sends every message that is due on its schedule, then sleeps until the next one
+//! is due or a delivery report arrives (see `wake.rs`); reports are served by `poll` on this
+//! same thread, so sending and recording happen on one thread and the client's stats lock is
+//! never contended by another client. Producers never wait for an ack before the next send, except in sync mode.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientContext;
 
@@ -20,6 +20,8 @@ use super::keys::KeyGen;
 use super::pacing::Schedule;
 use super::partition::KbenchChooser;
 use super::payload::{header, PayloadGen};
+use super::wake::QueueWaker;
+use crate::metrics::delivery::SeqSet;
 use crate::metrics::{Clock, SharedStats};
 use crate::scenario::{Partitioner, ProducerSpec, RunSpec};
 
@@ -51,6 +53,28 @@ pub struct ProducerShared {
     /// Successful acks, warm-up included: consumers are drained until they have this many.
     pub acked_total: AtomicU64,
     pub sent_total: AtomicU64,
+    /// Sequence numbers the cluster acknowledged, for delivery accounting.
+    pub acked_seqs: Mutex<SeqSet>,
+}
+
+impl ProducerShared {
+    pub fn new(partitions: usize) -> ProducerShared {
+        ProducerShared {
+            stats: SharedStats::new(partitions),
+            completed: AtomicU64::new(0),
+            acked_total: AtomicU64::new(0),
+            sent_total: AtomicU64::new(0),
+            acked_seqs: Mutex::new(SeqSet::default()),
+        }
+    }
+
+    /// The acknowledged sequence numbers so far.
+    pub fn acked_seqs(&self) -> SeqSet {
+        self.acked_seqs
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
 }
 
 pub struct Ctx {
@@ -74,12 +98,26 @@ impl ProducerContext for Ctx {
             Ok(m) => {
                 self.shared.acked_total.fetch_add(1, Ordering::Relaxed);
                 stats.record_ack(measured, intended, now, m.payload_len(), m.partition());
+                if let Some((_, seq, _)) = stamp_of(m) {
+                    if let Ok(mut acked) = self.shared.acked_seqs.lock() {
+                        acked.insert(seq);
+                    }
+                }
             }
             Err((e, _)) => stats.record_failure(measured, &error_kind(e)),
         }
         drop(stats);
         self.shared.completed.fetch_add(1, Ordering::Release);
     }
+}
+
+/// kbench's (producer id, seq, intended ns) header of a message, if it has one.
+pub fn stamp_of<M: Message>(m: &M) -> Option<(u64, u64, u64)> {
+    m.headers()?
+        .iter()
+        .find(|h| h.key == header::HEADER_KEY)?
+        .value
+        .and_then(header::decode)
 }
 
 fn error_kind(e: &KafkaError) -> String {
@@ -89,12 +127,11 @@ fn error_kind(e: &KafkaError) -> String {
     }
 }
 
-/// librdkafka settings for a producer spec; pass-through properties are applied last.
-pub fn client_config(plan: &ProducerPlan) -> ClientConfig {
-    let s = &plan.spec;
+/// librdkafka settings for a producer spec, before pass-through properties.
+pub fn librdkafka_settings(bootstrap: &str, index: usize, s: &ProducerSpec) -> ClientConfig {
     let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &plan.bootstrap)
-        .set("client.id", format!("kbench-producer-{}", plan.index))
+    c.set("bootstrap.servers", bootstrap)
+        .set("client.id", format!("kbench-producer-{index}"))
         .set("acks", s.acks.as_config())
         .set("compression.type", &s.compression)
         .set("linger.ms", s.linger_ms.to_string())
@@ -111,6 +148,12 @@ pub fn client_config(plan: &ProducerPlan) -> ClientConfig {
     if let Some(p) = s.partitioner.librdkafka_name() {
         c.set("partitioner", p);
     }
+    c
+}
+
+/// The producer's full librdkafka configuration: pass-through properties are applied last.
+pub fn client_config(plan: &ProducerPlan) -> ClientConfig {
+    let mut c = librdkafka_settings(&plan.bootstrap, plan.index, &plan.spec);
     for (k, v) in &plan.extra {
         c.set(k, v);
     }
@@ -151,17 +194,21 @@ pub fn run(
     let mut since_poll = 0u32;
     let mut measured_sent: u64 = 0;
 
+    let waker = QueueWaker::new(producer.client()).map_err(|e| format!("eventfd: {e}"))?;
+    // Serve every waiting delivery report (each `poll(0)` handles at most one event).
+    let serve = || {
+        while waker.pending() > 0 {
+            producer.poll(Duration::ZERO);
+        }
+    };
+
     while !stop.load(Ordering::Relaxed) && budget.is_none_or(|b| measured_sent < b) {
         let now = Instant::now();
         if schedule.is_paced() && schedule.due(now) <= seq {
-            // Nothing due: wait for the next intended time, serving delivery reports meanwhile.
+            // Nothing due: sleep until the next intended time, waking for delivery reports.
+            serve();
             let next = schedule.next_wakeup(seq).unwrap_or(now);
-            // `poll` blocks for the whole timeout (see sync mode below): cap it so the loop wakes
-            // on time for the schedule.
-            producer.poll(
-                next.saturating_duration_since(now)
-                    .min(Duration::from_millis(5)),
-            );
+            waker.wait(next.saturating_duration_since(Instant::now()));
             continue;
         }
         let intended = schedule.intended(seq).unwrap_or(now);
@@ -199,7 +246,8 @@ pub fn run(
                     if schedule.is_paced() {
                         shared.stats.lock().counters.queue_full += u64::from(measured);
                     }
-                    producer.poll(Duration::from_millis(1));
+                    serve();
+                    waker.wait(Duration::from_millis(1));
                     if stop.load(Ordering::Relaxed) {
                         return Ok(());
                     }
@@ -225,19 +273,21 @@ pub fn run(
 
         if spec.sync {
             // Synchronous producer: one message in flight, wait for its ack.
-            // rdkafka's `poll(t)` returns only when `t` has passed, even after an event, so
-            // wait in 1 ms steps (the callback itself timestamps the ack on arrival).
             while shared.completed.load(Ordering::Acquire) < seq && !stop.load(Ordering::Relaxed) {
-                producer.poll(Duration::from_millis(1));
+                serve();
+                if shared.completed.load(Ordering::Acquire) < seq {
+                    waker.wait(Duration::from_millis(100));
+                }
             }
         } else {
             since_poll += 1;
             if since_poll >= 64 {
-                producer.poll(Duration::ZERO);
+                serve();
                 since_poll = 0;
             }
         }
     }
+    drop(waker);
     // Outstanding messages get the drain timeout to be acked; what is left then is counted as
     // failed by librdkafka's own message timeout.
     let _ = producer.flush(plan.run.drain_timeout);

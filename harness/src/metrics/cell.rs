@@ -138,16 +138,13 @@ impl CellMetrics {
         self.partitions
     }
 
-    /// Add one interval. Warm-up intervals are kept for the time series only.
+    /// Add one interval. Records are classified by their intended send time (warm-up messages
+    /// only ever reach the `warmup_*` counters), so every interval merges into the totals: an
+    /// interval that ends a moment after the warm-up boundary may hold a few measured messages.
+    /// The phase only decides which intervals make the rate window.
     pub fn add_interval(&mut self, interval: Interval) {
-        if interval.phase != Phase::Warmup {
-            self.producers.merge(&interval.producers);
-            self.consumers.merge(&interval.consumers);
-        } else {
-            // Warm-up counts still tell how much warm-up traffic there was.
-            self.producers.counters.warmup_acked += interval.producers.counters.warmup_acked;
-            self.consumers.counters.warmup_consumed += interval.consumers.counters.warmup_consumed;
-        }
+        self.producers.merge(&interval.producers);
+        self.consumers.merge(&interval.consumers);
         self.intervals.push(interval);
     }
 

@@ -7,6 +7,7 @@
 pub mod cell;
 pub mod client;
 pub mod clock;
+pub mod delivery;
 pub mod histogram;
 
 pub use cell::{CellMetrics, CellSummary, Phase};

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::cell::{CellSummary, Interval};
+use crate::metrics::delivery::GroupAccount;
 use crate::metrics::Percentiles;
 use crate::scenario::{CellSpec, KeySpec, MessageSize};
 
@@ -62,13 +63,22 @@ pub struct ResultRow {
     /// Acked messages not consumed by some group when the cell ended (worst group).
     pub consumer_lag: u64,
     pub idle_members: usize,
+    /// Delivery accounting, worst group, every message of the cell (warm-up included):
+    /// acked but never consumed; written twice; out of order within a partition; read again
+    /// after a rebalance (not a cluster fault).
+    pub lost: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
+    pub redelivered: u64,
     pub queue_full: u64,
     pub late_sends: u64,
     pub max_send_lag_us: u64,
     /// `kind=count;...`
     pub errors: String,
-    /// Acked messages per partition, `p0;p1;...`.
+    /// Measured messages acked per partition, `p0;p1;...`.
     pub acked_per_partition: String,
+    /// Measured messages consumed per partition, summed over groups, `p0;p1;...`.
+    pub consumed_per_partition: String,
     /// Empty when the cell is valid; else flag names, `;`-separated.
     pub flags: String,
 }
@@ -79,6 +89,7 @@ pub struct CellFacts<'a> {
     pub repeat: u32,
     pub consumer_lag: u64,
     pub idle_members: usize,
+    pub delivery: GroupAccount,
 }
 
 fn size_text(s: &MessageSize) -> String {
@@ -164,6 +175,10 @@ impl ResultRow {
             e2e_max_us: e2e.max,
             consumer_lag: facts.consumer_lag,
             idle_members: facts.idle_members,
+            lost: facts.delivery.lost,
+            duplicated: facts.delivery.duplicated,
+            reordered: facts.delivery.reordered,
+            redelivered: facts.delivery.redelivered,
             queue_full: s.queue_full,
             late_sends: s.late_sends,
             max_send_lag_us: s.max_send_lag_us,
@@ -174,6 +189,7 @@ impl ResultRow {
                 .collect::<Vec<_>>()
                 .join(";"),
             acked_per_partition: join(&s.acked_per_partition),
+            consumed_per_partition: join(&s.consumed_per_partition),
             flags: s
                 .flags
                 .iter()

@@ -1,0 +1,285 @@
+//! Real runs against the real cluster that check kbench exercises Kafka's semantics: acks levels
+//! order publish latency, members beyond the partition count sit idle, every group receives
+//! every message, zipf keys make hot partitions, and murmur2 places keys where the Java client
+//! does.
+
+mod common;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{bootstrap, kbench, random_topic, text};
+use kbench::report::csv::{read_csv, ResultRow};
+
+/// Run `scenario` (TOML text) and return the run directory and its result rows.
+fn run(name: &str, scenario: &str) -> (tempfile::TempDir, PathBuf, Vec<ResultRow>) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("{name}.toml"));
+    std::fs::write(&file, format!("name = \"{name}\"\n{scenario}")).unwrap();
+    let reports = dir.path().join("reports");
+    let o = kbench(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--bootstrap",
+            &bootstrap(),
+            "--reports",
+            reports.to_str().unwrap(),
+            "--quiet",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let run_dir = std::fs::read_dir(&reports)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let rows = read_csv(&run_dir.join("results.csv")).unwrap();
+    (dir, run_dir, rows)
+}
+
+fn counts(list: &str) -> Vec<u64> {
+    list.split(';').map(|x| x.parse().unwrap()).collect()
+}
+
+#[test]
+fn publish_latency_orders_acks_0_below_1_below_all() {
+    // linger 0 so batching does not blur the difference the acks level makes.
+    let (_d, _run, rows) = run(
+        "acks-order",
+        r#"
+[topic]
+partitions = 3
+replication_factor = 3
+[producers]
+rate = 1000
+message_size = 200
+linger_ms = 0
+[consumers]
+groups = 1
+members = 1
+[run]
+warmup = "1s"
+duration = "4s"
+[sweep]
+acks = ["0", "1", "all"]
+"#,
+    );
+    let p50: BTreeMap<String, u64> = rows
+        .iter()
+        .map(|r| (r.acks.clone(), r.publish_p50_us))
+        .collect();
+    let p99: BTreeMap<String, u64> = rows
+        .iter()
+        .map(|r| (r.acks.clone(), r.publish_p99_us))
+        .collect();
+    eprintln!("publish p50 µs by acks: {p50:?}; p99: {p99:?}");
+    assert!(p50["0"] < p50["1"], "acks=0 below acks=1: {p50:?}");
+    assert!(p50["1"] < p50["all"], "acks=1 below acks=all: {p50:?}");
+    for r in &rows {
+        assert!(r.acked > 3_000, "{}: acked {}", r.cell, r.acked);
+        assert!(r.flags.is_empty(), "{}: flagged {}", r.cell, r.flags);
+    }
+}
+
+#[test]
+fn members_beyond_the_partition_count_are_idle_and_groups_each_get_everything() {
+    let (_d, run_dir, rows) = run(
+        "groups",
+        r#"
+[topic]
+partitions = 2
+replication_factor = 3
+[producers]
+rate = 1000
+message_size = 100
+acks = "all"
+[consumers]
+groups = 3
+members = 3
+[run]
+warmup = "1s"
+duration = "3s"
+"#,
+    );
+    let r = &rows[0];
+    // Three groups of three members on two partitions: one idle member per group.
+    assert_eq!(r.idle_members, 3, "{r:?}");
+    let members: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("cells/base/members.json")).unwrap())
+            .unwrap();
+    for g in 0..3 {
+        let of_group: Vec<_> = members
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["group"] == g)
+            .collect();
+        let idle = of_group.iter().filter(|m| m["idle"] == true).count();
+        assert_eq!(idle, 1, "group {g}: {of_group:?}");
+        let consumed: u64 = of_group
+            .iter()
+            .map(|m| m["consumed"].as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            consumed, r.acked,
+            "group {g} consumed every measured message"
+        );
+    }
+    // Every group received every message, and the delivery account agrees.
+    assert_eq!(r.consumed, 3 * r.acked, "{r:?}");
+    assert_eq!((r.lost, r.duplicated, r.reordered), (0, 0, 0), "{r:?}");
+    assert_eq!(r.consumer_lag, 0);
+}
+
+#[test]
+fn zipf_keys_make_hot_partitions_and_uniform_keys_do_not() {
+    let (_d, _run, rows) = run(
+        "skew",
+        r#"
+[topic]
+partitions = 6
+replication_factor = 1
+[producers]
+rate = 3000
+message_size = 50
+partitioner = "murmur2"
+[consumers]
+groups = 1
+members = 1
+[run]
+warmup = "1s"
+duration = "3s"
+[sweep]
+keys = [{ uniform = 10000 }, { zipf = 1000, exponent = 1.2 }]
+"#,
+    );
+    let share = |r: &ResultRow| {
+        let c = counts(&r.acked_per_partition);
+        let total: u64 = c.iter().sum();
+        let max = *c.iter().max().unwrap();
+        (c, max as f64 / (total as f64 / 6.0))
+    };
+    for r in &rows {
+        let consumed = counts(&r.consumed_per_partition);
+        assert_eq!(
+            counts(&r.acked_per_partition),
+            consumed,
+            "{}: consumed per partition matches acked",
+            r.cell
+        );
+    }
+    let uniform = rows.iter().find(|r| r.keys.starts_with("uniform")).unwrap();
+    let zipf = rows.iter().find(|r| r.keys.starts_with("zipf")).unwrap();
+    let (uc, u) = share(uniform);
+    let (zc, z) = share(zipf);
+    eprintln!("uniform {uc:?} (max/mean {u:.2}); zipf {zc:?} (max/mean {z:.2})");
+    assert!(u < 1.2, "uniform keys spread evenly: {uc:?}");
+    assert!(z > 1.5, "zipf keys make a hot partition: {zc:?}");
+}
+
+/// The Kafka jars the cluster runs from (fetched by `kbench cluster up`).
+fn kafka_lib() -> PathBuf {
+    let cache = std::env::var_os("KBENCH_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(kbench::cluster::local::default_cache_dir);
+    let (lib, _) =
+        kbench::cluster::fetch::ensure_jars(&cache, kbench::cluster::fetch::DEFAULT_KAFKA_VERSION)
+            .expect("kafka jars");
+    lib
+}
+
+fn java_keyed_produce(lib: &Path, topic: &str, count: usize) {
+    let src = common::workspace_root().join("harness/tests/java/KeyedProducer.java");
+    let o = std::process::Command::new(kbench::cluster::fetch::java_cmd())
+        .arg("-cp")
+        .arg(kbench::cluster::fetch::classpath(lib))
+        .arg(src)
+        .args([&bootstrap(), topic, &count.to_string()])
+        .output()
+        .expect("java");
+    assert!(
+        o.status.success(),
+        "java producer: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn murmur2_puts_keys_where_the_java_client_does() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use rdkafka::Message;
+
+    let topic = random_topic("murmur2");
+    let partitions = 6;
+    let count = 300;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let admin = kbench::cluster::admin::Admin::new(&bootstrap(), &BTreeMap::new()).unwrap();
+    rt.block_on(admin.create_topic(
+        &topic,
+        partitions,
+        1,
+        &BTreeMap::new(),
+        Duration::from_secs(30),
+    ))
+    .unwrap();
+
+    // The real Java producer, default partitioner, value "java".
+    java_keyed_produce(&kafka_lib(), &topic, count);
+
+    // kbench's producer configuration for partitioner = murmur2, value "kbench".
+    let scenario = kbench::scenario::parse_str(
+        "name = \"m\"\n[producers]\npartitioner = \"murmur2\"\nkeys = { uniform = 300 }\n",
+        Path::new("murmur2.toml"),
+    )
+    .unwrap();
+    let spec = &scenario.cells[0].producers;
+    let plan_config = kbench::fleet::producer::librdkafka_settings(&bootstrap(), 0, spec);
+    let producer: BaseProducer = plan_config.create().unwrap();
+    for i in 0..count {
+        let key = format!("key-{i}");
+        producer
+            .send(BaseRecord::to(&topic).key(&key).payload("kbench"))
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", format!("{topic}-check"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[&topic]).unwrap();
+    let mut placed: BTreeMap<(String, String), i32> = BTreeMap::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while placed.len() < 2 * count && std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            let key = String::from_utf8_lossy(m.key().unwrap()).into_owned();
+            let who = String::from_utf8_lossy(m.payload().unwrap()).into_owned();
+            placed.insert((key, who), m.partition());
+        }
+    }
+    rt.block_on(admin.delete_topics(&[topic.as_str()], Duration::from_secs(30)))
+        .unwrap();
+    assert_eq!(placed.len(), 2 * count, "read back every record");
+    let mut used = std::collections::BTreeSet::new();
+    for i in 0..count {
+        let key = format!("key-{i}");
+        let java = placed[&(key.clone(), "java".to_string())];
+        let ours = placed[&(key.clone(), "kbench".to_string())];
+        assert_eq!(ours, java, "{key}: kbench put it on {ours}, Java on {java}");
+        // And kbench's own model of the partitioner agrees with both.
+        let model = kbench::fleet::partition::java_partition(key.as_bytes(), partitions);
+        assert_eq!(model, java, "{key}: kbench's murmur2 model");
+        used.insert(java);
+    }
+    assert_eq!(
+        used.len(),
+        partitions as usize,
+        "keys spread over every partition"
+    );
+}
