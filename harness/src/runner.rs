@@ -18,6 +18,8 @@ use crate::cli::RunArgs;
 use crate::cluster::admin::{Admin, TOPIC_PREFIX};
 use crate::cluster::{LocalCluster, LocalClusterOpts};
 use crate::fleet::consumer::{self, ConsumerPlan, ConsumerShared};
+use crate::fleet::keys::KeyGen;
+use crate::fleet::payload::PayloadGen;
 use crate::fleet::producer::{self, ProducerPlan, ProducerShared};
 use crate::metrics::cell::{CellSummary, Interval, Phase};
 use crate::metrics::delivery::{self, FleetSeqs, GroupAccount, MemberDeliveries};
@@ -479,8 +481,12 @@ async fn run_cell_on_topic(
         .run
         .messages
         .map(|m| m.div_ceil(cell.producers.count as u64));
+    let cell_seed = 0x6b62_656e_6368 ^ (cell.index as u64) << 20;
+    let keys = KeyGen::new(&cell.producers.keys, cell_seed)?;
+    let payloads = PayloadGen::new(&cell.producers.message_size, cell_seed ^ 0x9e37_79b9)?;
     for i in 0..cell.producers.count {
         let shared = Arc::new(ProducerShared::new(partitions as usize));
+        let seed = cell_seed ^ i as u64;
         let plan = ProducerPlan {
             index: i,
             topic: topic.to_string(),
@@ -492,7 +498,9 @@ async fn run_cell_on_topic(
             clock,
             warmup_end,
             start,
-            seed: 0x6b62_656e_6368 ^ (cell.index as u64) << 20 ^ i as u64,
+            seed,
+            keys: keys.reseeded(seed),
+            payloads: payloads.reseeded(seed ^ 0x9e37_79b9),
         };
         let p = producer::create(&plan, &shared).map_err(|e| anyhow!("creating producer: {e}"))?;
         let (s2, stop) = (shared.clone(), stop_producers.clone());

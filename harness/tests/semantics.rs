@@ -79,8 +79,10 @@ acks = ["0", "1", "all"]
     assert!(p50["0"] < p50["1"], "acks=0 below acks=1: {p50:?}");
     assert!(p50["1"] < p50["all"], "acks=1 below acks=all: {p50:?}");
     for r in &rows {
+        // A loaded CI machine may flag a cell behind-schedule; the ordering must hold anyway,
+        // since latency is measured from the intended send time.
         assert!(r.acked > 3_000, "{}: acked {}", r.cell, r.acked);
-        assert!(r.flags.is_empty(), "{}: flagged {}", r.cell, r.flags);
+        assert_eq!(r.failed, 0, "{}: failed", r.cell);
     }
 }
 

@@ -42,6 +42,10 @@ pub struct ProducerPlan {
     /// When message 0 of the fleet is due.
     pub start: Instant,
     pub seed: u64,
+    /// This producer's keys and values: reseeded copies of the cell's generators, so a fleet
+    /// of 100 producers shares one random pool and one key table.
+    pub keys: KeyGen,
+    pub payloads: PayloadGen,
 }
 
 /// Shared between a producer thread, its delivery callback and the runner.
@@ -184,9 +188,8 @@ pub fn run(
     let spec = &plan.spec;
     let schedule = Schedule::for_producer(spec.rate, spec.count, plan.index, plan.start)
         .map_err(|e| e.to_string())?;
-    let mut keys = KeyGen::new(&spec.keys, plan.seed).map_err(|e| e.to_string())?;
-    let mut payloads =
-        PayloadGen::new(&spec.message_size, plan.seed ^ 0x9e37_79b9).map_err(|e| e.to_string())?;
+    let mut keys = plan.keys.clone();
+    let mut payloads = plan.payloads.clone();
     let mut chooser = KbenchChooser::new(spec.partitioner, plan.index, plan.partitions, plan.seed);
     let warmup_end_ns = plan.clock.ns(plan.warmup_end);
     let producer_id = plan.index as u64;
