@@ -21,7 +21,7 @@ use super::pacing::Schedule;
 use super::partition::KbenchChooser;
 use super::payload::{header, PayloadGen};
 use super::wake::QueueWaker;
-use crate::metrics::delivery::SeqSet;
+use crate::metrics::delivery::ProducerLog;
 use crate::metrics::{Clock, SharedStats};
 use crate::scenario::{Partitioner, ProducerSpec, RunSpec};
 
@@ -57,8 +57,9 @@ pub struct ProducerShared {
     /// Successful acks, warm-up included: consumers are drained until they have this many.
     pub acked_total: AtomicU64,
     pub sent_total: AtomicU64,
-    /// Sequence numbers the cluster acknowledged, for delivery accounting.
-    pub acked_seqs: Mutex<SeqSet>,
+    /// Acknowledged sequence numbers, ack timeline, first failure: for delivery accounting
+    /// and fault impact. Locked by the delivery callback only (and read after the cell).
+    pub log: Mutex<ProducerLog>,
 }
 
 impl ProducerShared {
@@ -68,13 +69,13 @@ impl ProducerShared {
             completed: AtomicU64::new(0),
             acked_total: AtomicU64::new(0),
             sent_total: AtomicU64::new(0),
-            acked_seqs: Mutex::new(SeqSet::default()),
+            log: Mutex::new(ProducerLog::default()),
         }
     }
 
-    /// The acknowledged sequence numbers so far.
-    pub fn acked_seqs(&self) -> SeqSet {
-        self.acked_seqs
+    /// The delivery log so far.
+    pub fn log(&self) -> ProducerLog {
+        self.log
             .lock()
             .map(|s| s.clone())
             .unwrap_or_else(|p| p.into_inner().clone())
@@ -85,6 +86,7 @@ pub struct Ctx {
     shared: Arc<ProducerShared>,
     clock: Clock,
     warmup_end_ns: u64,
+    start_ns: u64,
 }
 
 impl ClientContext for Ctx {}
@@ -97,18 +99,23 @@ impl ProducerContext for Ctx {
         let now = self.clock.now_ns();
         let intended = intended_ns as u64;
         let measured = intended >= self.warmup_end_ns;
+        let since_start = now.saturating_sub(self.start_ns);
         let mut stats = self.shared.stats.lock();
         match result {
             Ok(m) => {
                 self.shared.acked_total.fetch_add(1, Ordering::Relaxed);
                 stats.record_ack(measured, intended, now, m.payload_len(), m.partition());
-                if let Some((_, seq, _)) = stamp_of(m) {
-                    if let Ok(mut acked) = self.shared.acked_seqs.lock() {
-                        acked.insert(seq);
-                    }
+                let seq = stamp_of(m).map(|(_, seq, _)| seq);
+                if let Ok(mut log) = self.shared.log.lock() {
+                    log.ack(seq, since_start);
                 }
             }
-            Err((e, _)) => stats.record_failure(measured, &error_kind(e)),
+            Err((e, _)) => {
+                stats.record_failure(measured, &error_kind(e));
+                if let Ok(mut log) = self.shared.log.lock() {
+                    log.failure(since_start);
+                }
+            }
         }
         drop(stats);
         self.shared.completed.fetch_add(1, Ordering::Release);
@@ -172,6 +179,7 @@ pub fn create(
         shared: shared.clone(),
         clock: plan.clock,
         warmup_end_ns: plan.clock.ns(plan.warmup_end),
+        start_ns: plan.clock.ns(plan.start),
     };
     client_config(plan).create_with_context(ctx)
 }

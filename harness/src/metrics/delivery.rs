@@ -123,6 +123,55 @@ impl FleetSeqs {
     }
 }
 
+/// Width of one bucket of the ack timeline.
+pub const TIMELINE_BUCKET_NS: u64 = 100_000_000;
+
+/// What one producer learns from its delivery reports over a whole cell (warm-up included):
+/// which messages were acknowledged, acks per 100 ms (fault impact: when did acks stop, when
+/// did they recover) and when the first failure came.
+#[derive(Debug, Clone, Default)]
+pub struct ProducerLog {
+    pub acked: SeqSet,
+    /// Acks per [`TIMELINE_BUCKET_NS`] since the producers started.
+    pub acks_per_bucket: Vec<u64>,
+    /// ns since the producers started.
+    pub first_failure_ns: Option<u64>,
+}
+
+impl ProducerLog {
+    /// `since_start_ns`: when the report arrived, relative to the producers' start.
+    #[inline]
+    pub fn ack(&mut self, seq: Option<u64>, since_start_ns: u64) {
+        if let Some(seq) = seq {
+            self.acked.insert(seq);
+        }
+        let b = (since_start_ns / TIMELINE_BUCKET_NS) as usize;
+        if b >= self.acks_per_bucket.len() {
+            self.acks_per_bucket.resize(b + 1, 0);
+        }
+        self.acks_per_bucket[b] += 1;
+    }
+
+    #[inline]
+    pub fn failure(&mut self, since_start_ns: u64) {
+        self.first_failure_ns.get_or_insert(since_start_ns);
+    }
+
+    /// Fold another producer's log into a fleet-wide timeline (the seqs stay per producer).
+    pub fn merge_timeline(&mut self, o: &ProducerLog) {
+        if self.acks_per_bucket.len() < o.acks_per_bucket.len() {
+            self.acks_per_bucket.resize(o.acks_per_bucket.len(), 0);
+        }
+        for (a, b) in self.acks_per_bucket.iter_mut().zip(&o.acks_per_bucket) {
+            *a += b;
+        }
+        self.first_failure_ns = match (self.first_failure_ns, o.first_failure_ns) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
 /// What one consumer group member read, for accounting.
 #[derive(Debug, Clone, Default)]
 pub struct MemberDeliveries {
@@ -208,6 +257,22 @@ mod tests {
             }
         }
         a
+    }
+
+    #[test]
+    fn producer_logs_bucket_acks_and_keep_the_first_failure() {
+        let mut a = ProducerLog::default();
+        a.ack(Some(0), 50_000_000);
+        a.ack(Some(1), 250_000_000);
+        a.failure(300_000_000);
+        a.failure(100_000_000);
+        let mut b = ProducerLog::default();
+        b.ack(Some(0), 10_000_000);
+        b.failure(200_000_000);
+        a.merge_timeline(&b);
+        assert_eq!(a.acks_per_bucket, vec![2, 0, 1]);
+        assert_eq!(a.first_failure_ns, Some(200_000_000));
+        assert_eq!(a.acked.len(), 2);
     }
 
     #[test]

@@ -1,0 +1,272 @@
+//! Running a scenario: its cells in order, each from topic creation to teardown.
+//!
+//! One cell: create its topic (prefixed, recorded in the run directory's `topics.txt`), wait
+//! until every partition has a leader, start the consumers and wait for their assignment, start
+//! the producers, warm up, measure, stop the producers, drain until every acked message is
+//! consumed by every group (or the drain timeout passes), delete the topic. A collector
+//! swaps every client's stats out once per second meanwhile.
+
+mod cell;
+mod progress;
+mod run_dir;
+
+pub use cell::{run_cell, CellOutcome, MemberReport};
+pub use run_dir::CellFiles;
+
+use run_dir::write_cell_files;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use crate::cli::RunArgs;
+use crate::cluster::admin::{Admin, TOPIC_PREFIX};
+use crate::cluster::{LocalCluster, LocalClusterOpts};
+use crate::metrics::delivery::GroupAccount;
+use crate::report::csv::{CellFacts, ResultRow, TimeseriesRow};
+use crate::report::{self, manifest};
+use crate::scenario::{CellSpec, Scenario};
+
+/// `kbench run`.
+pub fn run_command(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
+    let scenario = crate::scenario::load(&args.scenario)?;
+    let mut started_cluster = None;
+    let mut kafka_version = None;
+    let bootstrap = match (&args.bootstrap, args.local) {
+        (Some(b), _) => b.clone(),
+        (None, Some(brokers)) => {
+            let opts = LocalClusterOpts {
+                brokers,
+                state_dir: args.dirs.state_dir(),
+                cache_dir: args.dirs.cache_dir(),
+                ..LocalClusterOpts::default()
+            };
+            let (cluster, report) = LocalCluster::up(&opts)?;
+            writeln!(
+                out,
+                "local cluster: kafka {} x{brokers} at {} ({:.1} s)",
+                cluster.state().kafka_version,
+                report.bootstrap,
+                report.elapsed.as_secs_f64()
+            )?;
+            kafka_version = Some(cluster.state().kafka_version.clone());
+            if !report.already_running && !args.keep_cluster {
+                started_cluster = Some(cluster);
+            }
+            report.bootstrap
+        }
+        (None, None) => bail!("no cluster given: pass --bootstrap HOST:PORT (or set KBENCH_BOOTSTRAP), or --local 3 to start one"),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let opts = RunOptions {
+        kafka_version,
+        local: started_cluster.is_some() || args.local.is_some(),
+        reports_dir: args.reports.clone(),
+        quiet: args.quiet,
+        repeat: args.repeat,
+    };
+    let result = rt.block_on(run_scenario(&scenario, &bootstrap, &opts, out));
+    if let Some(cluster) = started_cluster {
+        cluster.down(false)?;
+        writeln!(out, "local cluster stopped")?;
+    }
+    result
+}
+
+/// How to run a scenario, beyond the scenario itself.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Recorded in the manifest when known (a local cluster knows its version).
+    pub kafka_version: Option<String>,
+    /// The cluster was started by kbench on this host.
+    pub local: bool,
+    /// Run directories are created under this.
+    pub reports_dir: PathBuf,
+    pub quiet: bool,
+    /// Passes over the sweep (each cell runs this many times).
+    pub repeat: u32,
+}
+
+/// Run every cell of `scenario` against `bootstrap`, writing reports under `opts.reports_dir`.
+/// Returns the exit code: 0, or 130 when interrupted (finished cells are on disk either way).
+pub async fn run_scenario(
+    scenario: &Scenario,
+    bootstrap: &str,
+    opts: &RunOptions,
+    out: &mut impl Write,
+) -> anyhow::Result<i32> {
+    let admin_props = scenario
+        .cells
+        .first()
+        .map(|c| c.client.admin.clone())
+        .unwrap_or_default();
+    let admin = Admin::new(bootstrap, &admin_props)?;
+    let brokers = tokio::task::block_in_place(|| admin.broker_count(Duration::from_secs(10)))
+        .context("is the cluster up? (`kbench cluster up`, or check --bootstrap)")?;
+    crate::scenario::parse::validate_against_cluster(scenario, brokers)?;
+
+    let started = chrono::Local::now();
+    let run_id = format!("{}-{}", scenario.name, started.format("%Y%m%d-%H%M%S"));
+    let run_dir = opts.reports_dir.join(&run_id);
+    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    let manifest = manifest::Manifest {
+        run_id: &run_id,
+        started_at: started.to_rfc3339(),
+        kbench_version: env!("CARGO_PKG_VERSION"),
+        librdkafka_version: manifest::librdkafka_version(),
+        kafka_version: opts.kafka_version.clone(),
+        bootstrap,
+        brokers,
+        local_cluster: opts.local,
+        host: manifest::Host::this(),
+        scenario: manifest::redacted_scenario(scenario),
+    };
+    report::write_atomic(
+        &run_dir.join("manifest.json"),
+        &serde_json::to_vec_pretty(&manifest)?,
+    )?;
+    let repeats = if opts.repeat > 1 {
+        format!(" x {} passes", opts.repeat)
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "run {run_id}: {} cells{repeats} against {bootstrap} ({brokers} brokers)",
+        scenario.cells.len()
+    )?;
+    writeln!(out, "reports: {}", run_dir.display())?;
+
+    // Ctrl-C / SIGTERM: finish the running cell early (marked interrupted), run no more cells.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    spawn_signal_watch(interrupted.clone());
+
+    let mut rows = Vec::new();
+    let mut series = Vec::new();
+    let mut outcomes = Vec::new();
+    let passes = (1..=opts.repeat).flat_map(|r| scenario.cells.iter().map(move |c| (r, c)));
+    for (repeat, cell) in passes {
+        if interrupted.load(Ordering::Relaxed) {
+            break;
+        }
+        let files = CellFiles::new(&run_dir, &cell.id, repeat);
+        let topic = format!("{TOPIC_PREFIX}{}-{}{}", run_id, cell.id, files.suffix);
+        let outcome = run_cell(
+            cell,
+            &admin,
+            bootstrap,
+            &topic,
+            &run_dir,
+            &interrupted,
+            opts.quiet,
+        )
+        .await;
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                writeln!(out, "cell {}: failed: {e:#}", cell.id)?;
+                return Err(e.context(format!("cell {}", cell.id)));
+            }
+        };
+        // This cell's files, before the next cell starts.
+        let facts = CellFacts {
+            topic: &outcome.topic,
+            repeat,
+            consumer_lag: outcome.consumer_lag,
+            idle_members: outcome.members.iter().filter(|m| m.idle()).count(),
+            delivery: outcome.delivery,
+        };
+        rows.push(ResultRow::new(cell, &outcome.summary, &facts));
+        series.extend(
+            outcome
+                .metrics
+                .intervals
+                .iter()
+                .map(|i| TimeseriesRow::new(&cell.id, repeat, i)),
+        );
+        write_cell_files(&run_dir, &files, &outcome, &rows, &series)?;
+        writeln!(out, "{}", summary_line(cell, repeat, &outcome))?;
+        outcomes.push((cell.clone(), outcome));
+    }
+    let chart = run_dir.join("charts/latency.png");
+    if let Err(e) = report::chart::latency_by_cell(&rows, &chart) {
+        writeln!(out, "chart not written: {e}")?;
+    }
+    writeln!(out, "wrote {}", run_dir.join("results.csv").display())?;
+    if interrupted.load(Ordering::Relaxed) {
+        writeln!(
+            out,
+            "interrupted: finished cells are in {}",
+            run_dir.display()
+        )?;
+        return Ok(130);
+    }
+    Ok(0)
+}
+
+fn spawn_signal_watch(flag: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("kbench: interrupted; finishing the current cell's files");
+        flag.store(true, Ordering::Relaxed);
+    });
+}
+
+fn summary_line(cell: &CellSpec, repeat: u32, o: &CellOutcome) -> String {
+    let s = &o.summary;
+    let flags = if s.flags.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "  FLAGGED: {}",
+            s.flags
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+    };
+    let id = if repeat > 1 {
+        format!("{} (pass {repeat})", cell.id)
+    } else {
+        cell.id.clone()
+    };
+    format!(
+        "cell {:<28} acked {:>9.0} msg/s {:>7.2} MB/s  publish p50 {:>8.2} ms p99 {:>8.2} ms p99.9 {:>8.2} ms  e2e p99 {:>8.2} ms  lag {}{}{}",
+        id,
+        s.acked_per_sec,
+        s.acked_mb_per_sec,
+        s.publish.p50 as f64 / 1e3,
+        s.publish.p99 as f64 / 1e3,
+        s.publish.p999 as f64 / 1e3,
+        s.e2e.p99 as f64 / 1e3,
+        o.consumer_lag,
+        delivery_text(&o.delivery),
+        flags
+    )
+}
+
+/// Lost / duplicated / reordered, shown only when there is something to say.
+fn delivery_text(d: &GroupAccount) -> String {
+    if (d.lost, d.duplicated, d.reordered) == (0, 0, 0) {
+        return String::new();
+    }
+    format!(
+        "  lost {} duplicated {} reordered {}",
+        d.lost, d.duplicated, d.reordered
+    )
+}
