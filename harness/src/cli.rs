@@ -65,6 +65,10 @@ pub struct RunArgs {
     /// cell alike); `compare` uses the spread of the repeats to tell noise from regressions.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub repeat: u32,
+    /// Finish an interrupted run: run only the cells RUN_DIR lacks (and those marked
+    /// interrupted), with the same scenario file, appending to its reports.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub resume: Option<PathBuf>,
     #[command(flatten)]
     pub dirs: ClusterDirs,
 }
@@ -133,11 +137,18 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
 }
 
+/// Input kbench cannot use (a run directory that does not match, a missing file): exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 /// Exit codes: 0 ok, 1 other failure, 2 bad scenario or arguments, 3 machine not ready
 /// (Java / Maven missing, port in use), 4 cluster failed, 130 interrupted.
 pub fn exit_code(e: &anyhow::Error) -> i32 {
     for cause in e.chain() {
-        if cause.downcast_ref::<ScenarioError>().is_some() {
+        if cause.downcast_ref::<ScenarioError>().is_some()
+            || cause.downcast_ref::<UsageError>().is_some()
+        {
             return 2;
         }
         if let Some(c) = cause.downcast_ref::<ClusterError>() {

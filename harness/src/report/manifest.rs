@@ -15,6 +15,8 @@ pub struct Manifest<'a> {
     pub bootstrap: &'a str,
     pub brokers: usize,
     pub local_cluster: bool,
+    /// Passes over the sweep (`--repeat`).
+    pub repeat: u32,
     pub host: Host,
     pub scenario: serde_json::Value,
 }

@@ -67,7 +67,6 @@ pub async fn run_cell(
 ) -> anyhow::Result<CellOutcome> {
     let partitions = cell.topic.partitions;
     let setup_timeout = Duration::from_secs(30);
-    register_topic(run_dir, topic)?;
     admin
         .create_topic(
             topic,
@@ -77,6 +76,7 @@ pub async fn run_cell(
             setup_timeout,
         )
         .await?;
+    register_topic(run_dir, topic)?;
     let result = run_cell_on_topic(cell, admin, bootstrap, topic, interrupted, quiet).await;
     // Delete the topic whatever happened: it is ours (created just above).
     let deleted = admin.delete_topics(&[topic], setup_timeout).await;

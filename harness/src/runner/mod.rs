@@ -11,9 +11,8 @@ mod progress;
 mod run_dir;
 
 pub use cell::{run_cell, CellOutcome, MemberReport};
-pub use run_dir::CellFiles;
+pub use run_dir::{delete_leftover_topics, registered_topics, CellFiles, RunDir};
 
-use run_dir::write_cell_files;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,6 +69,7 @@ pub fn run_command(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
         reports_dir: args.reports.clone(),
         quiet: args.quiet,
         repeat: args.repeat,
+        resume: args.resume.clone(),
     };
     let result = rt.block_on(run_scenario(&scenario, &bootstrap, &opts, out));
     if let Some(cluster) = started_cluster {
@@ -91,6 +91,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Passes over the sweep (each cell runs this many times).
     pub repeat: u32,
+    /// Finish this run directory instead of starting a new one.
+    pub resume: Option<PathBuf>,
 }
 
 /// Run every cell of `scenario` against `bootstrap`, writing reports under `opts.reports_dir`.
@@ -111,58 +113,77 @@ pub async fn run_scenario(
         .context("is the cluster up? (`kbench cluster up`, or check --bootstrap)")?;
     crate::scenario::parse::validate_against_cluster(scenario, brokers)?;
 
-    let started = chrono::Local::now();
-    let run_id = format!("{}-{}", scenario.name, started.format("%Y%m%d-%H%M%S"));
-    let run_dir = opts.reports_dir.join(&run_id);
-    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
-    let manifest = manifest::Manifest {
-        run_id: &run_id,
-        started_at: started.to_rfc3339(),
-        kbench_version: env!("CARGO_PKG_VERSION"),
-        librdkafka_version: manifest::librdkafka_version(),
-        kafka_version: opts.kafka_version.clone(),
-        bootstrap,
-        brokers,
-        local_cluster: opts.local,
-        host: manifest::Host::this(),
-        scenario: manifest::redacted_scenario(scenario),
+    let (mut run, repeat) = match &opts.resume {
+        Some(dir) => {
+            let (run, repeat) = RunDir::resume(dir, scenario)?;
+            let left = run_dir::delete_leftover_topics(&run.dir, &admin).await?;
+            for t in left {
+                writeln!(out, "deleted topic {t} left behind by the interrupted run")?;
+            }
+            writeln!(
+                out,
+                "resuming {}: {} of {} cell runs already done",
+                run.run_id,
+                run.rows.len(),
+                scenario.cells.len() * repeat as usize
+            )?;
+            (run, repeat)
+        }
+        None => {
+            let run = RunDir::create(&opts.reports_dir, &scenario.name)?;
+            let manifest = manifest::Manifest {
+                run_id: &run.run_id,
+                started_at: chrono::Local::now().to_rfc3339(),
+                kbench_version: env!("CARGO_PKG_VERSION"),
+                librdkafka_version: manifest::librdkafka_version(),
+                kafka_version: opts.kafka_version.clone(),
+                bootstrap,
+                brokers,
+                local_cluster: opts.local,
+                repeat: opts.repeat,
+                host: manifest::Host::this(),
+                scenario: manifest::redacted_scenario(scenario),
+            };
+            report::write_atomic(
+                &run.dir.join("manifest.json"),
+                &serde_json::to_vec_pretty(&manifest)?,
+            )?;
+            (run, opts.repeat)
+        }
     };
-    report::write_atomic(
-        &run_dir.join("manifest.json"),
-        &serde_json::to_vec_pretty(&manifest)?,
-    )?;
-    let repeats = if opts.repeat > 1 {
-        format!(" x {} passes", opts.repeat)
+    let passes = if repeat > 1 {
+        format!(" x {repeat} passes")
     } else {
         String::new()
     };
     writeln!(
         out,
-        "run {run_id}: {} cells{repeats} against {bootstrap} ({brokers} brokers)",
+        "run {}: {} cells{passes} against {bootstrap} ({brokers} brokers)",
+        run.run_id,
         scenario.cells.len()
     )?;
-    writeln!(out, "reports: {}", run_dir.display())?;
+    writeln!(out, "reports: {}", run.dir.display())?;
 
     // Ctrl-C / SIGTERM: finish the running cell early (marked interrupted), run no more cells.
     let interrupted = Arc::new(AtomicBool::new(false));
     spawn_signal_watch(interrupted.clone());
 
-    let mut rows = Vec::new();
-    let mut series = Vec::new();
-    let mut outcomes = Vec::new();
-    let passes = (1..=opts.repeat).flat_map(|r| scenario.cells.iter().map(move |c| (r, c)));
-    for (repeat, cell) in passes {
+    let todo = (1..=repeat).flat_map(|r| scenario.cells.iter().map(move |c| (r, c)));
+    for (repeat, cell) in todo {
         if interrupted.load(Ordering::Relaxed) {
             break;
         }
-        let files = CellFiles::new(&run_dir, &cell.id, repeat);
-        let topic = format!("{TOPIC_PREFIX}{}-{}{}", run_id, cell.id, files.suffix);
+        if run.done(&cell.id, repeat) {
+            continue;
+        }
+        let files = CellFiles::new(&run.dir, &cell.id, repeat);
+        let topic = format!("{TOPIC_PREFIX}{}-{}{}", run.run_id, cell.id, files.suffix);
         let outcome = run_cell(
             cell,
             &admin,
             bootstrap,
             &topic,
-            &run_dir,
+            &run.dir,
             &interrupted,
             opts.quiet,
         )
@@ -182,18 +203,17 @@ pub async fn run_scenario(
             idle_members: outcome.members.iter().filter(|m| m.idle()).count(),
             delivery: outcome.delivery,
         };
-        rows.push(ResultRow::new(cell, &outcome.summary, &facts));
-        series.extend(
-            outcome
-                .metrics
-                .intervals
-                .iter()
-                .map(|i| TimeseriesRow::new(&cell.id, repeat, i)),
-        );
-        write_cell_files(&run_dir, &files, &outcome, &rows, &series)?;
+        let row = ResultRow::new(cell, &outcome.summary, &facts);
+        let series = outcome
+            .metrics
+            .intervals
+            .iter()
+            .map(|i| TimeseriesRow::new(&cell.id, repeat, i));
+        run.record(row, series, &files, &outcome)?;
         writeln!(out, "{}", summary_line(cell, repeat, &outcome))?;
-        outcomes.push((cell.clone(), outcome));
     }
+    let run_dir = run.dir.clone();
+    let rows = run.rows.clone();
     let chart = run_dir.join("charts/latency.png");
     if let Err(e) = report::chart::latency_by_cell(&rows, &chart) {
         writeln!(out, "chart not written: {e}")?;

@@ -4,8 +4,17 @@ use super::cell::CellOutcome;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+
+use crate::cli::UsageError;
+
+use crate::cluster::admin::{Admin, TOPIC_PREFIX};
+use crate::metrics::cell::Flag;
 use crate::report::csv::{ResultRow, TimeseriesRow};
-use crate::report::{self};
+use crate::report::{self, manifest};
+use crate::scenario::Scenario;
 
 /// Where one run of a cell keeps its own files: `cells/<id>/` for the first pass,
 /// `cells/<id>/repeat-<r>/` for later passes.
@@ -32,7 +41,149 @@ impl CellFiles {
     }
 }
 
-pub(super) fn write_cell_files(
+/// A run directory being filled: its id and every row written so far. Results are rewritten
+/// whole (atomically) after each cell, so the files on disk are always a complete, valid CSV.
+pub struct RunDir {
+    pub dir: PathBuf,
+    pub run_id: String,
+    pub rows: Vec<ResultRow>,
+    pub series: Vec<TimeseriesRow>,
+}
+
+impl RunDir {
+    /// A new run directory `<reports>/<scenario>-<YYYYmmdd-HHMMSS>`.
+    pub fn create(reports_dir: &Path, scenario: &str) -> anyhow::Result<RunDir> {
+        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+        let mut run_id = format!("{scenario}-{stamp}");
+        // Two runs in the same second get distinct directories.
+        let mut n = 1;
+        while reports_dir.join(&run_id).exists() {
+            n += 1;
+            run_id = format!("{scenario}-{stamp}-{n}");
+        }
+        let dir = reports_dir.join(&run_id);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(RunDir {
+            dir,
+            run_id,
+            rows: Vec::new(),
+            series: Vec::new(),
+        })
+    }
+
+    /// Reopen a run directory to finish it: the scenario must be the one it was started with;
+    /// cells marked interrupted are dropped so they run again.
+    pub fn resume(dir: &Path, scenario: &Scenario) -> anyhow::Result<(RunDir, u32)> {
+        let manifest_path = dir.join("manifest.json");
+        let usage = |why: String| UsageError(format!("{}: {why}", manifest_path.display()));
+        let text = std::fs::read(&manifest_path)
+            .map_err(|e| usage(format!("cannot read ({e}): is this a run directory?")))?;
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| usage(format!("not valid JSON: {e}")))?;
+        let without_path = |mut v: serde_json::Value| {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("path");
+            }
+            v
+        };
+        if without_path(manifest["scenario"].clone())
+            != without_path(manifest::redacted_scenario(scenario))
+        {
+            return Err(usage(format!(
+                "this run was started with a different scenario than {} (or the file changed since): start a new run instead",
+                scenario.path.display()
+            ))
+            .into());
+        }
+        let run_id = manifest["run_id"]
+            .as_str()
+            .ok_or_else(|| usage("no run_id".into()))?
+            .to_string();
+        let repeat = manifest["repeat"].as_u64().unwrap_or(1) as u32;
+        let mut rows: Vec<ResultRow> = read_if_there(&dir.join("results.csv"))?;
+        let mut series: Vec<TimeseriesRow> = read_if_there(&dir.join("timeseries.csv"))?;
+        let interrupted: Vec<(String, u32)> = rows
+            .iter()
+            .filter(|r| r.flags.split(';').any(|f| f == Flag::Interrupted.name()))
+            .map(|r| (r.cell.clone(), r.repeat))
+            .collect();
+        let redo =
+            |cell: &str, repeat: u32| interrupted.iter().any(|(c, r)| c == cell && *r == repeat);
+        rows.retain(|r| !redo(&r.cell, r.repeat));
+        series.retain(|r| !redo(&r.cell, r.repeat));
+        Ok((
+            RunDir {
+                dir: dir.to_path_buf(),
+                run_id,
+                rows,
+                series,
+            },
+            repeat,
+        ))
+    }
+
+    /// Has this pass of this cell finished already?
+    pub fn done(&self, cell: &str, repeat: u32) -> bool {
+        self.rows
+            .iter()
+            .any(|r| r.cell == cell && r.repeat == repeat)
+    }
+
+    /// Add a finished cell and write its files, before the next cell starts.
+    pub fn record(
+        &mut self,
+        row: ResultRow,
+        series: impl IntoIterator<Item = TimeseriesRow>,
+        files: &CellFiles,
+        outcome: &CellOutcome,
+    ) -> anyhow::Result<()> {
+        // A cell run again (after an interruption) replaces its earlier rows.
+        self.rows.push(row);
+        self.rows.sort_by_key(|r| (r.repeat, r.index));
+        self.series.extend(series);
+        write_cell_files(&self.dir, files, outcome, &self.rows, &self.series)
+    }
+}
+
+/// Rows of a CSV file, none if it does not exist yet (a run killed before its first cell ended).
+fn read_if_there<T: serde::de::DeserializeOwned>(p: &Path) -> anyhow::Result<Vec<T>> {
+    if !p.exists() {
+        return Ok(Vec::new());
+    }
+    report::csv::read_csv(p).map_err(|e| UsageError(e).into())
+}
+
+/// The topics recorded in a run directory's `topics.txt`: the only ones kbench may delete.
+pub fn registered_topics(run_dir: &Path) -> anyhow::Result<Vec<String>> {
+    let p = run_dir.join("topics.txt");
+    match std::fs::read_to_string(&p) {
+        Ok(t) => Ok(t
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with(TOPIC_PREFIX))
+            .map(String::from)
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(anyhow!("{}: {e}", p.display())),
+    }
+}
+
+/// Delete the topics a run directory records that still exist (left behind by a killed run).
+/// Never touches a topic the directory does not list, whatever its name.
+pub async fn delete_leftover_topics(run_dir: &Path, admin: &Admin) -> anyhow::Result<Vec<String>> {
+    let mut left = Vec::new();
+    for t in registered_topics(run_dir)? {
+        let exists = tokio::task::block_in_place(|| admin.describe(&t, Duration::from_secs(10)))?;
+        if exists.is_some() {
+            left.push(t);
+        }
+    }
+    let names: Vec<&str> = left.iter().map(String::as_str).collect();
+    admin.delete_topics(&names, Duration::from_secs(30)).await?;
+    Ok(left)
+}
+
+fn write_cell_files(
     run_dir: &Path,
     files: &CellFiles,
     outcome: &CellOutcome,
@@ -62,7 +213,9 @@ pub(super) fn write_cell_files(
     Ok(())
 }
 
-/// Record a topic kbench is about to create, so cleanup can prove it is ours.
+/// Record a topic kbench has just created, so cleanup can prove it is ours. Recorded after the
+/// creation succeeded: a name that already existed (someone else's topic) is never recorded,
+/// so never deleted.
 pub(super) fn register_topic(run_dir: &Path, topic: &str) -> anyhow::Result<()> {
     use std::fs::OpenOptions;
     let mut f = OpenOptions::new()

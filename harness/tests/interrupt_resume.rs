@@ -1,0 +1,264 @@
+//! The harness never loses results: SIGINT mid-sweep keeps finished cells and marks the running
+//! one interrupted; `kill -9` leaves valid files; `--resume` runs only what is missing and
+//! removes the topic a killed run left behind. And kbench deletes only topics it created.
+
+mod common;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{bootstrap, kbench, random_topic, text};
+use kbench::cluster::admin::Admin;
+use kbench::report::csv::{read_csv, ResultRow};
+
+const SCENARIO: &str = r#"name = "resume"
+[topic]
+partitions = 3
+replication_factor = 3
+[producers]
+rate = 500
+message_size = 100
+acks = "all"
+[consumers]
+groups = 1
+members = 1
+[run]
+warmup = "1s"
+duration = "5s"
+[sweep]
+partitions = [1, 2, 3]
+"#;
+
+fn start(scenario: &Path, reports: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_kbench"))
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--bootstrap",
+            &bootstrap(),
+        ])
+        .args(["--reports", reports.to_str().unwrap(), "--quiet"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// The run directory, once `results.csv` has at least `rows` rows.
+fn wait_for_rows(child: &mut Child, reports: &Path, rows: usize, timeout: Duration) -> PathBuf {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("kbench exited early: {status}");
+        }
+        if let Some(Ok(e)) = std::fs::read_dir(reports).ok().and_then(|mut d| d.next()) {
+            let csv = e.path().join("results.csv");
+            if csv.exists() && read_csv::<ResultRow>(&csv).unwrap().len() >= rows {
+                return e.path();
+            }
+        }
+        assert!(Instant::now() < deadline, "no {rows} rows in time");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, sig) };
+}
+
+fn wait_exit(child: &mut Child, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(Instant::now() < deadline, "kbench did not exit in time");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn resume(scenario: &Path, run_dir: &Path) -> std::process::Output {
+    kbench(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--bootstrap",
+            &bootstrap(),
+            "--resume",
+            run_dir.to_str().unwrap(),
+            "--quiet",
+        ],
+        &[],
+    )
+}
+
+fn cells(run_dir: &Path) -> Vec<(String, String)> {
+    read_csv::<ResultRow>(&run_dir.join("results.csv"))
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.cell, r.flags))
+        .collect()
+}
+
+#[test]
+fn sigint_keeps_finished_cells_marks_the_running_one_and_resume_completes_the_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("resume.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let reports = dir.path().join("reports");
+    let mut child = start(&scenario, &reports);
+    let run_dir = wait_for_rows(&mut child, &reports, 1, Duration::from_secs(120));
+    // The second cell is now setting up; 3 s later it is warming up or measuring.
+    std::thread::sleep(Duration::from_secs(3));
+    signal(&child, libc::SIGINT);
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), Some(130));
+
+    let got = cells(&run_dir);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].0, "partitions-1");
+    assert!(!got[0].1.contains("interrupted"), "{got:?}");
+    assert_eq!(got[1].0, "partitions-2");
+    assert!(got[1].1.contains("interrupted"), "{got:?}");
+    assert!(run_dir.join("cells/partitions-1/publish.hlog").exists());
+
+    let o = resume(&scenario, &run_dir);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("1 of 3 cell runs already done"), "{stdout}");
+    let got = cells(&run_dir);
+    let ids: Vec<&str> = got.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(ids, ["partitions-1", "partitions-2", "partitions-3"]);
+    assert!(
+        got.iter().all(|(_, f)| !f.contains("interrupted")),
+        "{got:?}"
+    );
+    // The time series holds each cell once (the interrupted attempt's rows were dropped).
+    let ts = std::fs::read_to_string(run_dir.join("timeseries.csv")).unwrap();
+    let warmups = ts
+        .lines()
+        .filter(|l| l.starts_with("partitions-2,") && l.contains(",warmup,"))
+        .count();
+    assert!((1..=2).contains(&warmups), "{ts}");
+}
+
+#[test]
+fn kill_9_leaves_valid_files_and_resume_removes_the_orphaned_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("resume.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let reports = dir.path().join("reports");
+    let mut child = start(&scenario, &reports);
+    let run_dir = wait_for_rows(&mut child, &reports, 1, Duration::from_secs(120));
+    // Wait until the second cell's topic is registered, then kill without warning.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while kbench::runner::registered_topics(&run_dir).unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "second topic never registered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(&child, libc::SIGKILL);
+    wait_exit(&mut child, Duration::from_secs(10));
+
+    // Whatever was on disk is complete: one valid row, no temp files in the way.
+    assert_eq!(cells(&run_dir).len(), 1);
+    let orphan = kbench::runner::registered_topics(&run_dir).unwrap()[1].clone();
+    let admin = Admin::new(&bootstrap(), &BTreeMap::new()).unwrap();
+    assert!(
+        admin
+            .describe(&orphan, Duration::from_secs(10))
+            .unwrap()
+            .is_some(),
+        "the killed cell's topic is still there"
+    );
+
+    let o = resume(&scenario, &run_dir);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&format!("deleted topic {orphan}")),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(cells(&run_dir).len(), 3);
+    assert!(admin
+        .describe(&orphan, Duration::from_secs(10))
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn cleanup_deletes_only_registered_topics_even_among_same_prefix_names() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let admin = Admin::new(&bootstrap(), &BTreeMap::new()).unwrap();
+    let ours = random_topic("ours");
+    let foreign = format!("kbench-{}", random_topic("foreign")); // same prefix, not ours
+    for t in [&ours, &foreign] {
+        rt.block_on(admin.create_topic(t, 1, 1, &BTreeMap::new(), Duration::from_secs(30)))
+            .unwrap();
+    }
+    let run_dir = tempfile::tempdir().unwrap();
+    std::fs::write(run_dir.path().join("topics.txt"), format!("{ours}\n")).unwrap();
+    let deleted = rt
+        .block_on(kbench::runner::delete_leftover_topics(
+            run_dir.path(),
+            &admin,
+        ))
+        .unwrap();
+    assert_eq!(deleted, vec![ours.clone()]);
+    let exists = |t: &str| {
+        admin
+            .describe(t, Duration::from_secs(10))
+            .unwrap()
+            .is_some()
+    };
+    // Deletion is asynchronous on the brokers: give the metadata a moment.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while exists(&ours) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!exists(&ours));
+    assert!(exists(&foreign), "a topic kbench did not create survives");
+    rt.block_on(admin.delete_topics(&[foreign.as_str()], Duration::from_secs(30)))
+        .unwrap();
+}
+
+#[test]
+fn a_cell_never_runs_on_or_deletes_a_topic_that_already_exists() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let admin = Admin::new(&bootstrap(), &BTreeMap::new()).unwrap();
+    let existing = format!("kbench-{}", random_topic("existing"));
+    rt.block_on(admin.create_topic(&existing, 1, 1, &BTreeMap::new(), Duration::from_secs(30)))
+        .unwrap();
+    let scenario = kbench::scenario::parse_str(SCENARIO, Path::new("resume.toml")).unwrap();
+    let run_dir = tempfile::tempdir().unwrap();
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let result = rt.block_on(kbench::runner::run_cell(
+        &scenario.cells[0],
+        &admin,
+        &bootstrap(),
+        &existing,
+        run_dir.path(),
+        &interrupted,
+        true,
+    ));
+    let err = format!("{:#}", result.err().expect("must refuse an existing topic"));
+    assert!(err.contains("already exists"), "{err}");
+    assert!(admin
+        .describe(&existing, Duration::from_secs(10))
+        .unwrap()
+        .is_some());
+    assert!(kbench::runner::registered_topics(run_dir.path())
+        .unwrap()
+        .is_empty());
+    rt.block_on(admin.delete_topics(&[existing.as_str()], Duration::from_secs(30)))
+        .unwrap();
+}
