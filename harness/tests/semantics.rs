@@ -285,3 +285,29 @@ fn murmur2_puts_keys_where_the_java_client_does() {
         "keys spread over every partition"
     );
 }
+
+#[test]
+fn a_fleet_of_100_producers_and_100_consumers_runs_in_one_process() {
+    let text =
+        std::fs::read_to_string(common::workspace_root().join("scenarios/fleet-100.toml")).unwrap();
+    let body = text
+        .lines()
+        .filter(|l| !l.starts_with("name"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (_d, run_dir, rows) = run("fleet-100", &body);
+    let r = &rows[0];
+    assert_eq!((r.producers, r.groups, r.members), (100, 10, 10));
+    assert!(r.acked > 5_000, "{r:?}");
+    assert_eq!(
+        r.consumed,
+        10 * r.acked,
+        "every group got every message: {r:?}"
+    );
+    assert_eq!((r.lost, r.duplicated), (0, 0), "{r:?}");
+    assert_eq!(r.idle_members, 0, "10 members per group on 12 partitions");
+    let members: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("cells/base/members.json")).unwrap())
+            .unwrap();
+    assert_eq!(members.as_array().unwrap().len(), 100);
+}
