@@ -21,6 +21,7 @@ use super::pacing::Schedule;
 use super::partition::KbenchChooser;
 use super::payload::{header, PayloadGen};
 use super::wake::QueueWaker;
+use crate::metrics::cpu::thread_cpu_ns;
 use crate::metrics::delivery::ProducerLog;
 use crate::metrics::{Clock, SharedStats};
 use crate::scenario::{Partitioner, ProducerSpec, RunSpec};
@@ -60,6 +61,8 @@ pub struct ProducerShared {
     /// Acknowledged sequence numbers, ack timeline, first failure: for delivery accounting
     /// and fault impact. Locked by the delivery callback only (and read after the cell).
     pub log: Mutex<ProducerLog>,
+    /// The send thread's CPU time over its wall time, in millionths, set when it stops.
+    pub busy_ppm: AtomicU64,
 }
 
 impl ProducerShared {
@@ -70,6 +73,7 @@ impl ProducerShared {
             acked_total: AtomicU64::new(0),
             sent_total: AtomicU64::new(0),
             log: Mutex::new(ProducerLog::default()),
+            busy_ppm: AtomicU64::new(0),
         }
     }
 
@@ -213,6 +217,8 @@ pub fn run(
         }
     };
 
+    // How busy this thread is: a send loop that never waits is the producer's limit.
+    let (cpu_start, wall_start) = (thread_cpu_ns(), Instant::now());
     while !stop.load(Ordering::Relaxed) && budget.is_none_or(|b| measured_sent < b) {
         let now = Instant::now();
         if schedule.is_paced() && schedule.due(now) <= seq {
@@ -299,6 +305,9 @@ pub fn run(
         }
     }
     drop(waker);
+    let wall = wall_start.elapsed().as_nanos().max(1) as u64;
+    let busy = (thread_cpu_ns() - cpu_start).saturating_mul(1_000_000) / wall;
+    shared.busy_ppm.store(busy, Ordering::Relaxed);
     // Outstanding messages get the drain timeout to be acked; what is left then is counted as
     // failed by librdkafka's own message timeout.
     let _ = producer.flush(plan.run.drain_timeout);

@@ -5,6 +5,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::client::{ClientStats, Counters};
+use super::cpu::{self, CpuUse};
 use super::histogram::Percentiles;
 
 /// Where in a cell an interval falls.
@@ -59,6 +60,8 @@ pub enum Flag {
     DrainTimeout,
     /// The run was interrupted before the cell finished.
     Interrupted,
+    /// kbench itself ran out of CPU (its process, or one producer's send thread).
+    KbenchCpu,
 }
 
 impl Flag {
@@ -68,6 +71,7 @@ impl Flag {
             Flag::QueueFull => "queue-full",
             Flag::DrainTimeout => "drain-timeout",
             Flag::Interrupted => "interrupted",
+            Flag::KbenchCpu => "kbench-cpu",
         }
     }
 
@@ -81,7 +85,27 @@ impl Flag {
             }
             Flag::DrainTimeout => "not every acked message was consumed before the drain timeout",
             Flag::Interrupted => "the run was interrupted during this cell",
+            Flag::KbenchCpu => {
+                "kbench used (nearly) all the CPU it could get: the load generator, not the cluster, was the limit"
+            }
         }
+    }
+}
+
+/// How a cell ended, beyond its intervals.
+#[derive(Debug, Clone, Default)]
+pub struct CellEnd {
+    pub drain_complete: bool,
+    pub interrupted: bool,
+    /// kbench's and the host's CPU use over the measurement window.
+    pub cpu: CpuUse,
+    /// The busiest producer send thread: CPU time / wall time (0..1).
+    pub busiest_producer: f64,
+}
+
+impl CellEnd {
+    pub fn kbench_saturated(&self) -> bool {
+        self.cpu.process_share() >= cpu::PROCESS_LIMIT || self.busiest_producer >= cpu::THREAD_LIMIT
     }
 }
 
@@ -122,6 +146,8 @@ pub struct CellSummary {
     pub acked_per_partition: Vec<u64>,
     pub consumed_per_partition: Vec<u64>,
     pub flags: Vec<Flag>,
+    pub cpu: CpuUse,
+    pub busiest_producer: f64,
 }
 
 impl CellMetrics {
@@ -168,7 +194,7 @@ impl CellMetrics {
         }
     }
 
-    pub fn summary(&self, drain_complete: bool, interrupted: bool) -> CellSummary {
+    pub fn summary(&self, end: &CellEnd) -> CellSummary {
         let (secs, mp, mc) = self.measure_counters();
         let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
         let p = &self.producers.counters;
@@ -180,11 +206,14 @@ impl CellMetrics {
         if p.queue_full > 0 {
             flags.push(Flag::QueueFull);
         }
-        if !drain_complete {
+        if !end.drain_complete {
             flags.push(Flag::DrainTimeout);
         }
-        if interrupted {
+        if end.interrupted {
             flags.push(Flag::Interrupted);
+        }
+        if end.kbench_saturated() {
+            flags.push(Flag::KbenchCpu);
         }
         CellSummary {
             measure_secs: secs,
@@ -207,6 +236,8 @@ impl CellMetrics {
             acked_per_partition: self.producers.per_partition.clone(),
             consumed_per_partition: self.consumers.per_partition.clone(),
             flags,
+            cpu: end.cpu,
+            busiest_producer: end.busiest_producer,
         }
     }
 }
@@ -255,7 +286,10 @@ mod tests {
         m.add_interval(interval(1.0, Phase::Measure, 100, 1_000));
         m.add_interval(interval(2.0, Phase::Measure, 300, 1_000));
         m.add_interval(interval(3.0, Phase::Drain, 10, 1_000));
-        let s = m.summary(true, false);
+        let s = m.summary(&CellEnd {
+            drain_complete: true,
+            ..CellEnd::default()
+        });
         assert_eq!(s.acked, 410, "measured acks include the drain");
         assert_eq!(s.acked_per_sec, 200.0, "rate over the 2 s measure window");
         assert_eq!(s.publish.count, 410);
@@ -279,15 +313,45 @@ mod tests {
         }
         i.producers.counters.queue_full = 3;
         m.add_interval(i);
-        let s = m.summary(false, true);
+        let end = CellEnd {
+            drain_complete: false,
+            interrupted: true,
+            busiest_producer: 0.97,
+            ..CellEnd::default()
+        };
+        let s = m.summary(&end);
         assert_eq!(
             s.flags,
             vec![
                 Flag::Schedule,
                 Flag::QueueFull,
                 Flag::DrainTimeout,
-                Flag::Interrupted
+                Flag::Interrupted,
+                Flag::KbenchCpu
             ]
         );
+        let calm = CellEnd {
+            drain_complete: true,
+            cpu: CpuUse {
+                process_cores: 0.5,
+                cores: 2,
+                host_busy: Some(0.99),
+            },
+            busiest_producer: 0.4,
+            ..CellEnd::default()
+        };
+        assert!(
+            !calm.kbench_saturated(),
+            "a busy host alone is not kbench's limit"
+        );
+        let hot = CellEnd {
+            cpu: CpuUse {
+                process_cores: 1.9,
+                cores: 2,
+                host_busy: Some(0.99),
+            },
+            ..calm.clone()
+        };
+        assert!(hot.kbench_saturated());
     }
 }

@@ -7,10 +7,11 @@
 pub mod cell;
 pub mod client;
 pub mod clock;
+pub mod cpu;
 pub mod delivery;
 pub mod histogram;
 
-pub use cell::{CellMetrics, CellSummary, Phase};
+pub use cell::{CellEnd, CellMetrics, CellSummary, Phase};
 pub use client::{ClientStats, Counters, SharedStats};
 pub use clock::Clock;
 pub use histogram::{new_histogram, Percentiles};

@@ -73,6 +73,12 @@ pub struct ResultRow {
     pub queue_full: u64,
     pub late_sends: u64,
     pub max_send_lag_us: u64,
+    /// kbench's CPU over the measurement window, in cores (1.0 = one core busy).
+    pub kbench_cpu_cores: f64,
+    /// The busiest producer send thread's CPU time over its wall time (0..1).
+    pub busiest_producer_thread: f64,
+    /// The whole host's busy fraction over the window (0..1; brokers included when local).
+    pub host_cpu_busy: f64,
     /// `kind=count;...`
     pub errors: String,
     /// Measured messages acked per partition, `p0;p1;...`.
@@ -182,6 +188,9 @@ impl ResultRow {
             queue_full: s.queue_full,
             late_sends: s.late_sends,
             max_send_lag_us: s.max_send_lag_us,
+            kbench_cpu_cores: round3(s.cpu.process_cores),
+            busiest_producer_thread: round3(s.busiest_producer),
+            host_cpu_busy: round3(s.cpu.host_busy.unwrap_or(0.0)),
             errors: s
                 .errors
                 .iter()

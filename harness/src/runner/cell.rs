@@ -15,8 +15,9 @@ use crate::fleet::keys::KeyGen;
 use crate::fleet::payload::PayloadGen;
 use crate::fleet::producer::{self, ProducerPlan, ProducerShared};
 use crate::metrics::cell::{CellSummary, Interval, Phase};
+use crate::metrics::cpu::{CpuSample, CpuUse};
 use crate::metrics::delivery::{self, FleetSeqs, GroupAccount, MemberDeliveries};
-use crate::metrics::{CellMetrics, ClientStats, Clock};
+use crate::metrics::{CellEnd, CellMetrics, ClientStats, Clock};
 use crate::scenario::CellSpec;
 
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -204,6 +205,9 @@ async fn run_cell_on_topic(
     let mut drain_deadline: Option<Instant> = None;
     let mut drain_complete = false;
     let mut was_interrupted = false;
+    // kbench's own CPU over the measurement window (the self-check).
+    let mut cpu_measure_start: Option<CpuSample> = None;
+    let mut cpu_measure_end: Option<CpuSample> = None;
     loop {
         // Next boundary: the next whole interval, or warm-up / measurement end if sooner.
         let mut next = last + INTERVAL;
@@ -236,10 +240,14 @@ async fn run_cell_on_topic(
         progress.tick(&interval, now.duration_since(start));
         metrics.add_interval(interval);
         last = now;
+        if now >= warmup_end && cpu_measure_start.is_none() {
+            cpu_measure_start = Some(CpuSample::now());
+        }
 
         if interrupted.load(Ordering::Relaxed) && !was_interrupted {
             was_interrupted = true;
             stop_producers.store(true, Ordering::Relaxed);
+            cpu_measure_end.get_or_insert_with(CpuSample::now);
             drain_deadline.get_or_insert(now + Duration::from_secs(5).min(cell.run.drain_timeout));
         }
         let producers_done = fleet.producer_threads.iter().all(|t| t.is_finished());
@@ -247,6 +255,7 @@ async fn run_cell_on_topic(
             let time_up = measure_end.is_some_and(|e| now >= e);
             if time_up || (cell.run.messages.is_some() && producers_done) {
                 stop_producers.store(true, Ordering::Relaxed);
+                cpu_measure_end.get_or_insert_with(CpuSample::now);
                 drain_deadline = Some(now + cell.run.drain_timeout);
             }
             continue;
@@ -304,7 +313,21 @@ async fn run_cell_on_topic(
     metrics.add_interval(final_interval);
     progress.done();
 
-    let summary = metrics.summary(drain_complete, was_interrupted);
+    let cpu = match (cpu_measure_start, cpu_measure_end) {
+        (Some(a), Some(b)) => a.until(&b),
+        _ => CpuUse::default(),
+    };
+    let busiest_producer = fleet
+        .producers
+        .iter()
+        .map(|p| p.busy_ppm.load(Ordering::Relaxed) as f64 / 1e6)
+        .fold(0.0, f64::max);
+    let summary = metrics.summary(&CellEnd {
+        drain_complete,
+        interrupted: was_interrupted,
+        cpu,
+        busiest_producer,
+    });
     let members = fleet
         .consumers
         .iter()
