@@ -10,10 +10,13 @@
 //!   message: pacing, keys, payloads, partition choice.
 //! - [`metrics`]: latency histograms and counters, merged per interval and per cell. Pure: no
 //!   files, no network.
+//! - [`fault`]: `[[fault]]` entries carried out during a cell (kill, stop, pause, restart a
+//!   broker), and their impact on the acks.
 //! - [`runner`]: one cell from topic creation to teardown; a run is its cells in order.
 //! - [`report`]: the only code that writes report files (CSV, manifest, charts).
 pub mod cli;
 pub mod cluster;
+pub mod fault;
 pub mod fleet;
 pub mod metrics;
 pub mod report;

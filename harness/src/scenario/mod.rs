@@ -40,11 +40,27 @@
 //! [sweep]                             # each key a setting, each value a non-empty list
 //! acks = ["0", "1", "all"]            # short names, or producers.acks, topic.configs.<name>,
 //! partitions = [1, 6, 24]             # client.producer.<prop>, client.consumer.<prop>
+//! [[fault]]                           # not sweepable; every cell runs every fault
+//! at = "10s"                          # since the cell's producers start, WARM-UP INCLUDED;
+//!                                     # must be before warmup + duration
+//! action = "kill"                     # kill (SIGKILL), stop (SIGTERM), restart (stop, start),
+//!                                     # pause (SIGSTOP for duration, then SIGCONT)
+//! duration = "5s"                     # pause: required; kill/stop: down this long, then
+//!                                     # started again (left out: until the end of the cell)
+//! broker = "leader-of:0"              # a node id (2), "leader-of:<partition>" of the cell's
+//!                                     # topic, or "controller" (the active KRaft controller)
+//! [fault_commands]                    # optional: shell commands instead of the local
+//! kill = "docker compose kill kafka-{node}"   # cluster's control API; also stop, start,
+//! start = "docker compose start kafka-{node}" # pause, resume ({node} = the node id)
 //! ```
+//!
+//! Whatever a fault took down is brought back when the cell ends, so the next cell starts on
+//! a full cluster. See `crate::fault` for how faults run and what is measured around them.
 //!
 //! Cells vary the first axis slowest; their ids join `<axis>-<value>` with `_`
 //! (`acks-all_partitions-6`), or are `base` when nothing is swept.
 mod errors;
+mod faults;
 pub mod model;
 pub mod parse;
 mod render;
@@ -55,5 +71,6 @@ pub mod units;
 #[cfg(test)]
 mod tests;
 
+pub use faults::validate_faults_against_cluster;
 pub use model::*;
 pub use parse::{load, parse_str, render_cells, validate_against_cluster, ScenarioError};

@@ -19,6 +19,9 @@ pub struct Scenario {
     pub axes: Vec<SweepAxis>,
     /// The cartesian product of the axes, in a stable order (first axis varies slowest).
     pub cells: Vec<CellSpec>,
+    /// `[fault_commands]`: shell commands that fault a broker (Docker and other clusters kbench
+    /// did not start). `None`: faults go through the local cluster's own control API.
+    pub fault_commands: Option<FaultCommands>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +47,9 @@ pub struct CellSpec {
     pub consumers: ConsumerSpec,
     pub run: RunSpec,
     pub client: ClientProps,
+    /// `[[fault]]` entries in file order (sorted by nothing: the index is the one errors and
+    /// reports use). The same for every cell: each cell runs them all, on its own clock.
+    pub faults: Vec<FaultSpec>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -150,6 +156,116 @@ pub struct RunSpec {
     pub messages: Option<u64>,
     /// After the producers stop: how long to wait for acks and for consumers to catch up.
     pub drain_timeout: Duration,
+}
+
+/// One `[[fault]]`: do `action` to `broker`, `at` after the cell's producers start.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultSpec {
+    /// Since the cell's producers start, warm-up included (`at = "10s"` with a 5 s warm-up is
+    /// 5 s into the measurement).
+    pub at: Duration,
+    pub action: FaultAction,
+    /// Pause: how long the broker stays frozen (required). Kill / stop: how long it stays down
+    /// before it is started again; `None` = until the end of the cell. Never set for restart.
+    pub duration: Option<Duration>,
+    pub broker: BrokerRef,
+}
+
+/// What a fault does to its broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultAction {
+    /// SIGKILL: a crash, no controlled shutdown.
+    Kill,
+    /// SIGTERM: controlled shutdown (leadership moves away first).
+    Stop,
+    /// SIGSTOP for `duration`, then SIGCONT: the broker freezes with its sockets open.
+    Pause,
+    /// Stop, then start again at once (waiting until it serves clients).
+    Restart,
+}
+
+/// Which broker a fault hits; `LeaderOf` and `Controller` are resolved when the fault fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BrokerRef {
+    /// A node id (`broker = 2`).
+    Node(i32),
+    /// The current leader of this partition of the cell's topic (`"leader-of:0"`).
+    LeaderOf(i32),
+    /// The active KRaft controller (the metadata quorum's leader).
+    Controller,
+}
+
+/// `[fault_commands]`: shell command templates (run with `sh -c`), `{node}` replaced by the
+/// node id. A fault needs the templates of its action: kill + start, stop + start,
+/// restart = stop + start, pause + resume.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FaultCommands {
+    pub kill: Option<String>,
+    pub stop: Option<String>,
+    pub start: Option<String>,
+    pub pause: Option<String>,
+    pub resume: Option<String>,
+}
+
+impl FaultAction {
+    pub const ALL: [FaultAction; 4] = [
+        FaultAction::Kill,
+        FaultAction::Stop,
+        FaultAction::Pause,
+        FaultAction::Restart,
+    ];
+
+    /// The name used in scenario files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultAction::Kill => "kill",
+            FaultAction::Stop => "stop",
+            FaultAction::Pause => "pause",
+            FaultAction::Restart => "restart",
+        }
+    }
+}
+
+impl std::fmt::Display for FaultAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for BrokerRef {
+    /// As written in a scenario: `2`, `leader-of:0`, `controller`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BrokerRef::Node(n) => write!(f, "{n}"),
+            BrokerRef::LeaderOf(p) => write!(f, "leader-of:{p}"),
+            BrokerRef::Controller => f.write_str("controller"),
+        }
+    }
+}
+
+impl FaultCommands {
+    /// The template for one command name (`kill`, `stop`, `start`, `pause`, `resume`).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        match name {
+            "kill" => self.kill.as_deref(),
+            "stop" => self.stop.as_deref(),
+            "start" => self.start.as_deref(),
+            "pause" => self.pause.as_deref(),
+            "resume" => self.resume.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The templates a fault with `action` runs: the action's own, then the one that undoes it.
+    pub fn needed(action: FaultAction) -> [&'static str; 2] {
+        match action {
+            FaultAction::Kill => ["kill", "start"],
+            FaultAction::Stop | FaultAction::Restart => ["stop", "start"],
+            FaultAction::Pause => ["pause", "resume"],
+        }
+    }
 }
 
 /// librdkafka properties passed through unchanged (they override kbench's own settings).

@@ -13,7 +13,8 @@ use toml_edit::ImDocument;
 
 pub use super::errors::ScenarioError;
 use super::errors::Source;
-use super::model::{Acks, CellSpec, KeySpec, Partitioner, RunSpec, Scenario, SweepAxis};
+use super::faults::{self, fault_key, ParsedFault};
+use super::model::{Acks, BrokerRef, CellSpec, KeySpec, Partitioner, RunSpec, Scenario, SweepAxis};
 pub use super::render::render_cells;
 use super::settings::{
     default_cell, describe, flatten, int_in, key_span, table_of, ClientKind, Ctx, Field, Setting,
@@ -45,6 +46,8 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
     let mut origins = Origins::new();
     let mut name = None;
     let mut sweep_field = None;
+    let mut fault_field = None;
+    let mut commands_field = None;
     for (k, item) in root.iter() {
         let f = Field::of(root, k, item, k.to_string());
         match k {
@@ -53,16 +56,34 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
             "client" => client(&f, &cx, &mut base, &mut origins)?,
             "run" => base.run = run(&f, &cx)?,
             "sweep" => sweep_field = Some(f),
+            "fault" => fault_field = Some(f),
+            "fault_commands" => commands_field = Some(f),
             _ => {
                 return Err(src.err(
                     key_span(root, k),
                     k,
                     "unknown key; expected name, [topic], [producers], [consumers], [run], \
-                     [client.producer|consumer|admin] or [sweep]",
+                     [client.producer|consumer|admin], [sweep], [[fault]] or [fault_commands]",
                 ))
             }
         }
     }
+    // After the loop: a fault is checked against [run], wherever the two are in the file.
+    let parsed_faults = match &fault_field {
+        Some(f) => faults::parse_faults(f, &cx, &base.run)?,
+        None => Vec::new(),
+    };
+    let fault_commands = match &commands_field {
+        Some(f) => {
+            let commands = faults::parse_commands(f, &cx)?;
+            let span = key_span(root, "fault_commands");
+            let table = f.item.as_table_like();
+            faults::check_commands(&parsed_faults, &commands, span, table, &cx)?;
+            Some(commands)
+        }
+        None => None,
+    };
+    base.faults = parsed_faults.iter().map(|f| f.spec.clone()).collect();
     let name = name.ok_or_else(|| {
         ScenarioError::new(
             path,
@@ -79,7 +100,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
     let sweep_span = sweep_field.as_ref().and_then(|f| f.span.clone());
     let mut cells = Vec::new();
     for (cell, choice) in sweep::expand(&axes, &base, &cx, sweep_span)? {
-        check_cell(&cell, &choice, &axes, &origins, &cx)?;
+        check_cell(&cell, &choice, &axes, &origins, &parsed_faults, &cx)?;
         cells.push(cell);
     }
     Ok(Scenario {
@@ -93,6 +114,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
             })
             .collect(),
         cells,
+        fault_commands,
     })
 }
 
@@ -317,6 +339,7 @@ fn check_cell(
     choice: &[usize],
     axes: &[Axis],
     origins: &Origins,
+    faults: &[ParsedFault],
     cx: &Ctx,
 ) -> Result<(), ScenarioError> {
     let blame = |involved: &[Setting], problem: String| -> ScenarioError {
@@ -390,6 +413,27 @@ fn check_cell(
                     cell.topic.replication_factor
                 ),
             ));
+        }
+    }
+    for (i, f) in faults.iter().enumerate() {
+        let BrokerRef::LeaderOf(p) = f.spec.broker else {
+            continue;
+        };
+        let partitions = cell.topic.partitions;
+        if p >= partitions {
+            let problem = format!(
+                "fault[{i}] targets leader-of:{p}, but the topic has {partitions} partition{} \
+                 (0..={})",
+                if partitions == 1 { "" } else { "s" },
+                partitions - 1
+            );
+            // A swept partition count made it: blame that value; else the fault.
+            if axes.iter().any(|a| a.setting == Setting::Partitions) {
+                return Err(blame(&[Setting::Partitions], problem));
+            }
+            return Err(cx
+                .src
+                .err(f.spans.broker.clone(), &fault_key(i, "broker"), problem));
         }
     }
     Ok(())

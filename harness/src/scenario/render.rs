@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::model::{CellSpec, KeySpec, MessageSize, Scenario};
+use super::model::{CellSpec, FaultAction, FaultSpec, KeySpec, MessageSize, Scenario};
 use super::units::{format_duration, format_size};
 
 /// Prints the scenario name, its axes, then one line per cell with the settings that shape the
@@ -30,6 +30,20 @@ pub fn render_cells(s: &Scenario, out: &mut impl Write) -> io::Result<()> {
             format_duration(run.warmup),
             format_duration(run.drain_timeout)
         )?;
+        if !first.faults.is_empty() {
+            let via = if s.fault_commands.is_some() {
+                "[fault_commands]"
+            } else {
+                "the local cluster"
+            };
+            writeln!(
+                out,
+                "faults (in every cell; at = since the producers start, warm-up included; via {via}):"
+            )?;
+            for (i, f) in first.faults.iter().enumerate() {
+                writeln!(out, "  [{i}] {}", fault_line(f))?;
+            }
+        }
     }
     let n = s.cells.len();
     writeln!(out, "{n} cell{}:", if n == 1 { "" } else { "s" })?;
@@ -86,4 +100,15 @@ fn settings_line(c: &CellSpec) -> String {
         line.push_str(" sync");
     }
     line
+}
+
+fn fault_line(f: &FaultSpec) -> String {
+    let at = format_duration(f.at);
+    let what = match (f.action, f.duration) {
+        (FaultAction::Pause, Some(d)) => format!("for {}", format_duration(d)),
+        (FaultAction::Restart, _) => "then start it again".to_string(),
+        (_, Some(d)) => format!("down for {}", format_duration(d)),
+        (_, None) => "down until the end of the cell".to_string(),
+    };
+    format!("at {at} {} broker {}, {what}", f.action, f.broker)
 }

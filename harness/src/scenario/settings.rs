@@ -142,7 +142,7 @@ fn quoted_list(names: &[&str]) -> String {
 }
 
 /// A string that must be one of `names`; returns its index.
-fn one_of(f: &Field, cx: &Ctx, names: &[&str]) -> Result<usize, ScenarioError> {
+pub(crate) fn one_of(f: &Field, cx: &Ctx, names: &[&str]) -> Result<usize, ScenarioError> {
     let bad = || {
         f.err(
             cx,
@@ -692,5 +692,6 @@ pub(crate) fn default_cell() -> CellSpec {
             drain_timeout: std::time::Duration::from_secs(30),
         },
         client: ClientProps::default(),
+        faults: Vec::new(),
     }
 }

@@ -1043,3 +1043,407 @@ fn shipped_scenarios_parse() {
     }
     assert!(count >= 6, "expected the example scenarios, found {count}");
 }
+
+// ---------------------------------------------------------------- faults
+
+const FAULTS: &str = r#"name = "f"
+[run]
+warmup = "5s"
+duration = "30s"
+[[fault]]
+at = "10s"
+action = "kill"
+broker = "leader-of:0"
+[[fault]]
+at = "15s"
+action = "pause"
+duration = "3s"
+broker = 2
+[[fault]]
+at = "20s"
+action = "stop"
+duration = "5s"
+broker = "controller"
+[[fault]]
+at = "34.5s"
+action = "restart"
+broker = 3
+[sweep]
+acks = ["0", "1", "all"]
+"#;
+
+#[test]
+fn faults_are_read_into_every_cell() {
+    let s = ok(FAULTS);
+    assert_eq!(s.fault_commands, None);
+    assert_eq!(s.cells.len(), 3);
+    let want = vec![
+        FaultSpec {
+            at: Duration::from_secs(10),
+            action: FaultAction::Kill,
+            duration: None,
+            broker: BrokerRef::LeaderOf(0),
+        },
+        FaultSpec {
+            at: Duration::from_secs(15),
+            action: FaultAction::Pause,
+            duration: Some(Duration::from_secs(3)),
+            broker: BrokerRef::Node(2),
+        },
+        FaultSpec {
+            at: Duration::from_secs(20),
+            action: FaultAction::Stop,
+            duration: Some(Duration::from_secs(5)),
+            broker: BrokerRef::Controller,
+        },
+        FaultSpec {
+            at: Duration::from_millis(34_500),
+            action: FaultAction::Restart,
+            duration: None,
+            broker: BrokerRef::Node(3),
+        },
+    ];
+    for c in &s.cells {
+        assert_eq!(c.faults, want, "cell {}", c.id);
+    }
+    // No faults: an empty list.
+    assert!(ok("name = \"x\"\n").cells[0].faults.is_empty());
+    // In the manifest as written in a scenario.
+    let json = serde_json::to_value(&s.cells[0].faults[0]).expect("json");
+    assert_eq!(json["action"], "kill");
+    assert_eq!(json["broker"], serde_json::json!({"leader-of": 0}));
+    assert_eq!(BrokerRef::LeaderOf(0).to_string(), "leader-of:0");
+    assert_eq!(BrokerRef::Controller.to_string(), "controller");
+    assert_eq!(BrokerRef::Node(2).to_string(), "2");
+}
+
+#[test]
+fn fault_forms_and_commands() {
+    // An inline list works as well as [[fault]]; [run] may come after the faults.
+    let s = ok(r#"name = "x"
+fault = [{ at = "1s", action = "kill", broker = 1, duration = "2s" }]
+[fault_commands]
+kill = "docker compose kill kafka-{node}"
+start = "docker compose start kafka-{node}"
+stop = "docker compose stop kafka-{node}"
+[run]
+warmup = "0s"
+duration = "2s"
+"#);
+    let f = &s.cells[0].faults[0];
+    assert_eq!(f.at, Duration::from_secs(1));
+    assert_eq!(f.duration, Some(Duration::from_secs(2)));
+    let c = s.fault_commands.expect("commands");
+    assert_eq!(c.kill.as_deref(), Some("docker compose kill kafka-{node}"));
+    assert_eq!(c.get("start"), Some("docker compose start kafka-{node}"));
+    assert_eq!(c.pause, None);
+    // A template without {node} is fine for a fault naming its node.
+    ok("name = \"x\"\n[[fault]]\nat = \"1s\"\naction = \"pause\"\nduration = \"1s\"\nbroker = 2\n\
+        [fault_commands]\npause = \"docker compose pause kafka-2\"\nresume = \"docker compose unpause kafka-2\"\n");
+    // A run of N messages has no known end: any at is accepted.
+    ok("name = \"x\"\n[run]\nmessages = 10\n[[fault]]\nat = \"1h\"\naction = \"kill\"\nbroker = 1\n");
+    // The same node again once the first fault is over.
+    ok(
+        "name = \"x\"\n[[fault]]\nat = \"3s\"\naction = \"kill\"\nbroker = 2\nduration = \"2s\"\n\
+        [[fault]]\nat = \"5s\"\naction = \"pause\"\nbroker = 2\nduration = \"1s\"\n\
+        [[fault]]\nat = \"7s\"\naction = \"restart\"\nbroker = 2\n\
+        [[fault]]\nat = \"7.5s\"\naction = \"stop\"\nbroker = 2\n",
+    );
+}
+
+#[test]
+fn render_cells_lists_the_faults() {
+    let mut out = Vec::new();
+    render_cells(&ok(FAULTS), &mut out).expect("write");
+    let text = String::from_utf8(out).expect("utf8");
+    for part in [
+        "faults (in every cell; at = since the producers start, warm-up included; via the local cluster):",
+        "  [0] at 10s kill broker leader-of:0, down until the end of the cell\n",
+        "  [1] at 15s pause broker 2, for 3s\n",
+        "  [2] at 20s stop broker controller, down for 5s\n",
+        "  [3] at 34500ms restart broker 3, then start it again\n",
+    ] {
+        assert!(text.contains(part), "{part:?} missing from {text}");
+    }
+}
+
+#[test]
+fn fault_entry_errors() {
+    let head = "name = \"x\"\n[[fault]]\n";
+    let with = |body: &str| format!("{head}{body}");
+    fails(
+        &with("at = \"1s\"\naction = \"crash\"\nbroker = 1\n"),
+        4,
+        "fault[0].action",
+        "expected one of \"kill\", \"stop\", \"pause\", \"restart\", got \"crash\"",
+    );
+    fails(
+        &with("at = \"1s\"\naction = \"pause\"\nbroker = 1\n"),
+        4,
+        "fault[0].duration",
+        "action \"pause\" needs duration",
+    );
+    fails(
+        &with("at = \"1s\"\naction = \"restart\"\nduration = \"2s\"\nbroker = 1\n"),
+        5,
+        "fault[0].duration",
+        "use action = \"stop\" with a duration",
+    );
+    fails(
+        &with("at = \"1s\"\naction = \"kill\"\nduration = \"0s\"\nbroker = 1\n"),
+        5,
+        "fault[0].duration",
+        "above 0",
+    );
+    fails(
+        &with("at = \"1 second\"\naction = \"kill\"\nbroker = 1\n"),
+        3,
+        "fault[0].at",
+        "expected a duration like",
+    );
+    fails(
+        &with("at = 10\naction = \"kill\"\nbroker = 1\n"),
+        3,
+        "fault[0].at",
+        "expected a duration string",
+    );
+    fails(
+        &with("at = \"1s\"\naction = \"kill\"\nbroker = 1\nnode = 2\n"),
+        6,
+        "fault[0].node",
+        "unknown key; [[fault]] takes at, action, duration, broker",
+    );
+    // Missing keys: the line of the entry's [[fault]] header.
+    fails(
+        &with("action = \"kill\"\nbroker = 1\n"),
+        2,
+        "fault[0].at",
+        "missing: every [[fault]] needs at",
+    );
+    fails(
+        &with("at = \"1s\"\nbroker = 1\n"),
+        2,
+        "fault[0].action",
+        "missing",
+    );
+    fails(
+        "name = \"x\"\n[[fault]]\nat = \"1s\"\naction = \"kill\"\nbroker = 1\n\n[[fault]]\nat = \"2s\"\naction = \"kill\"\n",
+        7,
+        "fault[1].broker",
+        "missing: every [[fault]] needs broker",
+    );
+    fails(
+        "name = \"x\"\n[fault]\nat = \"1s\"\n",
+        2,
+        "fault",
+        "expected [[fault]] entries",
+    );
+    fails(
+        "name = \"x\"\nfault = [1]\n",
+        2,
+        "fault",
+        "expected [[fault]] entries",
+    );
+}
+
+#[test]
+fn fault_at_must_be_before_the_producers_stop() {
+    // Default run: warmup 2s + duration 10s.
+    fails(
+        "name = \"x\"\n[[fault]]\nat = \"12s\"\naction = \"kill\"\nbroker = 1\n",
+        3,
+        "fault[0].at",
+        "at 12s is not before the producers stop at 12s (warmup 2s + duration 10s); at counts from the producers' start, warm-up included",
+    );
+    ok("name = \"x\"\n[[fault]]\nat = \"11.9s\"\naction = \"kill\"\nbroker = 1\n");
+    // [run] after the faults still counts.
+    fails(
+        "name = \"x\"\n[[fault]]\nat = \"8s\"\naction = \"kill\"\nbroker = 1\n[run]\nwarmup = \"1s\"\nduration = \"5s\"\n",
+        3,
+        "fault[0].at",
+        "stop at 6s",
+    );
+}
+
+#[test]
+fn fault_broker_errors() {
+    let broker = |b: &str| {
+        format!("name = \"x\"\n[[fault]]\nat = \"1s\"\naction = \"kill\"\nbroker = {b}\n")
+    };
+    fails(
+        &broker("\"2\""),
+        5,
+        "fault[0].broker",
+        "a node id is an integer, not a string: write broker = 2",
+    );
+    fails(&broker("2.5"), 5, "fault[0].broker", "expected a node id");
+    fails(&broker("-1"), 5, "fault[0].broker", "between 0 and");
+    fails(
+        &broker("\"leader\""),
+        5,
+        "fault[0].broker",
+        "\"leader-of:<partition>\" or \"controller\", got \"leader\"",
+    );
+    fails(
+        &broker("\"leader-of:x\""),
+        5,
+        "fault[0].broker",
+        "leader-of takes a partition number",
+    );
+    fails(
+        &broker("\"leader-of:-1\""),
+        5,
+        "fault[0].broker",
+        "leader-of takes a partition number",
+    );
+    // leader-of a partition the topic does not have (default 6 partitions).
+    fails(
+        &broker("\"leader-of:6\""),
+        5,
+        "fault[0].broker",
+        "fault[0] targets leader-of:6, but the topic has 6 partitions (0..=5)",
+    );
+    fails(
+        "name = \"x\"\n[topic]\npartitions = 1\n[[fault]]\nat = \"1s\"\naction = \"kill\"\nbroker = \"leader-of:1\"\n",
+        7,
+        "fault[0].broker",
+        "has 1 partition (0..=0)",
+    );
+    ok(&broker("\"leader-of:5\""));
+    // A swept partition count that makes it: the value, with the cell.
+    fails(
+        "name = \"x\"\n[[fault]]\nat = \"1s\"\naction = \"kill\"\nbroker = \"leader-of:3\"\n[sweep]\npartitions = [\n  6,\n  2,\n]\n",
+        9,
+        "sweep.partitions",
+        "in cell 1 (partitions-2): fault[0] targets leader-of:3, but the topic has 2 partitions",
+    );
+}
+
+#[test]
+fn overlapping_faults_on_one_node() {
+    fails(
+        "name = \"x\"\n[[fault]]\nat = \"5s\"\naction = \"kill\"\nbroker = 2\n[[fault]]\nat = \"8s\"\naction = \"pause\"\nduration = \"1s\"\nbroker = 2\n",
+        7,
+        "fault[1].at",
+        "node 2 is still held by fault[0] (kill at 5s, until the end of the cell)",
+    );
+    // Order in the file does not matter: the later one is blamed.
+    fails(
+        "name = \"x\"\n[[fault]]\nat = \"6s\"\naction = \"kill\"\nbroker = 2\n[[fault]]\nat = \"5s\"\naction = \"pause\"\nduration = \"2s\"\nbroker = 2\n",
+        3,
+        "fault[0].at",
+        "held by fault[1] (pause at 5s, until 7s)",
+    );
+    fails(
+        "name = \"x\"\n[[fault]]\nat = \"5s\"\naction = \"restart\"\nbroker = 1\n[[fault]]\nat = \"5s\"\naction = \"kill\"\nbroker = 1\n",
+        7,
+        "fault[1].at",
+        "held by fault[0] (restart at 5s, then)",
+    );
+    // Different nodes at once are fine.
+    ok("name = \"x\"\n[[fault]]\nat = \"5s\"\naction = \"kill\"\nbroker = 1\n[[fault]]\nat = \"5s\"\naction = \"kill\"\nbroker = 2\n");
+}
+
+#[test]
+fn fault_commands_errors() {
+    let kill =
+        "name = \"x\"\n[[fault]]\nat = \"1s\"\naction = \"kill\"\nbroker = \"leader-of:0\"\n";
+    fails(
+        &format!("{kill}[fault_commands]\nkill = \"docker compose kill kafka-{{node}}\"\n"),
+        6,
+        "fault_commands.start",
+        "missing: fault[0] (action \"kill\") runs fault_commands.kill and fault_commands.start",
+    );
+    fails(
+        &format!("{kill}[fault_commands]\nstart = \"docker compose start kafka-{{node}}\"\n"),
+        6,
+        "fault_commands.kill",
+        "missing",
+    );
+    fails(
+        &format!(
+            "{kill}[fault_commands]\nkill = \"docker compose kill kafka-1\"\nstart = \"docker compose start kafka-{{node}}\"\n"
+        ),
+        7,
+        "fault_commands.kill",
+        "fault[0] targets leader-of:0, found when it fires: the command needs a {node} placeholder",
+    );
+    fails(
+        &format!("{kill}[fault_commands]\nkil = \"x\"\n"),
+        7,
+        "fault_commands.kil",
+        "unknown key; [fault_commands] takes kill, stop, start, pause, resume",
+    );
+    fails(
+        &format!("{kill}[fault_commands]\nkill = 1\n"),
+        7,
+        "fault_commands.kill",
+        "expected a shell command string",
+    );
+    fails(
+        &format!("{kill}[fault_commands]\nkill = \" \"\n"),
+        7,
+        "fault_commands.kill",
+        "empty command",
+    );
+    fails(
+        "name = \"x\"\nfault_commands = 3\n",
+        2,
+        "fault_commands",
+        "expected a table",
+    );
+    // pause needs pause and resume.
+    fails(
+        "name = \"x\"\n[[fault]]\nat = \"1s\"\naction = \"pause\"\nduration = \"1s\"\nbroker = 1\n[fault_commands]\npause = \"p {node}\"\n",
+        7,
+        "fault_commands.resume",
+        "runs fault_commands.pause and fault_commands.resume",
+    );
+}
+
+#[test]
+fn validate_faults_against_cluster_checks_node_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("f.toml");
+    std::fs::write(
+        &path,
+        "name = \"f\"\n[[fault]]\nat = \"1s\"\naction = \"kill\"\nbroker = \"controller\"\n\
+         [[fault]]\nat = \"2s\"\naction = \"kill\"\n\nbroker = 4\n",
+    )
+    .expect("write");
+    let s = load(&path).expect("parses");
+    assert!(validate_faults_against_cluster(&s, &[1, 2, 3, 4]).is_ok());
+    let e = validate_faults_against_cluster(&s, &[3, 1, 2]).expect_err("node 4 of 3");
+    assert_eq!(e.line, Some(10));
+    assert_eq!(e.key.as_deref(), Some("fault[1].broker"));
+    assert!(
+        e.message
+            .contains("node 4 is not a broker of this cluster (its node ids: 1, 2, 3)"),
+        "{e}"
+    );
+    assert_eq!(e.exit_code(), 2);
+    // The file gone: still an error, without a line.
+    std::fs::remove_file(&path).expect("rm");
+    let e = validate_faults_against_cluster(&s, &[1]).expect_err("node 4 of 1");
+    assert_eq!(e.line, None);
+}
+
+#[test]
+fn faults_never_panic_on_truncated_input() {
+    let full = r#"name = "p"
+[[fault]]
+at = "1s"
+action = "pause"
+duration = "500ms"
+broker = "leader-of:0"
+fault_extra = [{ at = "2s" }]
+[fault_commands]
+pause = "docker compose pause kafka-{node}"
+resume = "docker compose unpause kafka-{node}"
+"#;
+    for (i, _) in full.char_indices() {
+        let _ = parse(&full[..i]);
+    }
+    assert!(parse(full).is_err(), "fault_extra is an unknown key");
+    assert!(parse(&full.replace("fault_extra = [{ at = \"2s\" }]\n", "")).is_ok());
+}
