@@ -171,8 +171,68 @@ fn faults_on_a_real_cluster() {
 
     rt.block_on(admin.delete_topics(&[&topic], Duration::from_secs(30)))
         .unwrap();
+
+    // A whole run with a fault: acks=all + idempotence loses, duplicates, reorders nothing
+    // while the leader of partition 0 is killed and restarted (failover-idempotent.toml, shortened).
+    let t = Instant::now();
+    failover_run_loses_nothing(&bootstrap, &dir.path().join("state"), dir.path());
+    eprintln!("failover run in {:.1} s", t.elapsed().as_secs_f64());
+
     cluster.down(false).unwrap();
     eprintln!("whole test {:.1} s", t0.elapsed().as_secs_f64());
+}
+
+fn failover_run_loses_nothing(bootstrap: &str, state_dir: &std::path::Path, tmp: &std::path::Path) {
+    let full = std::fs::read_to_string(
+        common::workspace_root().join("scenarios/failover-idempotent.toml"),
+    )
+    .unwrap();
+    let short = full
+        .replace("duration = \"20s\"", "duration = \"8s\"")
+        .replace("warmup = \"3s\"", "warmup = \"2s\"")
+        .replace("at = \"8s\"", "at = \"4s\"")
+        .replace("duration = \"10s\"", "duration = \"3s\"");
+    assert_ne!(short, full, "the shortening must apply");
+    let file = tmp.join("failover.toml");
+    std::fs::write(&file, short).unwrap();
+    let reports = tmp.join("reports");
+    let o = common::kbench(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--bootstrap",
+            bootstrap,
+            "--reports",
+            reports.to_str().unwrap(),
+            "--state-dir",
+            state_dir.to_str().unwrap(),
+            "--quiet",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", common::text(&o));
+    let run_dir = std::fs::read_dir(&reports)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let rows: Vec<kbench::report::csv::ResultRow> =
+        kbench::report::csv::read_csv(&run_dir.join("results.csv")).unwrap();
+    let r = &rows[0];
+    eprintln!(
+        "failover: acked {} lost {} dup {} reordered {} unavailable {:?} ms first error {:?} ms recover {:?} ms",
+        r.acked, r.lost, r.duplicated, r.reordered, r.fault_unavailable_ms, r.fault_first_error_ms, r.fault_recover_ms
+    );
+    assert_eq!(r.faults, 1, "{r:?}");
+    assert!(r.acked > 10_000, "{r:?}");
+    assert_eq!((r.lost, r.duplicated, r.reordered), (0, 0, 0), "{r:?}");
+    assert!(r.fault_unavailable_ms.is_some(), "{r:?}");
+    let faults: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("cells/base/faults.json")).unwrap())
+            .unwrap();
+    assert_eq!(faults[0]["event"]["status"], "done", "{faults}");
+    assert!(faults[0]["event"]["node"].as_i64().is_some(), "{faults}");
 }
 
 /// The `[fault_commands]` target: each step runs its template with `{node}` replaced; no

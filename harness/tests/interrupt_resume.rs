@@ -249,6 +249,7 @@ fn a_cell_never_runs_on_or_deletes_a_topic_that_already_exists() {
         run_dir.path(),
         &interrupted,
         true,
+        None,
     ));
     let err = format!("{:#}", result.err().expect("must refuse an existing topic"));
     assert!(err.contains("already exists"), "{err}");

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::cell::{CellSummary, Interval};
 use crate::metrics::delivery::GroupAccount;
 use crate::metrics::Percentiles;
+use crate::runner::FaultOutcome;
 use crate::scenario::{CellSpec, KeySpec, MessageSize};
 
 /// One cell of `results.csv`. Latencies in microseconds.
@@ -70,6 +71,15 @@ pub struct ResultRow {
     pub duplicated: u64,
     pub reordered: u64,
     pub redelivered: u64,
+    /// Faults (`[[fault]]`) that ran in this cell; details in `cells/<id>/faults.json`.
+    pub faults: usize,
+    /// Longest stretch without any ack after a fault started (worst fault), ms.
+    pub fault_unavailable_ms: Option<u64>,
+    /// From the first fault's start to the first failed delivery, ms (empty: no error).
+    pub fault_first_error_ms: Option<u64>,
+    /// From a fault's start until throughput was back at 90 % (worst fault), ms; empty when
+    /// it never recovered within the measurement.
+    pub fault_recover_ms: Option<u64>,
     pub queue_full: u64,
     pub late_sends: u64,
     pub max_send_lag_us: u64,
@@ -96,6 +106,7 @@ pub struct CellFacts<'a> {
     pub consumer_lag: u64,
     pub idle_members: usize,
     pub delivery: GroupAccount,
+    pub faults: &'a [FaultOutcome],
 }
 
 fn size_text(s: &MessageSize) -> String {
@@ -185,6 +196,20 @@ impl ResultRow {
             duplicated: facts.delivery.duplicated,
             reordered: facts.delivery.reordered,
             redelivered: facts.delivery.redelivered,
+            faults: facts.faults.iter().filter(|f| f.impact.is_some()).count(),
+            fault_unavailable_ms: facts
+                .faults
+                .iter()
+                .filter_map(|f| f.impact.as_ref())
+                .map(|i| i.unavailable.as_millis() as u64)
+                .max(),
+            fault_first_error_ms: facts
+                .faults
+                .iter()
+                .find_map(|f| f.impact.as_ref())
+                .and_then(|i| i.time_to_first_error)
+                .map(|d| d.as_millis() as u64),
+            fault_recover_ms: worst_recovery(facts.faults),
             queue_full: s.queue_full,
             late_sends: s.late_sends,
             max_send_lag_us: s.max_send_lag_us,
@@ -207,6 +232,16 @@ impl ResultRow {
                 .join(";"),
         }
     }
+}
+
+/// The slowest recovery of the faults that ran; `None` if any never recovered.
+fn worst_recovery(faults: &[FaultOutcome]) -> Option<u64> {
+    let mut worst = None;
+    for i in faults.iter().filter_map(|f| f.impact.as_ref()) {
+        let ms = i.time_to_recover?.as_millis() as u64;
+        worst = worst.max(Some(ms));
+    }
+    worst
 }
 
 fn round3(x: f64) -> f64 {

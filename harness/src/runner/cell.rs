@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
 
+use super::faults::{self, FaultOutcome};
 use crate::cluster::admin::{Admin, TOPIC_PREFIX};
+use crate::fault::{FaultRunner, FaultSetup, Target};
 use crate::fleet::consumer::{self, ConsumerPlan, ConsumerShared};
 use crate::fleet::keys::KeyGen;
 use crate::fleet::payload::PayloadGen;
@@ -32,6 +34,8 @@ pub struct CellOutcome {
     pub start_unix: f64,
     /// Lost, duplicated, reordered (worst group).
     pub delivery: GroupAccount,
+    /// The cell's faults and their impact (empty without `[[fault]]`).
+    pub faults: Vec<FaultOutcome>,
 }
 
 /// A consumer group member's share of the cell.
@@ -65,6 +69,7 @@ pub async fn run_cell(
     run_dir: &Path,
     interrupted: &Arc<AtomicBool>,
     quiet: bool,
+    faults: Option<&Target>,
 ) -> anyhow::Result<CellOutcome> {
     let partitions = cell.topic.partitions;
     let setup_timeout = Duration::from_secs(30);
@@ -78,7 +83,7 @@ pub async fn run_cell(
         )
         .await?;
     register_topic(run_dir, topic)?;
-    let result = run_cell_on_topic(cell, admin, bootstrap, topic, interrupted, quiet).await;
+    let result = run_cell_on_topic(cell, admin, bootstrap, topic, interrupted, quiet, faults).await;
     // Delete the topic whatever happened: it is ours (created just above).
     let deleted = admin.delete_topics(&[topic], setup_timeout).await;
     let outcome = result?;
@@ -93,6 +98,7 @@ async fn run_cell_on_topic(
     topic: &str,
     interrupted: &Arc<AtomicBool>,
     quiet: bool,
+    faults: Option<&Target>,
 ) -> anyhow::Result<CellOutcome> {
     let partitions = cell.topic.partitions;
     admin
@@ -196,6 +202,24 @@ async fn run_cell_on_topic(
         fleet.producers.push(shared);
     }
 
+    // Faults run on their own threads, on the cell's clock (`at` counts from `start`).
+    let mut fault_runner = match faults {
+        Some(target) if !cell.faults.is_empty() => {
+            let mut setup = FaultSetup::new(
+                cell.faults.clone(),
+                target.clone(),
+                Some(bootstrap.to_string()),
+                topic,
+                start,
+            );
+            setup.client_props = cell.client.admin.clone();
+            Some(FaultRunner::start(setup))
+        }
+        _ => None,
+    };
+    let mut faults_stopping = None;
+    let mut producers_stopped_at = None;
+
     // Collect once per interval; the phase follows the clock and the producers.
     let mut metrics = CellMetrics::new(partitions as usize);
     let mut spare = ClientStats::new(partitions as usize);
@@ -248,7 +272,14 @@ async fn run_cell_on_topic(
             was_interrupted = true;
             stop_producers.store(true, Ordering::Relaxed);
             cpu_measure_end.get_or_insert_with(CpuSample::now);
+            producers_stopped_at.get_or_insert(now.saturating_duration_since(start));
             drain_deadline.get_or_insert(now + Duration::from_secs(5).min(cell.run.drain_timeout));
+        }
+        if producers_stopped_at.is_some() {
+            // Faults end with the load; a broker still down is brought back meanwhile.
+            if let Some(f) = fault_runner.take() {
+                faults_stopping = Some(tokio::spawn(f.stop_async()));
+            }
         }
         let producers_done = fleet.producer_threads.iter().all(|t| t.is_finished());
         if drain_deadline.is_none() {
@@ -256,6 +287,7 @@ async fn run_cell_on_topic(
             if time_up || (cell.run.messages.is_some() && producers_done) {
                 stop_producers.store(true, Ordering::Relaxed);
                 cpu_measure_end.get_or_insert_with(CpuSample::now);
+                producers_stopped_at.get_or_insert(now.saturating_duration_since(start));
                 drain_deadline = Some(now + cell.run.drain_timeout);
             }
             continue;
@@ -313,6 +345,15 @@ async fn run_cell_on_topic(
     metrics.add_interval(final_interval);
     progress.done();
 
+    let events = match (fault_runner.take(), faults_stopping) {
+        (Some(f), _) => f.stop_async().await,
+        (None, Some(stopping)) => stopping.await.unwrap_or_default(),
+        (None, None) => Vec::new(),
+    };
+    let logs: Vec<_> = fleet.producers.iter().map(|p| p.log()).collect();
+    let until = producers_stopped_at.unwrap_or_else(|| now.saturating_duration_since(start));
+    let (timeline, first_failure) = faults::fleet_timeline(&logs, until);
+    let faults = faults::outcomes(events, &timeline, first_failure, cell.run.warmup);
     let cpu = match (cpu_measure_start, cpu_measure_end) {
         (Some(a), Some(b)) => a.until(&b),
         _ => CpuUse::default(),
@@ -348,6 +389,7 @@ async fn run_cell_on_topic(
         members,
         start_unix,
         delivery,
+        faults,
     })
 }
 

@@ -7,10 +7,12 @@
 //! swaps every client's stats out once per second meanwhile.
 
 mod cell;
+mod faults;
 mod progress;
 mod run_dir;
 
 pub use cell::{run_cell, CellOutcome, MemberReport};
+pub use faults::FaultOutcome;
 pub use run_dir::{delete_leftover_topics, registered_topics, CellFiles, RunDir};
 
 use std::io::Write;
@@ -21,9 +23,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, UsageError};
 use crate::cluster::admin::{Admin, TOPIC_PREFIX};
 use crate::cluster::{LocalCluster, LocalClusterOpts};
+use crate::fault::Target;
 use crate::metrics::delivery::GroupAccount;
 use crate::report::csv::{CellFacts, ResultRow, TimeseriesRow};
 use crate::report::{self, manifest};
@@ -70,6 +73,7 @@ pub fn run_command(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
         quiet: args.quiet,
         repeat: args.repeat,
         resume: args.resume.clone(),
+        state_dir: args.dirs.state_dir(),
     };
     let result = rt.block_on(run_scenario(&scenario, &bootstrap, &opts, out));
     if let Some(cluster) = started_cluster {
@@ -93,6 +97,8 @@ pub struct RunOptions {
     pub repeat: u32,
     /// Finish this run directory instead of starting a new one.
     pub resume: Option<PathBuf>,
+    /// The local cluster's state directory: faults act on it (unless `[fault_commands]`).
+    pub state_dir: PathBuf,
 }
 
 /// Run every cell of `scenario` against `bootstrap`, writing reports under `opts.reports_dir`.
@@ -112,6 +118,17 @@ pub async fn run_scenario(
     let brokers = tokio::task::block_in_place(|| admin.broker_count(Duration::from_secs(10)))
         .context("is the cluster up? (`kbench cluster up`, or check --bootstrap)")?;
     crate::scenario::parse::validate_against_cluster(scenario, brokers)?;
+    let fault_target = if scenario.cells.iter().any(|c| !c.faults.is_empty()) {
+        let ids = tokio::task::block_in_place(|| {
+            crate::cluster::admin::broker_ids(bootstrap, Duration::from_secs(10))
+        })?;
+        crate::scenario::validate_faults_against_cluster(scenario, &ids)?;
+        let target = Target::for_scenario(scenario.fault_commands.as_ref(), &opts.state_dir)
+            .map_err(UsageError)?;
+        Some(target)
+    } else {
+        None
+    };
 
     let (mut run, repeat) = match &opts.resume {
         Some(dir) => {
@@ -186,6 +203,7 @@ pub async fn run_scenario(
             &run.dir,
             &interrupted,
             opts.quiet,
+            fault_target.as_ref(),
         )
         .await;
         let outcome = match outcome {
@@ -202,6 +220,7 @@ pub async fn run_scenario(
             consumer_lag: outcome.consumer_lag,
             idle_members: outcome.members.iter().filter(|m| m.idle()).count(),
             delivery: outcome.delivery,
+            faults: &outcome.faults,
         };
         let row = ResultRow::new(cell, &outcome.summary, &facts);
         let series = outcome

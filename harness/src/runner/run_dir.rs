@@ -210,6 +210,12 @@ fn write_cell_files(
         &dir.join("members.json"),
         &serde_json::to_vec_pretty(&members)?,
     )?;
+    if !outcome.faults.is_empty() {
+        report::write_atomic(
+            &dir.join("faults.json"),
+            &serde_json::to_vec_pretty(&outcome.faults)?,
+        )?;
+    }
     Ok(())
 }
 
