@@ -241,15 +241,18 @@ fn a_cell_never_runs_on_or_deletes_a_topic_that_already_exists() {
     let scenario = kbench::scenario::parse_str(SCENARIO, Path::new("resume.toml")).unwrap();
     let run_dir = tempfile::tempdir().unwrap();
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let env = kbench::runner::CellEnv {
+        admin: &admin,
+        bootstrap: &bootstrap(),
+        run_dir: run_dir.path(),
+        interrupted: &interrupted,
+        quiet: true,
+        faults: None,
+    };
     let result = rt.block_on(kbench::runner::run_cell(
         &scenario.cells[0],
-        &admin,
-        &bootstrap(),
         &existing,
-        run_dir.path(),
-        &interrupted,
-        true,
-        None,
+        &env,
     ));
     let err = format!("{:#}", result.err().expect("must refuse an existing topic"));
     assert!(err.contains("already exists"), "{err}");

@@ -60,17 +60,27 @@ struct Fleet {
     consumer_threads: Vec<std::thread::JoinHandle<MemberDeliveries>>,
 }
 
-/// Run one cell. Errors are setup failures (topic, clients); load problems are counted.
+/// What every cell of a run shares.
+pub struct CellEnv<'a> {
+    pub admin: &'a Admin,
+    pub bootstrap: &'a str,
+    /// Where created topics are registered (`topics.txt`).
+    pub run_dir: &'a Path,
+    /// Set on SIGINT / SIGTERM: the running cell ends early, marked interrupted.
+    pub interrupted: &'a Arc<AtomicBool>,
+    pub quiet: bool,
+    /// How to carry out `[[fault]]`s; `None` when the scenario has none.
+    pub faults: Option<&'a Target>,
+}
+
+/// Run one cell on a topic it creates (and deletes). Errors are setup failures (topic,
+/// clients); load problems are counted.
 pub async fn run_cell(
     cell: &CellSpec,
-    admin: &Admin,
-    bootstrap: &str,
     topic: &str,
-    run_dir: &Path,
-    interrupted: &Arc<AtomicBool>,
-    quiet: bool,
-    faults: Option<&Target>,
+    env: &CellEnv<'_>,
 ) -> anyhow::Result<CellOutcome> {
+    let admin = env.admin;
     let partitions = cell.topic.partitions;
     let setup_timeout = Duration::from_secs(30);
     admin
@@ -82,8 +92,8 @@ pub async fn run_cell(
             setup_timeout,
         )
         .await?;
-    register_topic(run_dir, topic)?;
-    let result = run_cell_on_topic(cell, admin, bootstrap, topic, interrupted, quiet, faults).await;
+    register_topic(env.run_dir, topic)?;
+    let result = run_cell_on_topic(cell, topic, env).await;
     // Delete the topic whatever happened: it is ours (created just above).
     let deleted = admin.delete_topics(&[topic], setup_timeout).await;
     let outcome = result?;
@@ -93,13 +103,10 @@ pub async fn run_cell(
 
 async fn run_cell_on_topic(
     cell: &CellSpec,
-    admin: &Admin,
-    bootstrap: &str,
     topic: &str,
-    interrupted: &Arc<AtomicBool>,
-    quiet: bool,
-    faults: Option<&Target>,
+    env: &CellEnv<'_>,
 ) -> anyhow::Result<CellOutcome> {
+    let (admin, bootstrap, interrupted) = (env.admin, env.bootstrap, env.interrupted);
     let partitions = cell.topic.partitions;
     admin
         .wait_for_leaders(
@@ -203,7 +210,7 @@ async fn run_cell_on_topic(
     }
 
     // Faults run on their own threads, on the cell's clock (`at` counts from `start`).
-    let mut fault_runner = match faults {
+    let mut fault_runner = match env.faults {
         Some(target) if !cell.faults.is_empty() => {
             let mut setup = FaultSetup::new(
                 cell.faults.clone(),
@@ -224,7 +231,7 @@ async fn run_cell_on_topic(
     let mut metrics = CellMetrics::new(partitions as usize);
     let mut spare = ClientStats::new(partitions as usize);
     let mut member_consumed = vec![0u64; fleet.consumers.len()];
-    let mut progress = Progress::new(&cell.id, quiet);
+    let mut progress = Progress::new(&cell.id, env.quiet);
     let mut last = start;
     let mut drain_deadline: Option<Instant> = None;
     let mut drain_complete = false;

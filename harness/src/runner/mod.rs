@@ -11,7 +11,7 @@ mod faults;
 mod progress;
 mod run_dir;
 
-pub use cell::{run_cell, CellOutcome, MemberReport};
+pub use cell::{run_cell, CellEnv, CellOutcome, MemberReport};
 pub use faults::FaultOutcome;
 pub use run_dir::{delete_leftover_topics, registered_topics, CellFiles, RunDir};
 
@@ -195,17 +195,15 @@ pub async fn run_scenario(
         }
         let files = CellFiles::new(&run.dir, &cell.id, repeat);
         let topic = format!("{TOPIC_PREFIX}{}-{}{}", run.run_id, cell.id, files.suffix);
-        let outcome = run_cell(
-            cell,
-            &admin,
+        let env = CellEnv {
+            admin: &admin,
             bootstrap,
-            &topic,
-            &run.dir,
-            &interrupted,
-            opts.quiet,
-            fault_target.as_ref(),
-        )
-        .await;
+            run_dir: &run.dir,
+            interrupted: &interrupted,
+            quiet: opts.quiet,
+            faults: fault_target.as_ref(),
+        };
+        let outcome = run_cell(cell, &topic, &env).await;
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => {
