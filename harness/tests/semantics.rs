@@ -311,3 +311,28 @@ fn a_fleet_of_100_producers_and_100_consumers_runs_in_one_process() {
             .unwrap();
     assert_eq!(members.as_array().unwrap().len(), 100);
 }
+
+#[test]
+fn a_cell_asking_more_than_one_core_can_give_is_flagged_as_kbench_s_limit() {
+    let text =
+        std::fs::read_to_string(common::workspace_root().join("scenarios/saturate.toml")).unwrap();
+    let body = text
+        .lines()
+        .filter(|l| !l.starts_with("name"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (_d, _run, rows) = run("saturate", &body);
+    let r = &rows[0];
+    eprintln!(
+        "saturate: offered {} sent {} unsent {} busiest thread {} kbench cores {} host {}",
+        r.offered, r.sent, r.unsent, r.busiest_producer_thread, r.kbench_cpu_cores, r.host_cpu_busy
+    );
+    assert!(r.flags.contains("behind-schedule"), "{r:?}");
+    assert!(r.flags.contains("kbench-cpu"), "{r:?}");
+    assert!(r.busiest_producer_thread >= 0.9, "{r:?}");
+    assert!(
+        r.offered >= 7_000_000,
+        "the whole schedule is offered: {r:?}"
+    );
+    assert!(r.sent + r.unsent <= r.offered);
+}

@@ -21,7 +21,7 @@ use super::pacing::Schedule;
 use super::partition::KbenchChooser;
 use super::payload::{header, PayloadGen};
 use super::wake::QueueWaker;
-use crate::metrics::cpu::thread_cpu_ns;
+use crate::metrics::cpu::thread_demand_ns;
 use crate::metrics::delivery::ProducerLog;
 use crate::metrics::{Clock, SharedStats};
 use crate::scenario::{Partitioner, ProducerSpec, RunSpec};
@@ -61,7 +61,8 @@ pub struct ProducerShared {
     /// Acknowledged sequence numbers, ack timeline, first failure: for delivery accounting
     /// and fault impact. Locked by the delivery callback only (and read after the cell).
     pub log: Mutex<ProducerLog>,
-    /// The send thread's CPU time over its wall time, in millionths, set when it stops.
+    /// How much of its wall time the send thread wanted a CPU (ran or waited in the run
+    /// queue), in millionths, set when it stops.
     pub busy_ppm: AtomicU64,
 }
 
@@ -218,7 +219,7 @@ pub fn run(
     };
 
     // How busy this thread is: a send loop that never waits is the producer's limit.
-    let (cpu_start, wall_start) = (thread_cpu_ns(), Instant::now());
+    let (cpu_start, wall_start) = (thread_demand_ns(), Instant::now());
     while !stop.load(Ordering::Relaxed) && budget.is_none_or(|b| measured_sent < b) {
         let now = Instant::now();
         if schedule.is_paced() && schedule.due(now) <= seq {
@@ -305,8 +306,22 @@ pub fn run(
         }
     }
     drop(waker);
+    if schedule.is_paced() {
+        // Messages of the measurement window that were due but never sent: kbench fell so far
+        // behind that they never left. They are part of the offered load (and flag the cell).
+        let now = Instant::now();
+        let horizon = plan
+            .run
+            .duration
+            .map_or(now, |d| now.min(plan.warmup_end + d));
+        let first_measured = schedule.due(plan.warmup_end);
+        let unsent = schedule
+            .due(horizon)
+            .saturating_sub(seq.max(first_measured));
+        shared.stats.lock().record_unsent(unsent);
+    }
     let wall = wall_start.elapsed().as_nanos().max(1) as u64;
-    let busy = (thread_cpu_ns() - cpu_start).saturating_mul(1_000_000) / wall;
+    let busy = (thread_demand_ns() - cpu_start).saturating_mul(1_000_000) / wall;
     shared.busy_ppm.store(busy, Ordering::Relaxed);
     // Outstanding messages get the drain timeout to be acked; what is left then is counted as
     // failed by librdkafka's own message timeout.

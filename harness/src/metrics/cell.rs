@@ -52,7 +52,8 @@ impl Interval {
 /// Reasons a cell's numbers are not the cluster's alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Flag {
-    /// kbench sent more than 1 % of measured messages over 10 ms after their intended time.
+    /// kbench sent more than 1 % of measured messages over 10 ms after their intended time
+    /// (or never sent them).
     Schedule,
     /// librdkafka's local queue was full: the producer, not the broker, limited the rate.
     QueueFull,
@@ -78,7 +79,7 @@ impl Flag {
     pub fn why(&self) -> &'static str {
         match self {
             Flag::Schedule => {
-                "kbench fell behind its own send schedule (over 1% of messages sent >10 ms late)"
+                "kbench fell behind its own send schedule (over 1% of messages sent >10 ms late or never sent)"
             }
             Flag::QueueFull => {
                 "librdkafka's producer queue was full: the client, not the cluster, was the limit"
@@ -141,6 +142,7 @@ pub struct CellSummary {
     pub consumed_mb_per_sec: f64,
     pub queue_full: u64,
     pub late_sends: u64,
+    pub unsent: u64,
     pub max_send_lag_us: u64,
     pub errors: Vec<(String, u64)>,
     pub acked_per_partition: Vec<u64>,
@@ -200,7 +202,8 @@ impl CellMetrics {
         let p = &self.producers.counters;
         let c = &self.consumers.counters;
         let mut flags = Vec::new();
-        if p.sent > 0 && p.late_sends as f64 > MAX_LATE_FRACTION * p.sent as f64 {
+        let behind = p.late_sends + p.unsent;
+        if behind > 0 && behind as f64 > MAX_LATE_FRACTION * p.offered.max(1) as f64 {
             flags.push(Flag::Schedule);
         }
         if p.queue_full > 0 {
@@ -231,6 +234,7 @@ impl CellMetrics {
             consumed_mb_per_sec: per_sec(mc.bytes_consumed) / 1e6,
             queue_full: p.queue_full,
             late_sends: p.late_sends,
+            unsent: p.unsent,
             max_send_lag_us: p.max_send_lag_us,
             errors: p.errors.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             acked_per_partition: self.producers.per_partition.clone(),

@@ -29,6 +29,9 @@ pub struct Counters {
     pub queue_full: u64,
     /// Measured messages sent more than [`LATE_SEND_MICROS`] after their intended time.
     pub late_sends: u64,
+    /// Measured messages that were due in the measurement window but never sent (kbench fell
+    /// that far behind); counted in `offered`.
+    pub unsent: u64,
     /// Largest gap between intended and actual send, µs.
     pub max_send_lag_us: u64,
     /// Warm-up traffic, excluded from everything else.
@@ -53,6 +56,7 @@ impl Counters {
         self.bytes_consumed += o.bytes_consumed;
         self.queue_full += o.queue_full;
         self.late_sends += o.late_sends;
+        self.unsent += o.unsent;
         self.max_send_lag_us = self.max_send_lag_us.max(o.max_send_lag_us);
         self.warmup_acked += o.warmup_acked;
         self.warmup_consumed += o.warmup_consumed;
@@ -140,6 +144,12 @@ impl ClientStats {
                 self.counters.errors.insert(kind.to_string(), 1);
             }
         }
+    }
+
+    /// Messages of the measurement window that were due but never sent.
+    pub fn record_unsent(&mut self, n: u64) {
+        self.counters.offered += n;
+        self.counters.unsent += n;
     }
 
     /// A send accepted by librdkafka. `lag_ns` = actual send - intended send.

@@ -13,7 +13,8 @@ use std::time::Instant;
 
 /// kbench used this fraction of every core the host has: it was (close to) the limit.
 pub const PROCESS_LIMIT: f64 = 0.9;
-/// A producer thread busy this fraction of the time could not have sent faster.
+/// A producer send thread that wanted a CPU this fraction of the time (running or waiting
+/// in the run queue) could not have sent faster.
 pub const THREAD_LIMIT: f64 = 0.9;
 /// The whole host was this busy: nobody had spare CPU, brokers included.
 pub const HOST_LIMIT: f64 = 0.95;
@@ -76,6 +77,23 @@ pub fn cores() -> usize {
         .unwrap_or(1)
 }
 
+/// CPU time plus run-queue wait of the calling thread, ns: the time it wanted a CPU. A thread
+/// that wanted one nearly all the time was CPU-bound, whether it got the CPU (kbench's own
+/// cost) or waited for it (a host shared with brokers). Falls back to CPU time alone where
+/// `/proc/thread-self/schedstat` is missing.
+pub fn thread_demand_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| parse_schedstat(&s))
+        .unwrap_or_else(thread_cpu_ns)
+}
+
+/// `cpu_ns run_delay_ns timeslices` -> cpu + run delay.
+fn parse_schedstat(s: &str) -> Option<u64> {
+    let mut it = s.split_whitespace().map(|x| x.parse::<u64>().ok());
+    Some(it.next()?? + it.next()??)
+}
+
 /// CPU time of the calling thread, ns.
 pub fn thread_cpu_ns() -> u64 {
     let mut ts = libc::timespec {
@@ -123,6 +141,13 @@ fn parse_proc_stat(text: &str) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schedstat_adds_cpu_and_run_delay() {
+        assert_eq!(parse_schedstat("159461 5361 2\n"), Some(164_822));
+        assert_eq!(parse_schedstat("x"), None);
+        assert!(thread_demand_ns() > 0);
+    }
 
     #[test]
     fn proc_stat_busy_excludes_idle_and_iowait() {

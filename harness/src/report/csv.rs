@@ -82,6 +82,8 @@ pub struct ResultRow {
     pub fault_recover_ms: Option<u64>,
     pub queue_full: u64,
     pub late_sends: u64,
+    /// Due in the measurement window but never sent (counted in `offered`).
+    pub unsent: u64,
     pub max_send_lag_us: u64,
     /// kbench's CPU over the measurement window, in cores (1.0 = one core busy).
     pub kbench_cpu_cores: f64,
@@ -212,6 +214,7 @@ impl ResultRow {
             fault_recover_ms: worst_recovery(facts.faults),
             queue_full: s.queue_full,
             late_sends: s.late_sends,
+            unsent: s.unsent,
             max_send_lag_us: s.max_send_lag_us,
             kbench_cpu_cores: round3(s.cpu.process_cores),
             busiest_producer_thread: round3(s.busiest_producer),
