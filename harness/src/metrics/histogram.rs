@@ -70,3 +70,63 @@ mod tests {
         assert!(h.max() >= 9_990_000);
     }
 }
+
+
+/// A histogram kept for later in its serialized form (HdrHistogram V2): a full histogram of
+/// this range holds ~21,500 counters (172 KB), a serialized 1 s interval a few hundred bytes.
+/// A cell keeps one per interval and latency kind, so memory stays flat with run length.
+#[derive(Debug, Clone)]
+pub struct CompactHistogram {
+    bytes: Vec<u8>,
+    /// Its percentiles, computed once.
+    pub percentiles: Percentiles,
+}
+
+impl CompactHistogram {
+    pub fn of(h: &Histogram<u64>) -> CompactHistogram {
+        let mut bytes = Vec::new();
+        // Serializing into memory cannot fail for a histogram of valid counts.
+        use hdrhistogram::serialization::Serializer;
+        let _ = hdrhistogram::serialization::V2Serializer::new().serialize(h, &mut bytes);
+        bytes.shrink_to_fit();
+        CompactHistogram {
+            bytes,
+            percentiles: Percentiles::of(h),
+        }
+    }
+
+    /// The histogram back (for interval logs and spectra).
+    pub fn histogram(&self) -> Histogram<u64> {
+        hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut &self.bytes[..])
+            .unwrap_or_else(|_| new_histogram())
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.percentiles.count == 0
+    }
+}
+
+#[cfg(test)]
+mod compact_tests {
+    use super::*;
+
+    #[test]
+    fn compact_histograms_round_trip_and_are_small() {
+        let mut h = new_histogram();
+        for us in [150u64, 900, 1_200, 2_500, 40_000, 1_000_000] {
+            h.record_n(us, 100).unwrap();
+        }
+        let c = CompactHistogram::of(&h);
+        assert!(c.len() < 200, "{} bytes", c.len());
+        let back = c.histogram();
+        assert_eq!(back.len(), 600);
+        assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
+        assert_eq!(c.percentiles, Percentiles::of(&h));
+        assert!(CompactHistogram::of(&new_histogram()).is_empty());
+    }
+}

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::cell::{CellSummary, Interval};
+use crate::metrics::cell::{CellSummary, IntervalRecord};
 use crate::metrics::delivery::GroupAccount;
 use crate::metrics::Percentiles;
 use crate::runner::FaultOutcome;
@@ -273,17 +273,17 @@ pub struct TimeseriesRow {
 }
 
 impl TimeseriesRow {
-    pub fn new(cell: &str, repeat: u32, i: &Interval) -> TimeseriesRow {
+    pub fn new(cell: &str, repeat: u32, i: &IntervalRecord) -> TimeseriesRow {
         let secs = i.secs().max(1e-9);
-        let pc = &i.producers.counters;
-        let cc = &i.consumers.counters;
+        let pc = &i.producers;
+        let cc = &i.consumers;
         // Warm-up intervals show their traffic too (it is in warmup_* counters).
         let (sent, acked, consumed) = match i.phase {
             crate::metrics::Phase::Warmup => (0, pc.warmup_acked, cc.warmup_consumed),
             _ => (pc.sent, pc.acked, cc.consumed),
         };
-        let pb = Percentiles::of(&i.producers.publish);
-        let e2e = Percentiles::of(&i.consumers.e2e);
+        let pb = &i.publish.percentiles;
+        let e2e = &i.e2e.percentiles;
         TimeseriesRow {
             cell: cell.to_string(),
             repeat,
