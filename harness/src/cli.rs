@@ -69,6 +69,10 @@ pub struct RunArgs {
     /// interrupted), with the same scenario file, appending to its reports.
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
+    /// Allow cells on `[topic] existing = "name"` topics: kbench writes to them but never
+    /// creates or deletes them.
+    #[arg(long)]
+    pub allow_existing_topic: bool,
     #[command(flatten)]
     pub dirs: ClusterDirs,
 }

@@ -266,3 +266,89 @@ fn a_cell_never_runs_on_or_deletes_a_topic_that_already_exists() {
     rt.block_on(admin.delete_topics(&[existing.as_str()], Duration::from_secs(30)))
         .unwrap();
 }
+
+#[test]
+fn an_existing_topic_needs_the_flag_is_never_deleted_and_old_data_is_not_read() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let admin = Admin::new(&bootstrap(), &BTreeMap::new()).unwrap();
+    let existing = random_topic("theirs");
+    rt.block_on(admin.create_topic(&existing, 2, 1, &BTreeMap::new(), Duration::from_secs(30)))
+        .unwrap();
+    // Somebody's data, already in the topic.
+    let p: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .create()
+        .unwrap();
+    for i in 0..50 {
+        p.send(BaseRecord::<(), _>::to(&existing).payload(&format!("old-{i}")))
+            .unwrap();
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("existing.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"existing\"\n[topic]\nexisting = \"{existing}\"\n[producers]\nrate = 500\nmessage_size = 100\n[consumers]\ngroups = 1\nmembers = 1\nstart_from = \"earliest\"\n[run]\nwarmup = \"1s\"\nduration = \"2s\"\n"
+        ),
+    )
+    .unwrap();
+    let reports = dir.path().join("reports");
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "run".to_string(),
+            file.to_str().unwrap().to_string(),
+            "--bootstrap".into(),
+            bootstrap(),
+            "--reports".into(),
+            reports.to_str().unwrap().to_string(),
+            "--quiet".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let refused = kbench(
+        &args(&[]).iter().map(String::as_str).collect::<Vec<_>>(),
+        &[],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--allow-existing-topic"),
+        "{}",
+        text(&refused)
+    );
+
+    let o = kbench(
+        &args(&["--allow-existing-topic"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let run_dir = std::fs::read_dir(&reports)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.join("results.csv").exists())
+        .unwrap();
+    let r = &read_csv::<ResultRow>(&run_dir.join("results.csv")).unwrap()[0];
+    assert_eq!((r.topic.as_str(), r.partitions), (existing.as_str(), 2));
+    assert!(r.acked > 500, "{r:?}");
+    assert_eq!(r.lost, 0, "{r:?}");
+    assert_eq!(r.consumed, r.acked, "old messages are not read: {r:?}");
+    assert!(kbench::runner::registered_topics(&run_dir)
+        .unwrap()
+        .is_empty());
+    assert!(
+        admin
+            .describe(&existing, Duration::from_secs(10))
+            .unwrap()
+            .is_some(),
+        "kbench never deletes an existing topic"
+    );
+    rt.block_on(admin.delete_topics(&[existing.as_str()], Duration::from_secs(30)))
+        .unwrap();
+}

@@ -71,7 +71,6 @@ mod tests {
     }
 }
 
-
 /// A histogram kept for later in its serialized form (HdrHistogram V2): a full histogram of
 /// this range holds ~21,500 counters (172 KB), a serialized 1 s interval a few hundred bytes.
 /// A cell keeps one per interval and latency kind, so memory stays flat with run length.

@@ -104,6 +104,8 @@ pub struct ResultRow {
 /// What the runner knows about a cell beyond its metrics.
 pub struct CellFacts<'a> {
     pub topic: &'a str,
+    pub partitions: i32,
+    pub replication_factor: i32,
     pub repeat: u32,
     pub consumer_lag: u64,
     pub idle_members: usize,
@@ -150,8 +152,8 @@ impl ResultRow {
                 .collect::<Vec<_>>()
                 .join(";"),
             topic: facts.topic.to_string(),
-            partitions: cell.topic.partitions,
-            replication_factor: cell.topic.replication_factor,
+            partitions: facts.partitions,
+            replication_factor: facts.replication_factor,
             producers: p.count,
             rate: p
                 .rate

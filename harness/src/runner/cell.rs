@@ -20,12 +20,15 @@ use crate::metrics::cell::{CellSummary, Interval, Phase};
 use crate::metrics::cpu::{CpuSample, CpuUse};
 use crate::metrics::delivery::{self, FleetSeqs, GroupAccount, MemberDeliveries};
 use crate::metrics::{CellEnd, CellMetrics, ClientStats, Clock};
-use crate::scenario::CellSpec;
+use crate::scenario::{CellSpec, StartFrom};
 
 const INTERVAL: Duration = Duration::from_secs(1);
 
 /// Everything a finished (or interrupted) cell produced.
 pub struct CellOutcome {
+    /// The topic's shape as run (an existing topic's may differ from the scenario's).
+    pub partitions: i32,
+    pub replication_factor: i32,
     pub summary: CellSummary,
     pub metrics: CellMetrics,
     pub topic: String,
@@ -81,6 +84,20 @@ pub async fn run_cell(
     env: &CellEnv<'_>,
 ) -> anyhow::Result<CellOutcome> {
     let admin = env.admin;
+    if let Some(existing) = &cell.topic.existing {
+        // Someone else's topic: never created, registered or deleted here. Its shape comes
+        // from the cluster, and consumers read only what this cell writes.
+        let shape =
+            tokio::task::block_in_place(|| admin.describe(existing, Duration::from_secs(10)))?
+                .ok_or_else(|| {
+                    anyhow!("topic.existing: topic {existing} does not exist on the cluster")
+                })?;
+        let mut on_existing = cell.clone();
+        on_existing.topic.partitions = shape.partitions;
+        on_existing.topic.replication_factor = shape.replication_factor;
+        on_existing.consumers.start_from = StartFrom::Latest;
+        return run_cell_on_topic(&on_existing, existing, env).await;
+    }
     let partitions = cell.topic.partitions;
     let setup_timeout = Duration::from_secs(30);
     admin
@@ -392,6 +409,8 @@ async fn run_cell_on_topic(
         summary,
         metrics,
         topic: topic.to_string(),
+        partitions,
+        replication_factor: cell.topic.replication_factor,
         consumer_lag,
         members,
         start_unix,

@@ -74,6 +74,7 @@ pub fn run_command(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
         repeat: args.repeat,
         resume: args.resume.clone(),
         state_dir: args.dirs.state_dir(),
+        allow_existing_topic: args.allow_existing_topic,
     };
     let result = rt.block_on(run_scenario(&scenario, &bootstrap, &opts, out));
     if let Some(cluster) = started_cluster {
@@ -99,6 +100,8 @@ pub struct RunOptions {
     pub resume: Option<PathBuf>,
     /// The local cluster's state directory: faults act on it (unless `[fault_commands]`).
     pub state_dir: PathBuf,
+    /// Cells may run on `[topic] existing` topics (never created or deleted by kbench).
+    pub allow_existing_topic: bool,
 }
 
 /// Run every cell of `scenario` against `bootstrap`, writing reports under `opts.reports_dir`.
@@ -118,6 +121,19 @@ pub async fn run_scenario(
     let brokers = tokio::task::block_in_place(|| admin.broker_count(Duration::from_secs(10)))
         .context("is the cluster up? (`kbench cluster up`, or check --bootstrap)")?;
     crate::scenario::parse::validate_against_cluster(scenario, brokers)?;
+    if let Some(t) = scenario
+        .cells
+        .iter()
+        .find_map(|c| c.topic.existing.as_ref())
+    {
+        if !opts.allow_existing_topic {
+            return Err(UsageError(format!(
+                "{}: topic.existing = {t:?} writes to a topic kbench did not create: pass --allow-existing-topic to allow it (kbench never deletes it)",
+                scenario.path.display()
+            ))
+            .into());
+        }
+    }
     let fault_target = if scenario.cells.iter().any(|c| !c.faults.is_empty()) {
         let ids = tokio::task::block_in_place(|| {
             crate::cluster::admin::broker_ids(bootstrap, Duration::from_secs(10))
@@ -214,6 +230,8 @@ pub async fn run_scenario(
         // This cell's files, before the next cell starts.
         let facts = CellFacts {
             topic: &outcome.topic,
+            partitions: outcome.partitions,
+            replication_factor: outcome.replication_factor,
             repeat,
             consumer_lag: outcome.consumer_lag,
             idle_members: outcome.members.iter().filter(|m| m.idle()).count(),

@@ -58,6 +58,11 @@ pub struct TopicSpec {
     pub replication_factor: i32,
     /// Topic-level configs passed to CreateTopics, e.g. `min.insync.replicas`.
     pub configs: BTreeMap<String, String>,
+    /// `[topic] existing = "name"`: run on this existing topic instead of creating one. Needs
+    /// `kbench run --allow-existing-topic`; kbench never deletes it, reads only what it writes
+    /// during the cell (consumers start from the latest offset), and takes its partition count
+    /// and replication factor from the cluster.
+    pub existing: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -126,7 +126,7 @@ pub fn validate_against_cluster(s: &Scenario, brokers: usize) -> Result<(), Scen
     let Some(cell) = s
         .cells
         .iter()
-        .find(|c| c.topic.replication_factor as usize > brokers)
+        .find(|c| c.topic.existing.is_none() && c.topic.replication_factor as usize > brokers)
     else {
         return Ok(());
     };

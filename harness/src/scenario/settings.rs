@@ -259,6 +259,7 @@ impl ClientKind {
 pub(crate) enum Setting {
     Partitions,
     ReplicationFactor,
+    ExistingTopic,
     TopicConfig(String),
     Count,
     Rate,
@@ -279,7 +280,7 @@ pub(crate) enum Setting {
 }
 
 /// (section, key in the section, short name used in `[sweep]` and cell ids, setting).
-const FIXED: [(&str, &str, &str, Setting); 17] = [
+const FIXED: [(&str, &str, &str, Setting); 18] = [
     ("topic", "partitions", "partitions", Setting::Partitions),
     (
         "topic",
@@ -287,6 +288,7 @@ const FIXED: [(&str, &str, &str, Setting); 17] = [
         "replication_factor",
         Setting::ReplicationFactor,
     ),
+    ("topic", "existing", "topic", Setting::ExistingTopic),
     ("producers", "count", "producers", Setting::Count),
     ("producers", "rate", "rate", Setting::Rate),
     (
@@ -415,6 +417,17 @@ impl Setting {
             Setting::ReplicationFactor => {
                 cell.topic.replication_factor = int_in(f, cx, 1, i16::MAX as i64)? as i32
             }
+            Setting::ExistingTopic => match f.item.as_str() {
+                Some(name) if !name.trim().is_empty() => {
+                    cell.topic.existing = Some(name.trim().to_string())
+                }
+                _ => {
+                    return Err(f.err(
+                        cx,
+                        format!("expected a topic name, got {}", describe(f.item)),
+                    ))
+                }
+            },
             Setting::TopicConfig(name) => {
                 let v = prop_value(f, cx)?;
                 if name == "min.insync.replicas" && !matches!(v.parse::<i64>(), Ok(n) if n >= 1) {
@@ -665,6 +678,7 @@ pub(crate) fn default_cell() -> CellSpec {
             // The runner checks it against the cluster (validate_against_cluster).
             replication_factor: 3,
             configs: Default::default(),
+            existing: None,
         },
         producers: ProducerSpec {
             count: 1,

@@ -1447,3 +1447,21 @@ resume = "docker compose unpause kafka-{node}"
     assert!(parse(full).is_err(), "fault_extra is an unknown key");
     assert!(parse(&full.replace("fault_extra = [{ at = \"2s\" }]\n", "")).is_ok());
 }
+
+#[test]
+fn an_existing_topic_is_named_by_a_non_empty_string() {
+    let s = ok("name = \"x\"\n[topic]\nexisting = \"orders\"\n");
+    assert_eq!(s.cells[0].topic.existing.as_deref(), Some("orders"));
+    fails(
+        "name = \"x\"\n[topic]\nexisting = 5\n",
+        3,
+        "topic.existing",
+        "expected a topic name",
+    );
+    fails(
+        "name = \"x\"\n[topic]\nexisting = \" \"\n",
+        3,
+        "topic.existing",
+        "expected a topic name",
+    );
+}
