@@ -32,6 +32,11 @@ pub enum Command {
         /// The scenario file (TOML).
         scenario: PathBuf,
     },
+    /// Re-render a run directory's charts and summary.md from its files alone.
+    Report {
+        /// A run directory written by `kbench run` (reports/<run-id>).
+        run_dir: PathBuf,
+    },
     /// A local Apache Kafka cluster on 127.0.0.1, from Maven Central jars (no Docker).
     Cluster {
         #[command(flatten)]
@@ -172,6 +177,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Cluster { dirs, command } => cluster(&dirs, command, &mut out),
         Command::Run(args) => crate::runner::run_command(args, &mut out),
+        Command::Report { run_dir } => crate::report::report_command(&run_dir, &mut out),
     }
 }
 

@@ -6,10 +6,130 @@ pub mod chart;
 pub mod csv;
 pub mod hlog;
 pub mod manifest;
+pub mod model;
+pub mod run_dir;
+pub mod summary;
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+pub use run_dir::ReportError;
+
+/// What [`render_run`] wrote.
+#[derive(Debug)]
+pub struct RenderOutcome {
+    /// `RUN_DIR/summary.md`.
+    pub summary: PathBuf,
+    /// Every chart written, paths relative to the run directory.
+    pub charts: Vec<chart::ChartFile>,
+    /// Charts that could not be drawn, and notes about the input (e.g. columns an older
+    /// kbench did not write). Not fatal: everything else was written.
+    pub warnings: Vec<String>,
+    /// A few lines for the end of `kbench run`: where the reports are, best and flagged cells.
+    pub terminal: String,
+}
+
+/// Render every chart (`RUN_DIR/charts/`) and `summary.md` from a run directory's files alone:
+/// `kbench report`, and the end of `kbench run`. A missing or corrupt input file is an error
+/// naming it; a chart that fails to draw is a warning and the rest are still written.
+pub fn render_run(run_dir: &Path) -> Result<RenderOutcome, ReportError> {
+    use crate::metrics::cell::LatencyKind;
+    use chart::{cells, spectrum, sweep, timeseries, ChartFile, ChartKind, Rendered};
+
+    let data = run_dir::load(run_dir)?;
+    let model = model::RunModel::build(&data);
+    // Read every interval log first, so a bad one fails the command before any chart changes.
+    let mut spectra = Vec::new();
+    for kind in [LatencyKind::Publish, LatencyKind::EndToEnd] {
+        let mut curves = Vec::new();
+        for c in &model.cells {
+            let h = run_dir::measured_latency(run_dir, &c.id, &c.repeats, kind)?;
+            if !h.is_empty() {
+                curves.push(spectrum::spectrum_of(&c.id, &c.label(), c.flagged(), &h));
+            }
+        }
+        spectra.push((kind, curves));
+    }
+
+    let mut out = Rendered::default();
+    if !model.cells.is_empty() {
+        let chart = |name: &str, title: &str| ChartFile {
+            path: PathBuf::from("charts").join(name),
+            title: title.to_string(),
+            kind: ChartKind::Cells,
+            cell: None,
+        };
+        out.add(
+            run_dir,
+            chart("throughput-by-cell.png", "Acked throughput per cell"),
+            |p| cells::throughput(&model, p),
+        );
+        out.add(
+            run_dir,
+            chart("latency-by-cell.png", "Latency per cell"),
+            |p| cells::latency(&model, p),
+        );
+        sweep::render(&model, run_dir, &mut out);
+        for (kind, curves) in &spectra {
+            spectrum::render(&model, *kind, curves, run_dir, &mut out);
+        }
+        let flags_of = |cell: &str, repeat: u32| {
+            data.results
+                .iter()
+                .find(|r| r.cell == cell && r.repeat == repeat)
+                .map(|r| r.flags.clone())
+                .unwrap_or_default()
+        };
+        // Fault injection is a later issue: no run has fault marks yet.
+        let faults = |_: &str, _: u32| Vec::new();
+        timeseries::render(
+            &model,
+            &data.timeseries,
+            &flags_of,
+            &faults,
+            run_dir,
+            &mut out,
+        );
+    }
+
+    let mut warnings = data.notes.clone();
+    warnings.extend(out.failed.iter().cloned());
+    let md = summary::markdown(&model, &out.files, &warnings);
+    let summary_path = run_dir.join("summary.md");
+    write_atomic(&summary_path, md.as_bytes()).map_err(|e| ReportError::Io {
+        path: summary_path.clone(),
+        source: e,
+    })?;
+    let terminal = summary::terminal(&model, run_dir, out.files.len());
+    Ok(RenderOutcome {
+        summary: summary_path,
+        charts: out.files,
+        warnings,
+        terminal,
+    })
+}
+
+/// `kbench report RUN_DIR`. Exit codes: 0 done; 1 some chart could not be drawn (the rest
+/// were written); 2 the run directory could not be read (the message names the file).
+pub fn report_command(run_dir: &Path, out: &mut impl Write) -> anyhow::Result<i32> {
+    match render_run(run_dir) {
+        Ok(o) => {
+            for w in &o.warnings {
+                writeln!(out, "warning: {w}")?;
+            }
+            write!(out, "{}", o.terminal)?;
+            let failed = o.warnings.iter().any(|w| w.contains(": not drawn: "));
+            Ok(if failed { 1 } else { 0 })
+        }
+        Err(e) => {
+            // Printed here rather than returned: the CLI's exit-code mapping does not know
+            // report errors, and a bad input is a usage error (2), like a bad scenario.
+            eprintln!("kbench: {e}");
+            Ok(2)
+        }
+    }
+}
 
 /// Write `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -1,0 +1,396 @@
+//! `summary.md` (for people and CI job pages) and the short form printed at the end of a run.
+//! Pure: both are strings built from the [`RunModel`] and the list of charts written.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::chart::{ChartFile, ChartKind};
+use super::model::{flag_reason, CellAgg, Metric, Pct, RunModel, Stat};
+
+/// The objectives a best cell is named for.
+const OBJECTIVES: [(Metric, &str); 3] = [
+    (Metric::AckedPerSec, "highest throughput"),
+    (Metric::Publish(Pct::P99), "lowest publish p99"),
+    (Metric::E2e(Pct::P99), "lowest end-to-end p99"),
+];
+
+fn ms(us: f64) -> String {
+    format!("{:.2}", us / 1e3)
+}
+
+/// A figure with its spread when repetitions disagree: `4245 (4100..4300)`.
+fn with_spread(s: Stat, f: impl Fn(f64) -> String) -> String {
+    if s.has_spread() {
+        format!("{} ({}..{})", f(s.median), f(s.min), f(s.max))
+    } else {
+        f(s.median)
+    }
+}
+
+fn rate(v: f64) -> String {
+    format!("{v:.0}")
+}
+
+/// MB/s with two decimals, three below 1 MB/s (small messages at modest rates).
+fn mb(v: f64) -> String {
+    if v.abs() < 1.0 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The value of `metric` for a cell, with its unit.
+fn value_text(c: &CellAgg, m: Metric) -> String {
+    match m {
+        Metric::AckedPerSec => format!(
+            "{} msg/s ({} MB/s)",
+            with_spread(c.acked_per_sec, rate),
+            with_spread(c.acked_mb_per_sec, mb)
+        ),
+        Metric::AckedMbPerSec => format!("{} MB/s", with_spread(c.acked_mb_per_sec, mb)),
+        _ => format!("{} ms", with_spread(m.of(c), ms)),
+    }
+}
+
+fn link(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}
+
+/// `summary.md`: what ran, the best cells, every cell's key figures, the flagged cells and why,
+/// and links to the charts (paths relative to the run directory).
+pub fn markdown(model: &RunModel, charts: &[ChartFile], notes: &[String]) -> String {
+    let mut s = String::new();
+    let i = &model.info;
+    let title = if i.run_id.is_empty() {
+        "kbench run".to_string()
+    } else {
+        format!("kbench run `{}`", i.run_id)
+    };
+    let _ = writeln!(s, "# {title}\n");
+    let mut what = Vec::new();
+    if !i.scenario.name.is_empty() {
+        let path = if i.scenario.path.is_empty() {
+            String::new()
+        } else {
+            format!(" (`{}`)", i.scenario.path)
+        };
+        what.push(format!("Scenario **{}**{path}", i.scenario.name));
+    }
+    if !i.started_at.is_empty() {
+        what.push(format!("started {}", i.started_at));
+    }
+    let mut versions = Vec::new();
+    if !i.kbench_version.is_empty() {
+        versions.push(format!("kbench {}", i.kbench_version));
+    }
+    if !i.librdkafka_version.is_empty() {
+        versions.push(format!("librdkafka {}", i.librdkafka_version));
+    }
+    versions.push(match &i.kafka_version {
+        Some(v) => format!("Kafka {v}"),
+        None => "Kafka version not recorded".into(),
+    });
+    what.push(versions.join(", "));
+    if i.brokers > 0 {
+        what.push(format!("{} brokers at `{}`", i.brokers, i.bootstrap));
+    }
+    if !i.host.hostname.is_empty() {
+        what.push(format!(
+            "host `{}` ({} CPUs, {}/{})",
+            i.host.hostname, i.host.cpus, i.host.os, i.host.arch
+        ));
+    }
+    let _ = writeln!(s, "{}.\n", what.join("; "));
+
+    let n = model.cells.len();
+    if model.axes.is_empty() {
+        let _ = writeln!(s, "Nothing swept: {n} cell{}.", plural(n));
+    } else {
+        let axes: Vec<String> = model
+            .axes
+            .iter()
+            .map(|a| format!("**{}** ({})", a.name, a.values.join(", ")))
+            .collect();
+        let _ = writeln!(s, "Swept {}: {n} cells.", axes.join(" x "));
+    }
+    if model.max_repeats > 1 {
+        let _ = writeln!(
+            s,
+            "Each cell ran up to {} times: figures are medians, with the min..max spread in brackets.",
+            model.max_repeats
+        );
+    }
+    let _ = writeln!(
+        s,
+        "Latencies are in ms, from each message's intended send time; rates are over the \
+         measurement window (warm-up excluded).\n"
+    );
+
+    best_section(&mut s, model);
+    cells_section(&mut s, model, charts);
+    flagged_section(&mut s, model);
+    charts_section(&mut s, charts);
+    if !notes.is_empty() {
+        let _ = writeln!(s, "## Notes\n");
+        for n in notes {
+            let _ = writeln!(s, "- {n}");
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn best_section(s: &mut String, model: &RunModel) {
+    let _ = writeln!(s, "## Best cells\n");
+    if model.cells.is_empty() {
+        let _ = writeln!(s, "No cell finished.\n");
+        return;
+    }
+    let flagged = model.flagged().count();
+    if flagged == model.cells.len() {
+        let _ = writeln!(
+            s,
+            "**Every cell is flagged**, so no best cell is named: kbench's own limits affected \
+             every figure of this run (see [Flagged cells](#flagged-cells)).\n"
+        );
+        return;
+    }
+    if flagged > 0 {
+        let _ = writeln!(
+            s,
+            "Among the {} unflagged cells only ({flagged} flagged cell{} left out).\n",
+            model.cells.len() - flagged,
+            plural(flagged)
+        );
+    }
+    let _ = writeln!(s, "| objective | cell | value |\n|---|---|---|");
+    for (m, name) in OBJECTIVES {
+        match model.best(m) {
+            Some(c) => {
+                let _ = writeln!(s, "| {name} | `{}` | {} |", c.id, value_text(c, m));
+            }
+            None => {
+                let _ = writeln!(s, "| {name} | - | no unflagged cell has this figure |");
+            }
+        }
+    }
+    s.push('\n');
+}
+
+fn cells_section(s: &mut String, model: &RunModel, charts: &[ChartFile]) {
+    if model.cells.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "## Cells\n");
+    let mut head = vec!["cell".to_string()];
+    head.extend(model.axes.iter().map(|a| a.name.clone()));
+    head.extend(
+        [
+            "acked msg/s",
+            "MB/s",
+            "publish p50 ms",
+            "publish p99 ms",
+            "publish p99.9 ms",
+            "e2e p99 ms",
+            "flags",
+        ]
+        .map(String::from),
+    );
+    let _ = writeln!(s, "| {} |", head.join(" | "));
+    let _ = writeln!(s, "|{}", "---|".repeat(head.len()));
+    for c in &model.cells {
+        // The cell's name links to its (first) time series chart.
+        let series = charts
+            .iter()
+            .find(|f| f.kind == ChartKind::Timeseries && f.cell.as_deref() == Some(&c.id));
+        let mut row = vec![match series {
+            Some(f) => format!("[`{}`]({})", c.id, link(&f.path)),
+            None => format!("`{}`", c.id),
+        }];
+        row.extend(
+            model
+                .axes
+                .iter()
+                .map(|a| c.param(&a.name).unwrap_or("").to_string()),
+        );
+        let lat = |m: Metric| {
+            if m.available(c) {
+                with_spread(m.of(c), ms)
+            } else {
+                "-".into()
+            }
+        };
+        row.push(with_spread(c.acked_per_sec, rate));
+        row.push(with_spread(c.acked_mb_per_sec, mb));
+        row.push(lat(Metric::Publish(Pct::P50)));
+        row.push(lat(Metric::Publish(Pct::P99)));
+        row.push(lat(Metric::Publish(Pct::P999)));
+        row.push(lat(Metric::E2e(Pct::P99)));
+        row.push(if c.flagged() {
+            format!("**{}**", c.flags.join(", "))
+        } else {
+            String::new()
+        });
+        let _ = writeln!(s, "| {} |", row.join(" | "));
+    }
+    s.push('\n');
+}
+
+fn flagged_section(s: &mut String, model: &RunModel) {
+    let _ = writeln!(s, "## Flagged cells\n");
+    let flagged: Vec<&CellAgg> = model.flagged().collect();
+    if flagged.is_empty() {
+        let _ = writeln!(s, "None: every cell ran within kbench's own limits.\n");
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "A flagged cell's figures are not the cluster's alone: kbench itself was a limit. \
+         Charts draw them hollow or dashed, with a `!` after the name.\n"
+    );
+    for c in flagged {
+        let repeats = if c.repeats.len() > 1 {
+            format!(" (in {} of {} repeats)", c.flagged_repeats, c.repeats.len())
+        } else {
+            String::new()
+        };
+        let why: Vec<String> = c
+            .flags
+            .iter()
+            .map(|f| format!("**{f}**: {}", flag_reason(f)))
+            .collect();
+        let _ = writeln!(s, "- `{}`{repeats}: {}", c.id, why.join("; "));
+    }
+    s.push('\n');
+}
+
+fn charts_section(s: &mut String, charts: &[ChartFile]) {
+    if charts.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "## Charts\n");
+    for f in charts.iter().filter(|f| f.kind != ChartKind::Timeseries) {
+        let _ = writeln!(s, "- [{}]({})", f.title, link(&f.path));
+    }
+    let series: Vec<String> = charts
+        .iter()
+        .filter(|f| f.kind == ChartKind::Timeseries)
+        .map(|f| {
+            let name = f
+                .path
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            format!("[{name}]({})", link(&f.path))
+        })
+        .collect();
+    if !series.is_empty() {
+        let _ = writeln!(s, "- Per-cell time series: {}", series.join(", "));
+    }
+    s.push('\n');
+}
+
+/// A few lines for the terminal at the end of a run: where the reports are, the best cells,
+/// the flagged ones.
+pub fn terminal(model: &RunModel, run_dir: &Path, charts: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "summary: {}; {charts} chart{} in {}",
+        run_dir.join("summary.md").display(),
+        plural(charts),
+        run_dir.join("charts").display()
+    );
+    let n = model.cells.len();
+    let flagged: Vec<&CellAgg> = model.flagged().collect();
+    if n == 0 {
+        let _ = writeln!(s, "no cell finished");
+        return s;
+    }
+    if flagged.len() == n {
+        let _ = writeln!(
+            s,
+            "best: none named, every cell is flagged (kbench's own limits affected the figures)"
+        );
+    } else {
+        let best: Vec<String> = OBJECTIVES
+            .iter()
+            .filter_map(|(m, name)| {
+                model
+                    .best(*m)
+                    .map(|c| format!("{name}: {} {}", c.id, value_text(c, *m)))
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "best of {} unflagged cell{}: {}",
+            n - flagged.len(),
+            plural(n - flagged.len()),
+            best.join("; ")
+        );
+    }
+    if !flagged.is_empty() {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for c in &flagged {
+            for f in &c.flags {
+                match counts.iter_mut().find(|(k, _)| k == f) {
+                    Some((_, k)) => *k += 1,
+                    None => counts.push((f.clone(), 1)),
+                }
+            }
+        }
+        let kinds: Vec<String> = counts.iter().map(|(f, k)| format!("{f} x{k}")).collect();
+        let mut names: Vec<&str> = flagged.iter().take(8).map(|c| c.id.as_str()).collect();
+        let more = flagged.len().saturating_sub(names.len());
+        let more = if more > 0 {
+            names.push("");
+            format!("and {more} more")
+        } else {
+            String::new()
+        };
+        let names = names.join(", ");
+        let _ = writeln!(
+            s,
+            "flagged: {} of {n} cells ({}): {}{more}",
+            flagged.len(),
+            kinds.join(", "),
+            names
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spreads_show_only_when_repeats_disagree() {
+        assert_eq!(with_spread(Stat::of(&[1200.0]), rate), "1200");
+        assert_eq!(
+            with_spread(Stat::of(&[1100.0, 1300.0, 1200.0]), rate),
+            "1200 (1100..1300)"
+        );
+        assert_eq!(with_spread(Stat::of(&[28_910.0]), ms), "28.91");
+        assert_eq!(mb(0.0742), "0.074");
+        assert_eq!(mb(12.345), "12.35");
+    }
+
+    #[test]
+    fn an_empty_run_says_so() {
+        let model = RunModel::from_rows(Default::default(), &[]);
+        let md = markdown(&model, &[], &[]);
+        assert!(md.contains("No cell finished."), "{md}");
+        let t = terminal(&model, Path::new("r"), 0);
+        assert!(t.contains("no cell finished"), "{t}");
+    }
+}
