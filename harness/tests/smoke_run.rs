@@ -81,9 +81,12 @@ fn smoke_run_writes_consistent_reports() {
         .as_str()
         .unwrap()
         .starts_with('2'));
-    let png = std::fs::read(run_dir.join("charts/latency.png")).unwrap();
+    let png = std::fs::read(run_dir.join("charts/latency-by-cell.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     assert!(png.len() > 10_000, "a real chart, not an empty image");
+    let summary = std::fs::read_to_string(run_dir.join("summary.md")).unwrap();
+    assert!(summary.contains("base"), "{summary}");
+    assert!(run_dir.join("charts/timeseries/base.png").exists());
 }
 
 #[test]

@@ -81,8 +81,7 @@ pub fn render_run(run_dir: &Path) -> Result<RenderOutcome, ReportError> {
                 .map(|r| r.flags.clone())
                 .unwrap_or_default()
         };
-        // Fault injection is a later issue: no run has fault marks yet.
-        let faults = |_: &str, _: u32| Vec::new();
+        let faults = |cell: &str, repeat: u32| run_dir::fault_marks(run_dir, cell, repeat);
         timeseries::render(
             &model,
             &data.timeseries,

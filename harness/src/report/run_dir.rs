@@ -10,6 +10,7 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use serde::Deserialize;
 
+use super::chart::timeseries::FaultMark;
 use super::csv::{ResultRow, TimeseriesRow};
 use crate::metrics::cell::LatencyKind;
 
@@ -351,10 +352,45 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The faults of one cell run, from `cells/<id>/[repeat-<r>/]faults.json`, as chart marks
+/// (start and end in seconds since the producers started, like `timeseries.csv`). None when
+/// the cell had no faults; an unreadable file gives none too (the chart is still useful).
+pub fn fault_marks(run_dir: &Path, cell: &str, repeat: u32) -> Vec<FaultMark> {
+    let path = crate::runner::CellFiles::new(run_dir, cell, repeat)
+        .dir
+        .join("faults.json");
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Vec::new();
+    };
+    let Ok(serde_json::Value::Array(faults)) = serde_json::from_slice(&bytes) else {
+        return Vec::new();
+    };
+    faults
+        .iter()
+        .filter_map(|f| {
+            let e = &f["event"];
+            let start_s = e["start"].as_f64()?;
+            let node = e["node"]
+                .as_i64()
+                .map(|n| format!(" (node {n})"))
+                .unwrap_or_default();
+            let what = |v: &serde_json::Value| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            Some(FaultMark {
+                start_s,
+                end_s: e["end"].as_f64(),
+                label: format!("{} {}{node}", what(&e["action"]), what(&e["broker"])),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::cell::{Interval, Phase};
+    use crate::metrics::cell::{Interval, IntervalRecord, Phase};
     use crate::metrics::ClientStats;
 
     #[test]
@@ -368,18 +404,18 @@ mod tests {
         assert!(base64_decode("Zm9v!").is_none());
     }
 
-    fn interval(start: f64, phase: Phase, latency_ms: u64, n: u64) -> Interval {
+    fn interval(start: f64, phase: Phase, latency_ms: u64, n: u64) -> IntervalRecord {
         let mut p = ClientStats::new(1);
         for _ in 0..n {
             p.record_ack(phase != Phase::Warmup, 0, latency_ms * 1_000_000, 10, 0);
         }
-        Interval {
+        IntervalRecord::of(&Interval {
             start_s: start,
             end_s: start + 1.0,
             phase,
             producers: p,
             consumers: ClientStats::new(1),
-        }
+        })
     }
 
     #[test]

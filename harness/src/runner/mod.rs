@@ -248,10 +248,16 @@ pub async fn run_scenario(
         writeln!(out, "{}", summary_line(cell, repeat, &outcome))?;
     }
     let run_dir = run.dir.clone();
-    let rows = run.rows.clone();
-    let chart = run_dir.join("charts/latency.png");
-    if let Err(e) = report::chart::latency_by_cell(&rows, &chart) {
-        writeln!(out, "chart not written: {e}")?;
+    // Charts and summary.md from the files alone (what `kbench report` does too). A chart
+    // that fails is a warning: the CSV and logs are already safe on disk.
+    match report::render_run(&run_dir) {
+        Ok(r) => {
+            for w in &r.warnings {
+                writeln!(out, "warning: {w}")?;
+            }
+            write!(out, "{}", r.terminal)?;
+        }
+        Err(e) => writeln!(out, "charts not written: {e}")?,
     }
     writeln!(out, "wrote {}", run_dir.join("results.csv").display())?;
     if interrupted.load(Ordering::Relaxed) {

@@ -24,7 +24,6 @@ use plotters::style::register_font;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use self::scale::Ticks;
-use super::csv::ResultRow;
 
 /// Register the embedded font under the family name "sans-serif" (once per process).
 pub fn ensure_font() {
@@ -571,12 +570,4 @@ pub(crate) fn broken_line(
         }
     }
     Ok(())
-}
-
-/// The old single chart (publish p50 / p99 / p99.9 and end-to-end p99 per cell), now drawn by
-/// [`cells::latency`]. Kept so `kbench run` keeps its chart until it calls
-/// [`super::render_run`] instead.
-pub fn latency_by_cell(rows: &[ResultRow], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let model = super::model::RunModel::from_rows(Default::default(), rows);
-    cells::latency(&model, path)
 }
