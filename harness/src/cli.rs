@@ -37,6 +37,9 @@ pub enum Command {
         /// A run directory written by `kbench run` (reports/<run-id>).
         run_dir: PathBuf,
     },
+    /// Compare a run with a baseline run cell by cell; exit 1 on a regression (for CI).
+    #[command(after_help = crate::compare::AFTER_HELP)]
+    Compare(crate::compare::CompareArgs),
     /// A local Apache Kafka cluster on 127.0.0.1, from Maven Central jars (no Docker).
     Cluster {
         #[command(flatten)]
@@ -178,6 +181,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Cluster { dirs, command } => cluster(&dirs, command, &mut out),
         Command::Run(args) => crate::runner::run_command(args, &mut out),
         Command::Report { run_dir } => crate::report::report_command(&run_dir, &mut out),
+        Command::Compare(args) => crate::compare::run_command(args, &mut out),
     }
 }
 

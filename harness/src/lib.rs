@@ -16,6 +16,7 @@
 //! - [`report`]: the only code that writes report files (CSV, manifest, charts).
 pub mod cli;
 pub mod cluster;
+pub mod compare;
 pub mod fault;
 pub mod fleet;
 pub mod metrics;
