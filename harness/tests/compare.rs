@@ -69,6 +69,7 @@ fn row(cell: &str, repeat: u32, tput: f64, p50_ms: f64, p99_ms: f64) -> ResultRo
         acked_per_partition: String::new(),
         consumed_per_partition: String::new(),
         flags: String::new(),
+        ..ResultRow::default()
     }
 }
 

@@ -13,7 +13,7 @@ use crate::runner::FaultOutcome;
 use crate::scenario::{CellSpec, KeySpec, MessageSize};
 
 /// One cell of `results.csv`. Latencies in microseconds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResultRow {
     pub cell: String,
     pub index: usize,
