@@ -40,6 +40,15 @@ pub enum Command {
     /// Compare a run with a baseline run cell by cell; exit 1 on a regression (for CI).
     #[command(after_help = crate::compare::AFTER_HELP)]
     Compare(crate::compare::CompareArgs),
+    /// Delete the topics a run directory recorded (topics.txt) that still exist, e.g. after
+    /// a `kill -9`; never any other topic.
+    Cleanup {
+        /// A run directory written by `kbench run`.
+        run_dir: PathBuf,
+        /// Bootstrap servers of the cluster the run used.
+        #[arg(long, env = "KBENCH_BOOTSTRAP")]
+        bootstrap: String,
+    },
     /// A local Apache Kafka cluster on 127.0.0.1, from Maven Central jars (no Docker).
     Cluster {
         #[command(flatten)]
@@ -182,6 +191,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Run(args) => crate::runner::run_command(args, &mut out),
         Command::Report { run_dir } => crate::report::report_command(&run_dir, &mut out),
         Command::Compare(args) => crate::compare::run_command(args, &mut out),
+        Command::Cleanup { run_dir, bootstrap } => {
+            crate::runner::cleanup_command(&run_dir, &bootstrap, &mut out)
+        }
     }
 }
 

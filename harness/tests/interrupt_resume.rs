@@ -203,13 +203,16 @@ fn cleanup_deletes_only_registered_topics_even_among_same_prefix_names() {
     }
     let run_dir = tempfile::tempdir().unwrap();
     std::fs::write(run_dir.path().join("topics.txt"), format!("{ours}\n")).unwrap();
-    let deleted = rt
-        .block_on(kbench::runner::delete_leftover_topics(
-            run_dir.path(),
-            &admin,
-        ))
-        .unwrap();
-    assert_eq!(deleted, vec![ours.clone()]);
+    // Through the command: not a run directory yet, refused; then only `ours` goes.
+    let dir = run_dir.path().to_str().unwrap();
+    let o = kbench(&["cleanup", dir, "--bootstrap", &bootstrap()], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    std::fs::write(run_dir.path().join("manifest.json"), "{}").unwrap();
+    let o = kbench(&["cleanup", dir, "--bootstrap", &bootstrap()], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains(&format!("deleted {ours}")), "{stdout}");
+    assert!(!stdout.contains(&foreign), "{stdout}");
     let exists = |t: &str| {
         admin
             .describe(t, Duration::from_secs(10))

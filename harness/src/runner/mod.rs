@@ -16,7 +16,7 @@ pub use faults::FaultOutcome;
 pub use run_dir::{delete_leftover_topics, registered_topics, CellFiles, RunDir};
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -268,6 +268,37 @@ pub async fn run_scenario(
         )?;
         return Ok(130);
     }
+    Ok(0)
+}
+
+/// `kbench cleanup RUN_DIR`: delete the registered topics of a run that still exist.
+pub fn cleanup_command(
+    run_dir: &Path,
+    bootstrap: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<i32> {
+    if !run_dir.join("manifest.json").exists() {
+        return Err(UsageError(format!(
+            "{}: not a run directory (no manifest.json)",
+            run_dir.display()
+        ))
+        .into());
+    }
+    let admin = Admin::new(bootstrap, &Default::default())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let deleted = rt.block_on(delete_leftover_topics(run_dir, &admin))?;
+    for t in &deleted {
+        writeln!(out, "deleted {t}")?;
+    }
+    writeln!(
+        out,
+        "{} topic(s) deleted; kbench deletes only topics listed in {}",
+        deleted.len(),
+        run_dir.join("topics.txt").display()
+    )?;
     Ok(0)
 }
 
