@@ -107,7 +107,8 @@ pub struct FaultEvent {
     pub error: Option<String>,
 }
 
-fn secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+/// Durations in reports are seconds (3 decimals), not serde's `{secs, nanos}`.
+pub(crate) fn secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match d {
         Some(d) => s.serialize_f64((d.as_secs_f64() * 1e3).round() / 1e3),
         None => s.serialize_none(),

@@ -57,15 +57,23 @@ impl ImpactParams {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FaultImpact {
     /// From the fault's start to the first failed delivery at or after it.
+    #[serde(serialize_with = "super::executor::secs")]
     pub time_to_first_error: Option<Duration>,
     /// Longest run of zero-ack buckets from the fault's start on (0 when acks never stopped).
+    #[serde(serialize_with = "secs_always")]
     pub unavailable: Duration,
     /// Where that run began, since the cell start.
+    #[serde(serialize_with = "super::executor::secs")]
     pub unavailable_from: Option<Duration>,
     /// Mean acks per second over the baseline before the fault, after warm-up.
     pub pre_fault_acks_per_sec: Option<f64>,
     /// From the fault's start until a 1 s window is back at 90 % of the pre-fault rate.
+    #[serde(serialize_with = "super::executor::secs")]
     pub time_to_recover: Option<Duration>,
+}
+
+fn secs_always<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    super::executor::secs(&Some(*d), s)
 }
 
 /// All of a fault's measures at once.
