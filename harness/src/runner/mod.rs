@@ -201,6 +201,9 @@ pub async fn run_scenario(
     let interrupted = Arc::new(AtomicBool::new(false));
     spawn_signal_watch(interrupted.clone());
 
+    // Two runs of one scenario started in the same second (CI jobs, tests) get the same run id:
+    // a random tag keeps their topics apart.
+    let topic_tag = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
     let todo = (1..=repeat).flat_map(|r| scenario.cells.iter().map(move |c| (r, c)));
     for (repeat, cell) in todo {
         if interrupted.load(Ordering::Relaxed) {
@@ -210,7 +213,10 @@ pub async fn run_scenario(
             continue;
         }
         let files = CellFiles::new(&run.dir, &cell.id, repeat);
-        let topic = format!("{TOPIC_PREFIX}{}-{}{}", run.run_id, cell.id, files.suffix);
+        let topic = format!(
+            "{TOPIC_PREFIX}{}-{topic_tag}-{}{}",
+            run.run_id, cell.id, files.suffix
+        );
         let env = CellEnv {
             admin: &admin,
             bootstrap,
