@@ -157,9 +157,14 @@ pub fn librdkafka_settings(bootstrap: &str, index: usize, s: &ProducerSpec) -> C
             "max.in.flight.requests.per.connection",
             if s.sync { 1 } else { s.max_in_flight }.to_string(),
         )
-        // Room for a few seconds of backlog at high rates before QueueFull is reported.
+        // On a schedule: room for a few seconds of backlog at high rates before QueueFull is
+        // reported. At max rate the queue only adds waiting time to every message: 32 MB, as
+        // the Java producer's buffer.memory, keeps max-rate latency comparable with its tools.
         .set("queue.buffering.max.messages", "1000000")
-        .set("queue.buffering.max.kbytes", "1048576")
+        .set(
+            "queue.buffering.max.kbytes",
+            if s.rate.is_some() { "1048576" } else { "32768" },
+        )
         .set("log_level", "3");
     if let Some(p) = s.partitioner.librdkafka_name() {
         c.set("partitioner", p);
