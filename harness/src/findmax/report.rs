@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::{Deserialize, Serialize};
 
 use super::probe::{rate_text, ProbeMeasure, Verdict};
@@ -389,7 +390,9 @@ pub fn knee_chart(
         series,
         slos,
         max,
-        y: ((y_min / 2.0).max(0.001), y_max * 2.0),
+        // Headroom above the data for the legend (upper left: latency is lowest at low
+        // rates), room below it for the knee's label.
+        y: ((y_min / 3.0).max(0.001), y_max * 6.0),
     };
     let tmp = path.with_extension("png.tmp.png");
     {
@@ -553,19 +556,25 @@ impl Plot<'_> {
                 .legend(|(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2))
                 });
-            chart.draw_series(std::iter::once(Text::new(
-                format!(" knee {} msg/s", rate_text(knee)),
-                (knee, y1 / 1.5),
-                ("sans-serif", 15).into_font(),
-            )))?;
+            // Beside the line, on whichever side has more room.
+            let right_side = knee - x0 < 0.7 * (x1 - x0);
+            let (text, h) = if right_side {
+                (format!(" knee {} msg/s", rate_text(knee)), HPos::Left)
+            } else {
+                (format!("knee {} msg/s ", rate_text(knee)), HPos::Right)
+            };
+            let style = ("sans-serif", 15)
+                .into_font()
+                .into_text_style(root)
+                .pos(Pos::new(h, VPos::Center));
+            chart.draw_series(std::iter::once(Text::new(text, (knee, y0 * 1.3), style)))?;
         }
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .label_font(("sans-serif", 14))
-            // Latency climbs to the upper right; the lower right is the emptiest corner.
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperLeft)
             .draw()?;
         Ok(())
     }
