@@ -27,6 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario: every cell of its sweep, reports written as each cell finishes.
     Run(RunArgs),
+    /// Capacity search: for each cell, the highest offered rate at which the SLOs hold with
+    /// no backlog growth and no validity flag (coarse steps, then bisection).
+    FindMax(FindMaxArgs),
     /// Parse a scenario and print its cells; touches no cluster.
     Validate {
         /// The scenario file (TOML).
@@ -92,6 +95,81 @@ pub struct RunArgs {
     pub allow_existing_topic: bool,
     #[command(flatten)]
     pub dirs: ClusterDirs,
+}
+
+/// `kbench find-max SCENARIO --slo "p99<50ms"`. See docs/find-max.md.
+#[derive(Debug, Args)]
+pub struct FindMaxArgs {
+    /// The scenario file (TOML); its rate is the default start, its [run] warm-up and
+    /// duration the default probe timing.
+    pub scenario: PathBuf,
+    /// Latency objective: `p99<50ms`, `p999<200ms`, `e2e_p99<100ms`, `publish_max<=1s`
+    /// (p50, p90, p99, p999, p9999, max; us, ms, s). Several: comma-separated or repeated.
+    #[arg(long, required = true, value_delimiter = ',', value_parser = crate::findmax::slo::parse_one)]
+    pub slo: Vec<crate::findmax::slo::Slo>,
+    /// First offered rate (msg/s, all producers together) [default: the scenario's rate, else 1000].
+    #[arg(long)]
+    pub start: Option<f64>,
+    /// Coarse step: multiply the rate by this after each pass (divide after a failing start).
+    #[arg(long, default_value_t = 2.0)]
+    pub factor: f64,
+    /// Stop bisecting when the highest pass and the lowest failure are this close (`5%`).
+    #[arg(long, default_value = "5%", value_parser = parse_percent)]
+    pub precision: f64,
+    /// At most this many probes per cell.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub max_steps: u32,
+    /// Never offer more than this (msg/s); a pass here ends the search.
+    #[arg(long)]
+    pub max_rate: Option<f64>,
+    /// Measurement of each probe [default: the scenario's [run] duration, else 10s].
+    #[arg(long, value_parser = parse_duration_arg)]
+    pub probe_duration: Option<Duration>,
+    /// Warm-up of each probe, excluded from its figures [default: the scenario's].
+    #[arg(long, value_parser = parse_duration_arg)]
+    pub probe_warmup: Option<Duration>,
+    /// Search only this cell (repeatable); default every cell of the sweep.
+    #[arg(long = "cell", value_name = "ID")]
+    pub cells: Vec<String>,
+    /// Bootstrap servers of the cluster to test.
+    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local")]
+    pub bootstrap: Option<String>,
+    /// Start (or reuse) a local cluster with this many brokers, and stop it at the end if
+    /// this command started it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3))]
+    pub local: Option<u32>,
+    /// Leave a cluster started by --local running afterwards.
+    #[arg(long)]
+    pub keep_cluster: bool,
+    /// Where run directories are created (`<scenario>-findmax-<timestamp>`).
+    #[arg(long, default_value = "reports")]
+    pub reports: PathBuf,
+    /// No live progress within a probe (the line per probe is still printed).
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub dirs: ClusterDirs,
+}
+
+/// `5%` or `5` (percent) -> 0.05.
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let n: f64 = t
+        .strip_suffix('%')
+        .unwrap_or(t)
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a percentage like \"5%\", got {s:?}"))?;
+    if !(n > 0.0 && n < 100.0) {
+        return Err(format!(
+            "expected a percentage between 0% and 100%, got {s:?}"
+        ));
+    }
+    Ok(n / 100.0)
+}
+
+fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    crate::scenario::units::parse_duration(s)
 }
 
 #[derive(Debug, Args, Clone)]
@@ -194,6 +272,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Cleanup { run_dir, bootstrap } => {
             crate::runner::cleanup_command(&run_dir, &bootstrap, &mut out)
         }
+        Command::FindMax(args) => crate::findmax::find_max_command(args, &mut out),
     }
 }
 

@@ -13,11 +13,14 @@
 //! - [`fault`]: `[[fault]]` entries carried out during a cell (kill, stop, pause, restart a
 //!   broker), and their impact on the acks.
 //! - [`runner`]: one cell from topic creation to teardown; a run is its cells in order.
+//! - [`findmax`]: capacity search (`kbench find-max`): probes a cell at stepped rates and
+//!   reports the highest that meets latency SLOs.
 //! - [`report`]: the only code that writes report files (CSV, manifest, charts).
 pub mod cli;
 pub mod cluster;
 pub mod compare;
 pub mod fault;
+pub mod findmax;
 pub mod fleet;
 pub mod metrics;
 pub mod report;

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use crate::cli::{RunArgs, UsageError};
+use crate::cli::{ClusterDirs, RunArgs, UsageError};
 use crate::cluster::admin::{Admin, TOPIC_PREFIX};
 use crate::cluster::{LocalCluster, LocalClusterOpts};
 use crate::fault::Target;
@@ -35,40 +35,20 @@ use crate::scenario::{CellSpec, Scenario};
 /// `kbench run`.
 pub fn run_command(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
     let scenario = crate::scenario::load(&args.scenario)?;
-    let mut started_cluster = None;
-    let mut kafka_version = None;
-    let bootstrap = match (&args.bootstrap, args.local) {
-        (Some(b), _) => b.clone(),
-        (None, Some(brokers)) => {
-            let opts = LocalClusterOpts {
-                brokers,
-                state_dir: args.dirs.state_dir(),
-                cache_dir: args.dirs.cache_dir(),
-                ..LocalClusterOpts::default()
-            };
-            let (cluster, report) = LocalCluster::up(&opts)?;
-            writeln!(
-                out,
-                "local cluster: kafka {} x{brokers} at {} ({:.1} s)",
-                cluster.state().kafka_version,
-                report.bootstrap,
-                report.elapsed.as_secs_f64()
-            )?;
-            kafka_version = Some(cluster.state().kafka_version.clone());
-            if !report.already_running && !args.keep_cluster {
-                started_cluster = Some(cluster);
-            }
-            report.bootstrap
-        }
-        (None, None) => bail!("no cluster given: pass --bootstrap HOST:PORT (or set KBENCH_BOOTSTRAP), or --local 3 to start one"),
-    };
+    let conn = Connection::open(
+        args.bootstrap.as_deref(),
+        args.local,
+        args.keep_cluster,
+        &args.dirs,
+        out,
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let opts = RunOptions {
-        kafka_version,
-        local: started_cluster.is_some() || args.local.is_some(),
+        kafka_version: conn.kafka_version.clone(),
+        local: conn.local,
         reports_dir: args.reports.clone(),
         quiet: args.quiet,
         repeat: args.repeat,
@@ -76,12 +56,89 @@ pub fn run_command(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
         state_dir: args.dirs.state_dir(),
         allow_existing_topic: args.allow_existing_topic,
     };
-    let result = rt.block_on(run_scenario(&scenario, &bootstrap, &opts, out));
-    if let Some(cluster) = started_cluster {
-        cluster.down(false)?;
-        writeln!(out, "local cluster stopped")?;
-    }
+    let result = rt.block_on(run_scenario(&scenario, &conn.bootstrap, &opts, out));
+    conn.close(out)?;
     result
+}
+
+/// The cluster a command runs against: `--bootstrap`, or a local cluster started (or reused)
+/// for `--local N`.
+pub struct Connection {
+    pub bootstrap: String,
+    /// Known when kbench manages the cluster.
+    pub kafka_version: Option<String>,
+    /// The cluster is kbench's local one.
+    pub local: bool,
+    /// Started by this command (and not kept): stopped by [`Connection::close`].
+    started: Option<LocalCluster>,
+}
+
+impl Connection {
+    pub fn open(
+        bootstrap: Option<&str>,
+        local: Option<u32>,
+        keep_cluster: bool,
+        dirs: &ClusterDirs,
+        out: &mut impl Write,
+    ) -> anyhow::Result<Connection> {
+        match (bootstrap, local) {
+            (Some(b), _) => Ok(Connection {
+                bootstrap: b.to_string(),
+                kafka_version: None,
+                local: false,
+                started: None,
+            }),
+            (None, Some(brokers)) => {
+                let opts = LocalClusterOpts {
+                    brokers,
+                    state_dir: dirs.state_dir(),
+                    cache_dir: dirs.cache_dir(),
+                    ..LocalClusterOpts::default()
+                };
+                let (cluster, report) = LocalCluster::up(&opts)?;
+                writeln!(
+                    out,
+                    "local cluster: kafka {} x{brokers} at {} ({:.1} s)",
+                    cluster.state().kafka_version,
+                    report.bootstrap,
+                    report.elapsed.as_secs_f64()
+                )?;
+                let kafka_version = Some(cluster.state().kafka_version.clone());
+                let started = (!report.already_running && !keep_cluster).then_some(cluster);
+                Ok(Connection {
+                    bootstrap: report.bootstrap,
+                    kafka_version,
+                    local: true,
+                    started,
+                })
+            }
+            (None, None) => bail!("no cluster given: pass --bootstrap HOST:PORT (or set KBENCH_BOOTSTRAP), or --local 3 to start one"),
+        }
+    }
+
+    /// Stop the local cluster if this command started it.
+    pub fn close(self, out: &mut impl Write) -> anyhow::Result<()> {
+        if let Some(cluster) = self.started {
+            cluster.down(false)?;
+            writeln!(out, "local cluster stopped")?;
+        }
+        Ok(())
+    }
+}
+
+/// An admin client for `scenario`'s cells, and the cluster's broker count, checked against
+/// what the scenario needs (replication factors).
+pub fn open_admin(scenario: &Scenario, bootstrap: &str) -> anyhow::Result<(Admin, usize)> {
+    let admin_props = scenario
+        .cells
+        .first()
+        .map(|c| c.client.admin.clone())
+        .unwrap_or_default();
+    let admin = Admin::new(bootstrap, &admin_props)?;
+    let brokers = tokio::task::block_in_place(|| admin.broker_count(Duration::from_secs(10)))
+        .context("is the cluster up? (`kbench cluster up`, or check --bootstrap)")?;
+    crate::scenario::parse::validate_against_cluster(scenario, brokers)?;
+    Ok((admin, brokers))
 }
 
 /// How to run a scenario, beyond the scenario itself.
@@ -112,15 +169,7 @@ pub async fn run_scenario(
     opts: &RunOptions,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
-    let admin_props = scenario
-        .cells
-        .first()
-        .map(|c| c.client.admin.clone())
-        .unwrap_or_default();
-    let admin = Admin::new(bootstrap, &admin_props)?;
-    let brokers = tokio::task::block_in_place(|| admin.broker_count(Duration::from_secs(10)))
-        .context("is the cluster up? (`kbench cluster up`, or check --bootstrap)")?;
-    crate::scenario::parse::validate_against_cluster(scenario, brokers)?;
+    let (admin, brokers) = open_admin(scenario, bootstrap)?;
     if let Some(t) = scenario
         .cells
         .iter()
@@ -308,7 +357,8 @@ pub fn cleanup_command(
     Ok(0)
 }
 
-fn spawn_signal_watch(flag: Arc<AtomicBool>) {
+/// Set `flag` on Ctrl-C or SIGTERM (the running cell then ends early, marked interrupted).
+pub fn spawn_signal_watch(flag: Arc<AtomicBool>) {
     tokio::spawn(async move {
         let Ok(mut term) =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

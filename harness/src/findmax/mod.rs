@@ -1,0 +1,416 @@
+//! Capacity search: `kbench find-max SCENARIO --slo "p99<50ms"`.
+//!
+//! For each cell of the scenario, step the offered rate (coarse geometric steps, then
+//! bisection: [`search`]) and run a short probe at each rate ([`probe`]: an ordinary cell with
+//! the rate and timing overridden). The answer per cell is the highest rate whose probe passed
+//! the pass rule (every SLO, no validity flag, no errors, no backlog growth: see [`probe`]),
+//! with every probe above it failed. Reports ([`report`]): `findmax.csv` (every probe),
+//! `findmax-summary.csv` and `summary.md` (the answer per cell), `charts/findmax-<cell>.png`
+//! (latency against offered rate with the SLO and the knee), `manifest.json`, and the probes'
+//! interval logs under `cells/<cell>/probe-<n>/`.
+pub mod probe;
+pub mod report;
+pub mod search;
+pub mod slo;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cli::{FindMaxArgs, UsageError};
+use crate::cluster::admin::TOPIC_PREFIX;
+use crate::metrics::cell::{Flag, LatencyKind};
+use crate::report::{self as files, manifest};
+use crate::runner::{self, CellEnv, Connection, RunDir};
+use crate::scenario::{CellSpec, Scenario};
+use probe::{judge, probe_spec, rate_text, ProbeMeasure, ProbeTiming};
+use report::{ProbeRow, SummaryRow};
+use search::{Search, SearchParams};
+use slo::Slo;
+
+/// First rate probed when neither `--start` nor the scenario gives one.
+pub const DEFAULT_START: f64 = 1000.0;
+/// Probe measurement when neither `--probe-duration` nor the scenario's `[run] duration` says.
+pub const DEFAULT_PROBE_DURATION: Duration = Duration::from_secs(10);
+
+/// Everything a search needs beyond the scenario and the cluster.
+#[derive(Debug, Clone)]
+pub struct FindMaxOptions {
+    pub slos: Vec<Slo>,
+    /// `--start`; `None`: the cell's own rate, else [`DEFAULT_START`].
+    pub start: Option<f64>,
+    pub factor: f64,
+    pub precision: f64,
+    pub max_steps: usize,
+    pub max_rate: Option<f64>,
+    pub timing: ProbeTiming,
+    pub reports_dir: PathBuf,
+    pub quiet: bool,
+    pub kafka_version: Option<String>,
+    pub local: bool,
+}
+
+impl FindMaxOptions {
+    /// The search parameters for one cell.
+    pub fn search_params(&self, cell: &CellSpec) -> SearchParams {
+        SearchParams {
+            start: self.start.or(cell.producers.rate).unwrap_or(DEFAULT_START),
+            factor: self.factor,
+            precision: self.precision,
+            max_steps: self.max_steps,
+            max_rate: self.max_rate,
+            min_rate: 1.0,
+        }
+    }
+}
+
+/// `kbench find-max`.
+pub fn find_max_command(args: FindMaxArgs, out: &mut impl Write) -> anyhow::Result<i32> {
+    let mut scenario = crate::scenario::load(&args.scenario)?;
+    if !args.cells.is_empty() {
+        let unknown: Vec<&String> = args
+            .cells
+            .iter()
+            .filter(|id| !scenario.cells.iter().any(|c| &c.id == *id))
+            .collect();
+        if !unknown.is_empty() {
+            let known: Vec<&str> = scenario.cells.iter().map(|c| c.id.as_str()).collect();
+            return Err(UsageError(format!(
+                "no cell {unknown:?} in {} (cells: {})",
+                args.scenario.display(),
+                known.join(", ")
+            ))
+            .into());
+        }
+        scenario.cells.retain(|c| args.cells.contains(&c.id));
+    }
+    let first = scenario
+        .cells
+        .first()
+        .ok_or_else(|| UsageError("the scenario has no cells".into()))?;
+    let timing = ProbeTiming {
+        warmup: args.probe_warmup.unwrap_or(first.run.warmup),
+        duration: args
+            .probe_duration
+            .or(first.run.duration)
+            .unwrap_or(DEFAULT_PROBE_DURATION),
+    };
+    let opts = FindMaxOptions {
+        slos: args.slo.clone(),
+        start: args.start,
+        factor: args.factor,
+        precision: args.precision,
+        max_steps: args.max_steps as usize,
+        max_rate: args.max_rate,
+        timing,
+        reports_dir: args.reports.clone(),
+        quiet: args.quiet,
+        kafka_version: None,
+        local: false,
+    };
+    // Everything that can be refused is refused before a cluster is touched.
+    check(&scenario, &opts).map_err(UsageError)?;
+
+    let conn = Connection::open(
+        args.bootstrap.as_deref(),
+        args.local,
+        args.keep_cluster,
+        &args.dirs,
+        out,
+    )?;
+    let opts = FindMaxOptions {
+        kafka_version: conn.kafka_version.clone(),
+        local: conn.local,
+        ..opts
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(find_max(&scenario, &conn.bootstrap, &opts, out));
+    conn.close(out)?;
+    result
+}
+
+/// The checks that need no cluster: SLOs given, search parameters sane, the scenario
+/// something find-max can drive.
+pub fn check(scenario: &Scenario, opts: &FindMaxOptions) -> Result<(), String> {
+    if opts.slos.is_empty() {
+        return Err("give at least one --slo, e.g. --slo \"p99<50ms\"".into());
+    }
+    if opts.timing.duration < Duration::from_secs(1) {
+        return Err("--probe-duration must be at least 1s".into());
+    }
+    if let Some(axis) = scenario
+        .axes
+        .iter()
+        .find(|a| a.name == "rate" || a.name == "producers.rate")
+    {
+        return Err(format!(
+            "{}: find-max searches the rate itself: remove `{}` from [sweep]",
+            scenario.path.display(),
+            axis.name
+        ));
+    }
+    if scenario.cells.iter().any(|c| !c.faults.is_empty()) {
+        return Err(format!(
+            "{}: find-max does not run [[fault]]s (probes are too short for their schedule): use a scenario without them",
+            scenario.path.display()
+        ));
+    }
+    let e2e = opts.slos.iter().any(|s| s.kind == LatencyKind::EndToEnd);
+    for cell in &scenario.cells {
+        if e2e && cell.consumers.groups == 0 {
+            return Err(format!(
+                "cell {}: an end-to-end SLO needs consumers ([consumers] groups >= 1)",
+                cell.id
+            ));
+        }
+        Search::new(opts.search_params(cell))?;
+    }
+    Ok(())
+}
+
+/// Search every cell of `scenario` against `bootstrap`. Returns the exit code: 0, or 130 when
+/// interrupted (every finished probe is on disk either way).
+pub async fn find_max(
+    scenario: &Scenario,
+    bootstrap: &str,
+    opts: &FindMaxOptions,
+    out: &mut impl Write,
+) -> anyhow::Result<i32> {
+    let (admin, brokers) = runner::open_admin(scenario, bootstrap)?;
+    let run = RunDir::create(&opts.reports_dir, &format!("{}-findmax", scenario.name))?;
+    let manifest = manifest::Manifest {
+        run_id: &run.run_id,
+        started_at: chrono::Local::now().to_rfc3339(),
+        kbench_version: env!("CARGO_PKG_VERSION"),
+        librdkafka_version: manifest::librdkafka_version(),
+        kafka_version: opts.kafka_version.clone(),
+        bootstrap,
+        brokers,
+        local_cluster: opts.local,
+        repeat: 1,
+        host: manifest::Host::this(),
+        scenario: manifest::redacted_scenario(scenario),
+    };
+    let mut manifest = serde_json::to_value(&manifest)?;
+    manifest["find_max"] = serde_json::json!({
+        "slo": opts.slos.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        "start": opts.start,
+        "factor": opts.factor,
+        "precision": opts.precision,
+        "max_steps": opts.max_steps,
+        "max_rate": opts.max_rate,
+        "probe_warmup": crate::scenario::units::format_duration(opts.timing.warmup),
+        "probe_duration": crate::scenario::units::format_duration(opts.timing.duration),
+        "min_throughput_share": probe::MIN_THROUGHPUT_SHARE,
+    });
+    files::write_atomic(
+        &run.dir.join("manifest.json"),
+        &serde_json::to_vec_pretty(&manifest)?,
+    )?;
+    writeln!(
+        out,
+        "find-max {}: {} cell{} against {bootstrap} ({brokers} brokers); SLO {}; probes {} + {} warm-up",
+        run.run_id,
+        scenario.cells.len(),
+        if scenario.cells.len() == 1 { "" } else { "s" },
+        slo::describe(&opts.slos),
+        crate::scenario::units::format_duration(opts.timing.duration),
+        crate::scenario::units::format_duration(opts.timing.warmup),
+    )?;
+    writeln!(out, "reports: {}", run.dir.display())?;
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    runner::spawn_signal_watch(interrupted.clone());
+    let env = CellEnv {
+        admin: &admin,
+        bootstrap,
+        run_dir: &run.dir,
+        interrupted: &interrupted,
+        quiet: opts.quiet,
+        faults: None,
+    };
+    let mut rows: Vec<ProbeRow> = Vec::new();
+    let mut summaries: Vec<SummaryRow> = Vec::new();
+    for cell in &scenario.cells {
+        if interrupted.load(Ordering::Relaxed) {
+            break;
+        }
+        let mut search = Search::new(opts.search_params(cell)).map_err(UsageError)?;
+        let mut cell_rows: Vec<ProbeRow> = Vec::new();
+        let mut failures = Vec::new();
+        while let Some(step) = search.next_step() {
+            if interrupted.load(Ordering::Relaxed) {
+                break;
+            }
+            let n = cell_rows.len() + 1;
+            let spec = probe_spec(cell, step.rate, opts.timing);
+            let topic = format!("{TOPIC_PREFIX}{}-{}-{n}", run.run_id, cell.id);
+            let outcome = runner::run_cell(&spec, &topic, &env)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cell {} probe {n} at {} msg/s",
+                        cell.id,
+                        rate_text(step.rate)
+                    )
+                })?;
+            let m = ProbeMeasure::of(&outcome, step.rate, cell.consumers.groups);
+            let verdict = judge(&m, &opts.slos);
+            let row = ProbeRow::new(&cell.id, &cell.params, n, step.phase, &m, &verdict, &topic);
+            writeln!(out, "{}", probe_line(&row))?;
+            let dir = run
+                .dir
+                .join("cells")
+                .join(&cell.id)
+                .join(format!("probe-{n}"));
+            for kind in [LatencyKind::Publish, LatencyKind::EndToEnd] {
+                let log = files::hlog::render(&outcome.metrics.intervals, kind, outcome.start_unix);
+                files::write_atomic(&dir.join(format!("{}.hlog", kind.name())), &log)?;
+            }
+            let cut_short = m.flags.contains(&Flag::Interrupted);
+            if !cut_short {
+                // An interrupted probe says nothing about the rate: it is reported, not judged.
+                search.record(step.rate, verdict.pass());
+                if !verdict.pass() {
+                    failures.push((step.rate, verdict.clone()));
+                }
+            }
+            cell_rows.push(row.clone());
+            rows.push(row);
+            files::write_atomic(&run.dir.join("findmax.csv"), &files::csv::to_csv(&rows)?)?;
+        }
+        let outcome = search.outcome();
+        let limited_by = failures
+            .iter()
+            .find(|(r, _)| Some(*r) == outcome.first_fail)
+            .map(|(_, v)| {
+                let mut classes: Vec<&str> = v.reasons.iter().map(|r| r.class()).collect();
+                classes.dedup();
+                classes.join(";")
+            })
+            .unwrap_or_default();
+        let summary = SummaryRow::new(
+            &cell.id,
+            &cell.params,
+            &opts.slos,
+            &outcome,
+            &cell_rows,
+            &limited_by,
+        );
+        writeln!(out, "{}", summary.line())?;
+        let png = run
+            .dir
+            .join("charts")
+            .join(report::chart_file_name(&cell.id));
+        if let Err(e) = report::knee_chart(&cell.id, &cell_rows, &opts.slos, outcome.max, &png) {
+            writeln!(out, "chart not written: {e}")?;
+        }
+        summaries.push(summary);
+        files::write_atomic(
+            &run.dir.join("findmax-summary.csv"),
+            &files::csv::to_csv(&summaries)?,
+        )?;
+        files::write_atomic(
+            &run.dir.join("summary.md"),
+            report::summary_markdown(&run.run_id, &opts.slos, &summaries).as_bytes(),
+        )?;
+    }
+    writeln!(out, "wrote {}", run.dir.join("findmax.csv").display())?;
+    if interrupted.load(Ordering::Relaxed) {
+        writeln!(
+            out,
+            "interrupted: finished probes are in {}",
+            run.dir.display()
+        )?;
+        return Ok(130);
+    }
+    Ok(0)
+}
+
+/// The progress line of one probe.
+fn probe_line(r: &ProbeRow) -> String {
+    let verdict = if r.pass {
+        "PASS".to_string()
+    } else {
+        format!("FAIL: {}", r.reason)
+    };
+    format!(
+        "cell {} probe {:>2} {:<6} {:>8} msg/s  acks {:>8.0}/s  publish p50 {:>8.2} ms p99 {:>8.2} ms p99.9 {:>8.2} ms  e2e p99 {:>8.2} ms  host cpu {:>3.0}%  {verdict}",
+        r.cell,
+        r.probe,
+        r.phase,
+        rate_text(r.rate),
+        r.ack_rate,
+        r.publish_p50_us as f64 / 1e3,
+        r.publish_p99_us as f64 / 1e3,
+        r.publish_p999_us as f64 / 1e3,
+        r.e2e_p99_us as f64 / 1e3,
+        r.host_cpu_busy * 100.0,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(slos: &str) -> FindMaxOptions {
+        FindMaxOptions {
+            slos: slo::parse_list(slos).unwrap(),
+            start: None,
+            factor: 2.0,
+            precision: 0.05,
+            max_steps: 10,
+            max_rate: None,
+            timing: ProbeTiming {
+                warmup: Duration::from_secs(1),
+                duration: Duration::from_secs(2),
+            },
+            reports_dir: PathBuf::from("reports"),
+            quiet: true,
+            kafka_version: None,
+            local: false,
+        }
+    }
+
+    fn scenario(text: &str) -> Scenario {
+        crate::scenario::parse_str(text, std::path::Path::new("s.toml")).unwrap()
+    }
+
+    #[test]
+    fn start_comes_from_the_flag_then_the_scenario_then_the_default() {
+        let s = scenario("name = \"x\"\n[producers]\nrate = 3000\n");
+        let mut o = opts("p99<50ms");
+        assert_eq!(o.search_params(&s.cells[0]).start, 3000.0);
+        o.start = Some(500.0);
+        assert_eq!(o.search_params(&s.cells[0]).start, 500.0);
+        let s = scenario("name = \"x\"\n");
+        assert_eq!(
+            opts("p99<50ms").search_params(&s.cells[0]).start,
+            DEFAULT_START
+        );
+    }
+
+    #[test]
+    fn scenarios_find_max_cannot_drive_are_refused() {
+        let swept = scenario("name = \"x\"\n[sweep]\nrate = [100, 200]\n");
+        let e = check(&swept, &opts("p99<50ms")).unwrap_err();
+        assert!(e.contains("remove `rate`"), "{e}");
+        let no_consumers = scenario("name = \"x\"\n[consumers]\ngroups = 0\n");
+        let e = check(&no_consumers, &opts("e2e_p99<50ms")).unwrap_err();
+        assert!(e.contains("needs consumers"), "{e}");
+        assert!(check(&no_consumers, &opts("p99<50ms")).is_ok());
+        let mut bad = opts("p99<50ms");
+        bad.factor = 0.5;
+        assert!(check(&no_consumers, &bad).unwrap_err().contains("--factor"));
+        let mut short = opts("p99<50ms");
+        short.timing.duration = Duration::from_millis(200);
+        assert!(check(&no_consumers, &short).is_err());
+    }
+}
