@@ -456,7 +456,15 @@ impl LocalCluster {
     }
 
     fn fail_if_exited(&self, node: u32) -> Result<(), ClusterError> {
-        if self.proc_state(node) == ProcState::Dead {
+        // Just after spawn, /proc/<pid>/cmdline still shows kbench's own command line (between
+        // fork and exec), which reads as "not our broker": only a death that lasts is one.
+        let dead = (0..5).all(|i| {
+            if i > 0 {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            self.proc_state(node) == ProcState::Dead
+        });
+        if dead {
             let log = self.log_file(node);
             return Err(ClusterError::BrokerExited {
                 node,
