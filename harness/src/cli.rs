@@ -32,6 +32,9 @@ pub enum Command {
         /// The scenario file (TOML).
         scenario: PathBuf,
     },
+    /// kbench side by side with Kafka's own tools (ProducerPerformance, ConsumerPerformance,
+    /// EndToEndLatency) on the same cluster: throughput, CPU per message, latency.
+    Versus(crate::versus::VersusArgs),
     /// A local Apache Kafka cluster on 127.0.0.1, from Maven Central jars (no Docker).
     Cluster {
         #[command(flatten)]
@@ -168,6 +171,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Cluster { dirs, command } => cluster(&dirs, command, &mut out),
         Command::Run(args) => crate::runner::run_command(args, &mut out),
+        Command::Versus(args) => crate::versus::versus_command(args, &mut out),
     }
 }
 

@@ -14,6 +14,7 @@
 //!   broker), and their impact on the acks.
 //! - [`runner`]: one cell from topic creation to teardown; a run is its cells in order.
 //! - [`report`]: the only code that writes report files (CSV, manifest, charts).
+//! - [`versus`]: `kbench versus`, kbench side by side with Kafka's own load tools.
 pub mod cli;
 pub mod cluster;
 pub mod fault;
@@ -22,3 +23,4 @@ pub mod metrics;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod versus;

@@ -8,7 +8,7 @@ use plotters::style::register_font;
 use super::csv::ResultRow;
 
 /// Register the embedded font under the family name "sans-serif" (once per process).
-fn ensure_font() {
+pub(crate) fn ensure_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
