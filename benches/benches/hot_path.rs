@@ -3,17 +3,27 @@
 //! cluster, limits the measured throughput.
 //!
 //! Run with `cargo bench -p kbench-benches`; short measurement times keep the whole run under
-//! a minute.
+//! two minutes. Targets (issue 6): recording a latency with its counters <= 50 ns; building a
+//! 1 KiB message with its header <= 200 ns. `docs/versus.md` has the measured medians.
 
 use std::hint::black_box;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::BaseRecord;
 
 use kbench::fleet::keys::KeyGen;
 use kbench::fleet::pacing::Schedule;
 use kbench::fleet::partition::{crc32_partition, fnv1a_partition, java_partition, murmur2};
 use kbench::fleet::payload::{header, PayloadGen};
+use kbench::fleet::producer::ProducerShared;
+use kbench::metrics::cell::{Interval, Phase};
+use kbench::metrics::delivery::{GroupAccount, MemberDeliveries};
+use kbench::metrics::{CellEnd, CellMetrics, ClientStats, Clock, SharedStats};
+use kbench::report::csv::{to_csv, CellFacts, ResultRow};
 use kbench::scenario::{KeySpec, MessageSize};
 
 fn pacing(c: &mut Criterion) {
@@ -28,6 +38,20 @@ fn pacing(c: &mut Criterion) {
             let due = schedule.due(black_box(now));
             let at = schedule.intended(black_box(n));
             black_box((due, at))
+        })
+    });
+    // The whole per-message pacing work of the send loop: read the clock, compare with the
+    // schedule, compute the intended time and put it on the run's clock.
+    let clock = Clock::new();
+    let live = Schedule::new(Some(100_000.0), Instant::now()).expect("valid rate");
+    let mut seq = 0u64;
+    c.bench_function("pacing/loop turn (now + due + intended + clock.ns)", |b| {
+        b.iter(|| {
+            seq = seq.wrapping_add(1) & 0xf_ffff;
+            let now = Instant::now();
+            let due = live.due(now) > seq;
+            let intended = live.intended(seq).unwrap_or(now);
+            black_box((due, clock.ns(intended)))
         })
     });
 }
@@ -88,6 +112,197 @@ fn headers(c: &mut Criterion) {
     });
 }
 
+/// One message as `fleet/producer.rs` builds it, before `send`: the kbench header, the next
+/// payload, librdkafka headers (allocated by librdkafka) and the record. Dropping the record
+/// frees the headers, as librdkafka does once the message is delivered.
+fn message(c: &mut Criterion) {
+    let topic = String::from("kbench-bench");
+    for size in [100usize, 1024] {
+        let mut payloads = PayloadGen::new(&MessageSize::Fixed(size), 1).expect("valid size");
+        let mut seq = 0u64;
+        c.bench_function(
+            &format!("message/build {size} B (payload + header + record)"),
+            |b| {
+                b.iter(|| {
+                    seq = seq.wrapping_add(1);
+                    let intended_ns = 1_000_000 + seq * 10_000;
+                    let hdr = header::encode(black_box(0), seq, intended_ns);
+                    let payload = payloads.next_payload();
+                    let record: BaseRecord<'_, [u8], [u8], usize> =
+                        BaseRecord::with_opaque_to(&topic, intended_ns as usize)
+                            .payload(payload)
+                            .headers(OwnedHeaders::new_with_capacity(1).insert(Header {
+                                key: header::HEADER_KEY,
+                                value: Some(&hdr[..]),
+                            }));
+                    black_box(&record);
+                })
+            },
+        );
+    }
+}
+
+/// Recording one message's figures, as the producer thread (after `send`) and the delivery
+/// callback (on `poll`) do: three uncontended locks, three atomics, a histogram record, the
+/// header decode and the delivery log.
+fn record(c: &mut Criterion) {
+    let shared = ProducerShared::new(6);
+    let start_ns = 1_000u64;
+    let mut seq = 0u64;
+    c.bench_function("record/producer send + ack + delivery log", |b| {
+        b.iter(|| {
+            seq += 1;
+            let intended = start_ns + seq * 10_000;
+            // Producer thread, after send.
+            shared
+                .stats
+                .lock()
+                .record_send(true, 1024, black_box(2_000));
+            shared.sent_total.fetch_add(1, Ordering::Relaxed);
+            // Delivery callback.
+            let now = intended + 500_000 + (seq % 4096) * 1_000;
+            let mut stats = shared.stats.lock();
+            shared.acked_total.fetch_add(1, Ordering::Relaxed);
+            stats.record_ack(true, intended, now, 1024, (seq % 6) as i32);
+            let hdr = header::encode(0, seq, intended);
+            let seq_of = header::decode(black_box(&hdr[..])).map(|(_, s, _)| s);
+            if let Ok(mut log) = shared.log.lock() {
+                log.ack(seq_of, now - start_ns);
+            }
+            drop(stats);
+            shared.completed.fetch_add(1, Ordering::Release);
+        })
+    });
+    // The parts, without locks.
+    let mut stats = ClientStats::new(6);
+    let mut n = 0u64;
+    c.bench_function("record/ClientStats::record_ack alone", |b| {
+        b.iter(|| {
+            n += 1;
+            stats.record_ack(
+                true,
+                n,
+                n + 500_000 + (n % 4096) * 1_000,
+                1024,
+                (n % 6) as i32,
+            );
+        })
+    });
+    let shared_stats = SharedStats::new(6);
+    c.bench_function("record/SharedStats::lock + record_send", |b| {
+        b.iter(|| {
+            shared_stats
+                .lock()
+                .record_send(true, 1024, black_box(2_000))
+        })
+    });
+}
+
+/// The consumer's per-message work after `poll`: the group offset watermark, the delivery
+/// record (loss / duplicates / order), the counter and the end-to-end histogram.
+fn consume(c: &mut Criterion) {
+    let mut deliveries = MemberDeliveries::default();
+    let mut seq = 0u64;
+    c.bench_function("consume/MemberDeliveries::record", |b| {
+        b.iter(|| {
+            seq += 1;
+            deliveries.record((seq % 6) as i32, true, seq % 4, seq);
+        })
+    });
+    let offsets: Vec<AtomicI64> = (0..6).map(|_| AtomicI64::new(-1)).collect();
+    let stats = SharedStats::new(6);
+    let mut deliveries = MemberDeliveries::default();
+    let mut seq = 0u64;
+    c.bench_function("consume/full record (offset + deliveries + stats)", |b| {
+        b.iter(|| {
+            seq += 1;
+            let partition = (seq % 6) as i32;
+            let offset = (seq / 6) as i64;
+            let new = offsets[partition as usize].fetch_max(offset, Ordering::Relaxed) < offset;
+            deliveries.record(partition, new, seq % 4, seq);
+            let intended = seq * 10_000;
+            stats
+                .lock()
+                .record_consume(true, intended, intended + 2_000_000, 1024, partition);
+        })
+    });
+}
+
+/// One producer's realistic 1 s interval at 100k msg/s: latencies spread over 0.5..50 ms.
+fn busy_interval(partitions: usize) -> ClientStats {
+    let mut s = ClientStats::new(partitions);
+    for i in 0..100_000u64 {
+        // A skewed spread: most near 2 ms, a tail to ~50 ms.
+        let us = 500 + (i * 7919 % 2000) + if i % 100 == 0 { i % 50_000 } else { 0 };
+        s.record_send(true, 1024, 1_000);
+        s.record_ack(true, 0, us * 1_000, 1024, (i % partitions as u64) as i32);
+        s.record_consume(
+            true,
+            0,
+            (us + 300) * 1_000,
+            1024,
+            (i % partitions as u64) as i32,
+        );
+    }
+    s
+}
+
+/// Once per interval per client: swap the stats out and merge them into the cell's.
+fn interval(c: &mut Criterion) {
+    let one = busy_interval(6);
+    let mut total = ClientStats::new(6);
+    c.bench_function(
+        "interval/ClientStats::merge of a 1 s, 100k msg interval",
+        |b| b.iter(|| total.merge(black_box(&one))),
+    );
+    let mut spare = ClientStats::new(6);
+    c.bench_function("interval/ClientStats::take (swap + reset)", |b| {
+        b.iter_batched_ref(
+            || one.clone(),
+            |live| live.take(&mut spare),
+            BatchSize::LargeInput,
+        )
+    });
+}
+
+/// Once per run: `results.csv` of 50 cells.
+fn csv_rows(c: &mut Criterion) {
+    let scenario = kbench::scenario::parse_str(
+        "name = \"bench\"\n[sweep]\nacks = [\"1\", \"all\"]\n",
+        Path::new("bench.toml"),
+    )
+    .expect("valid scenario");
+    let mut metrics = CellMetrics::new(6);
+    metrics.add_interval(Interval {
+        start_s: 0.0,
+        end_s: 1.0,
+        phase: Phase::Measure,
+        producers: busy_interval(6),
+        consumers: busy_interval(6),
+    });
+    let summary = metrics.summary(&CellEnd::default());
+    let facts = CellFacts {
+        topic: "kbench-bench",
+        partitions: 6,
+        replication_factor: 3,
+        repeat: 1,
+        consumer_lag: 0,
+        idle_members: 0,
+        delivery: GroupAccount::default(),
+        faults: &[],
+    };
+    let rows: Vec<ResultRow> = (0..50)
+        .map(|i| {
+            let mut r = ResultRow::new(&scenario.cells[i % 2], &summary, &facts);
+            r.cell = format!("{}-{i}", r.cell);
+            r
+        })
+        .collect();
+    c.bench_function("report/to_csv 50 result rows", |b| {
+        b.iter(|| to_csv(black_box(&rows)).expect("csv").len())
+    });
+}
+
 criterion_group! {
     name = hot_path;
     // No plots: criterion's plotters backend needs system fonts, which CI images and this
@@ -96,6 +311,6 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2))
         .without_plots();
-    targets = pacing, keys, partition, payload, headers
+    targets = pacing, keys, partition, payload, headers, message, record, consume, interval, csv_rows
 }
 criterion_main!(hot_path);

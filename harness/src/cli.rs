@@ -52,6 +52,9 @@ pub enum Command {
         #[arg(long, env = "KBENCH_BOOTSTRAP")]
         bootstrap: String,
     },
+    /// kbench side by side with Kafka's own tools (ProducerPerformance, ConsumerPerformance,
+    /// EndToEndLatency) on the same cluster: throughput, CPU per message, latency.
+    Versus(crate::versus::VersusArgs),
     /// A local Apache Kafka cluster on 127.0.0.1, from Maven Central jars (no Docker).
     Cluster {
         #[command(flatten)]
@@ -273,6 +276,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             crate::runner::cleanup_command(&run_dir, &bootstrap, &mut out)
         }
         Command::FindMax(args) => crate::findmax::find_max_command(args, &mut out),
+        Command::Versus(args) => crate::versus::versus_command(args, &mut out),
     }
 }
 

@@ -16,6 +16,7 @@
 //! - [`findmax`]: capacity search (`kbench find-max`): probes a cell at stepped rates and
 //!   reports the highest that meets latency SLOs.
 //! - [`report`]: the only code that writes report files (CSV, manifest, charts).
+//! - [`versus`]: `kbench versus`, kbench side by side with Kafka's own load tools.
 pub mod cli;
 pub mod cluster;
 pub mod compare;
@@ -26,3 +27,4 @@ pub mod metrics;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod versus;

@@ -225,7 +225,7 @@ pub fn run(
 
     // How busy this thread is: a send loop that never waits is the producer's limit.
     let (cpu_start, wall_start) = (thread_demand_ns(), Instant::now());
-    while !stop.load(Ordering::Relaxed) && budget.is_none_or(|b| measured_sent < b) {
+    'send: while !stop.load(Ordering::Relaxed) && budget.is_none_or(|b| measured_sent < b) {
         let now = Instant::now();
         if schedule.is_paced() && schedule.due(now) <= seq {
             // Nothing due: sleep until the next intended time, waking for delivery reports.
@@ -272,7 +272,9 @@ pub fn run(
                     serve();
                     waker.wait(Duration::from_millis(1));
                     if stop.load(Ordering::Relaxed) {
-                        return Ok(());
+                        // Still flush what is queued (a return here would purge it, counted
+                        // as failed) and record how busy the thread was.
+                        break 'send;
                     }
                     record = Some(r);
                 }

@@ -1,0 +1,672 @@
+//! `kbench versus`: kbench side by side with Apache Kafka's own load tools against the same
+//! cluster, to show that the harness is never the bottleneck.
+//!
+//! - [`plan`]: the matrix (max-rate produce, CPU per message at a fixed rate, consume, end-to-end
+//!   latency) and the settings both tools get.
+//! - [`java`]: `ProducerPerformance`, `ConsumerPerformance`, `EndToEndLatency` from the
+//!   kafka-tools jar: command lines, child processes, parsing their output.
+//! - [`kbench`]: kbench's side through the runner library (a one-cell scenario run in this
+//!   process, or by the kbench binary as a child for the CPU comparison) and a consume-only
+//!   path (one fleet consumer reading a pre-filled topic).
+//! - [`cpu`]: CPU time of a child process from /proc and wait4, per thread too.
+//! - [`report`]: versus.csv, ratios.csv, cpu-threads.csv, versus.md, versus.png.
+//!
+//! Each comparison runs `--pairs` times; a pair is one run of each tool, one after the other,
+//! each on a new topic; pairs are the outer loop and the order inside a pair alternates, so
+//! drift (other load on the host, log segments growing) hits both tools alike.
+
+pub mod cpu;
+pub mod java;
+pub mod kbench;
+pub mod plan;
+pub mod report;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+
+use crate::cli::ClusterDirs;
+use crate::cluster::admin::{Admin, TOPIC_PREFIX};
+use crate::cluster::fetch::{self, DEFAULT_KAFKA_VERSION};
+use crate::cluster::{LocalCluster, LocalClusterOpts};
+use crate::report::write_atomic;
+use crate::runner::RunDir;
+use java::JavaEnv;
+use kbench::{EndOffsets, KbenchEnv};
+use plan::{Comparison, Kind, Plan};
+use report::{Measurement, ThreadCpu, KBENCH};
+
+/// `kbench versus`.
+#[derive(Debug, clap::Args)]
+pub struct VersusArgs {
+    /// Bootstrap servers of the cluster both tools load.
+    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local")]
+    pub bootstrap: Option<String>,
+    /// Start (or reuse) a local cluster with this many brokers, and stop it at the end if
+    /// this command started it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3))]
+    pub local: Option<u32>,
+    /// Leave a cluster started by --local running afterwards.
+    #[arg(long)]
+    pub keep_cluster: bool,
+    /// Runs of each tool per comparison (one pair = one run of each); figures are medians.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub pairs: u32,
+    /// One comparison of each kind with short runs (under a minute with --pairs 1).
+    #[arg(long)]
+    pub quick: bool,
+    /// Only these kinds of comparison (comma-separated): produce, cpu, consume, e2e.
+    #[arg(long, value_delimiter = ',', value_parser = Kind::parse)]
+    pub only: Vec<Kind>,
+    /// The fixed rate (msg/s) of the CPU comparison.
+    #[arg(long, default_value_t = plan::CPU_RATE, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpu_rate: u32,
+    /// Where the run directory (`versus-<timestamp>`) is created.
+    #[arg(long, default_value = "reports")]
+    pub reports: PathBuf,
+    /// Only the final table.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub dirs: ClusterDirs,
+}
+
+pub fn versus_command(args: VersusArgs, out: &mut impl Write) -> anyhow::Result<i32> {
+    fetch::check_java()?;
+    let (lib, _) = fetch::ensure_jars(&args.dirs.cache_dir(), DEFAULT_KAFKA_VERSION)?;
+    let mut started_cluster = None;
+    let bootstrap = match (&args.bootstrap, args.local) {
+        (Some(b), _) => b.clone(),
+        (None, Some(brokers)) => {
+            let opts = LocalClusterOpts {
+                brokers,
+                state_dir: args.dirs.state_dir(),
+                cache_dir: args.dirs.cache_dir(),
+                ..LocalClusterOpts::default()
+            };
+            let (cluster, up) = LocalCluster::up(&opts)?;
+            writeln!(
+                out,
+                "local cluster: kafka {} x{brokers} at {} ({:.1} s)",
+                cluster.state().kafka_version,
+                up.bootstrap,
+                up.elapsed.as_secs_f64()
+            )?;
+            if !up.already_running && !args.keep_cluster {
+                started_cluster = Some(cluster);
+            }
+            up.bootstrap
+        }
+        (None, None) => bail!(
+            "no cluster given: pass --bootstrap HOST:PORT (or set KBENCH_BOOTSTRAP), or --local 3 to start one"
+        ),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(run(&args, &bootstrap, &lib, out));
+    if let Some(cluster) = started_cluster {
+        cluster.down(false)?;
+        writeln!(out, "local cluster stopped")?;
+    }
+    result
+}
+
+/// Everything a run accumulates.
+struct Run<'a> {
+    plan: Plan,
+    dir: PathBuf,
+    run_id: String,
+    bootstrap: &'a str,
+    brokers: usize,
+    admin: Admin,
+    java: JavaEnv,
+    offsets: EndOffsets,
+    interrupted: Arc<AtomicBool>,
+    measurements: Vec<Measurement>,
+    threads: Vec<ThreadCpu>,
+    /// The latest kbench max rate per comparison: ProducerPerformance gets a record count that
+    /// takes about as long at that rate.
+    kbench_rate: HashMap<String, f64>,
+    /// The consume comparison's pre-filled topic and its record count.
+    prefilled: Option<(String, u64)>,
+    failures: usize,
+}
+
+async fn run(
+    args: &VersusArgs,
+    bootstrap: &str,
+    lib: &Path,
+    out: &mut impl Write,
+) -> anyhow::Result<i32> {
+    let admin = Admin::new(bootstrap, &BTreeMap::new())?;
+    let brokers = tokio::task::block_in_place(|| admin.broker_count(Duration::from_secs(10)))
+        .context("is the cluster up? (`kbench cluster up`, or check --bootstrap)")?;
+    let plan = Plan::new(args.quick, args.pairs, brokers, &args.only, args.cpu_rate);
+    let run_dir = RunDir::create(&args.reports, "versus")?;
+    let java = JavaEnv::new(fetch::java_cmd(), lib, bootstrap, run_dir.dir.join("raw"));
+    let mut r = Run {
+        plan,
+        dir: run_dir.dir.clone(),
+        run_id: run_dir.run_id.clone(),
+        bootstrap,
+        brokers,
+        admin,
+        java,
+        offsets: EndOffsets::new(bootstrap)?,
+        interrupted: Arc::new(AtomicBool::new(false)),
+        measurements: Vec::new(),
+        threads: Vec::new(),
+        kbench_rate: HashMap::new(),
+        prefilled: None,
+        failures: 0,
+    };
+    let t0 = Instant::now();
+    writeln!(
+        out,
+        "versus {}: {} comparisons x {} pairs against {bootstrap} ({brokers} brokers), Kafka tools {DEFAULT_KAFKA_VERSION}{}",
+        r.run_id,
+        r.plan.comparisons.len(),
+        r.plan.pairs,
+        if cfg!(debug_assertions) { " [debug build: use --release for real figures]" } else { "" }
+    )?;
+    writeln!(out, "reports: {}", r.dir.display())?;
+    if !args.quiet {
+        for c in &r.plan.comparisons {
+            writeln!(out, "  {}: {}", c.id, c.settings())?;
+        }
+    }
+    spawn_signal_watch(r.interrupted.clone());
+
+    let comparisons = r.plan.comparisons.clone();
+    'pairs: for pair in 1..=r.plan.pairs {
+        for c in &comparisons {
+            // Odd pairs: kbench first; even pairs: the Kafka tool first.
+            let kbench_first = pair % 2 == 1;
+            for order in 1..=2u32 {
+                if r.interrupted.load(Ordering::Relaxed) {
+                    break 'pairs;
+                }
+                let kbench_turn = (order == 1) == kbench_first;
+                let tool = if kbench_turn {
+                    KBENCH
+                } else {
+                    c.kind.java_tool()
+                };
+                let result = if kbench_turn {
+                    r.kbench_side(c, pair, order).await
+                } else {
+                    r.java_side(c, pair, order).await
+                };
+                match result {
+                    Ok(m) => {
+                        if !args.quiet {
+                            writeln!(out, "{}", progress_line(&m, r.plan.pairs))?;
+                        }
+                        r.measurements.push(m);
+                    }
+                    Err(e) => {
+                        r.failures += 1;
+                        writeln!(out, "pair {pair} {} {tool}: failed: {e:#}", c.id)?;
+                    }
+                }
+                r.write_measurements()?;
+            }
+        }
+        r.write_reports(out)?;
+    }
+    if let Some((topic, _)) = r.prefilled.take() {
+        r.delete_topic(&topic).await?;
+    }
+    let rows = r.write_reports(out)?;
+    writeln!(out)?;
+    write!(out, "{}", report::ratio_table(&rows))?;
+    writeln!(
+        out,
+        "wrote {} ({:.0} s)",
+        r.dir.join("versus.md").display(),
+        t0.elapsed().as_secs_f64()
+    )?;
+    if r.interrupted.load(Ordering::Relaxed) {
+        return Ok(130);
+    }
+    if r.failures > 0 {
+        writeln!(
+            out,
+            "{} run(s) failed: see above and {}",
+            r.failures,
+            r.dir.join("raw").display()
+        )?;
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+fn progress_line(m: &Measurement, pairs: u32) -> String {
+    let mut s = format!(
+        "pair {}/{pairs} {:<28} {:<20} {:>10.0} msg/s {:>7.2} MB/s",
+        m.pair, m.comparison, m.tool, m.msgs_per_sec, m.mb_per_sec
+    );
+    if let Some(c) = m.cpu_s_per_million {
+        s.push_str(&format!("  CPU {c:.2} s per million"));
+    }
+    if let (Some(p50), Some(mean)) = (m.p50_ms, m.mean_ms) {
+        s.push_str(&format!("  p50 {p50:.2} ms mean {mean:.2} ms"));
+    }
+    if !m.notes.is_empty() {
+        s.push_str(&format!("  [{}]", m.notes));
+    }
+    s
+}
+
+impl Run<'_> {
+    fn rf(&self) -> i32 {
+        self.plan.replication_factor
+    }
+
+    fn topic(&self, c: &Comparison, pair: u32, side: &str) -> String {
+        format!("{TOPIC_PREFIX}{}-{}-p{pair}-{side}", self.run_id, c.id)
+    }
+
+    /// Create a topic for a Kafka tool (recorded in topics.txt like kbench's own).
+    async fn create_topic(&self, name: &str, partitions: i32) -> anyhow::Result<()> {
+        let timeout = Duration::from_secs(30);
+        self.admin
+            .create_topic(name, partitions, self.rf(), &BTreeMap::new(), timeout)
+            .await?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("topics.txt"))?;
+        writeln!(f, "{name}")?;
+        self.admin
+            .wait_for_leaders(name, partitions, self.rf(), timeout)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_topic(&self, name: &str) -> anyhow::Result<()> {
+        self.admin
+            .delete_topics(&[name], Duration::from_secs(30))
+            .await?;
+        Ok(())
+    }
+
+    /// The consume comparison's topic, filled on first use.
+    async fn prefilled(&mut self, c: &Comparison) -> anyhow::Result<(String, u64)> {
+        if let Some(p) = &self.prefilled {
+            return Ok(p.clone());
+        }
+        let topic = format!("{TOPIC_PREFIX}{}-{}-prefill", self.run_id, c.id);
+        self.create_topic(&topic, c.partitions).await?;
+        let (rf, bootstrap) = (self.rf(), self.bootstrap);
+        let n = tokio::task::block_in_place(|| kbench::prefill(c, rf, bootstrap, &topic))?;
+        self.prefilled = Some((topic.clone(), n));
+        Ok((topic, n))
+    }
+
+    async fn kbench_side(
+        &mut self,
+        c: &Comparison,
+        pair: u32,
+        order: u32,
+    ) -> anyhow::Result<Measurement> {
+        let mut m = Measurement::new(c, pair, order, KBENCH);
+        match c.kind {
+            Kind::Produce | Kind::E2e => {
+                let topic = self.topic(c, pair, "kbench");
+                let env = KbenchEnv {
+                    admin: &self.admin,
+                    bootstrap: self.bootstrap,
+                    run_dir: &self.dir,
+                    interrupted: &self.interrupted,
+                    quiet: true,
+                };
+                let o = kbench::run_in_process(c, self.rf(), &topic, &env).await?;
+                let s = &o.summary;
+                let lat = if c.kind == Kind::Produce {
+                    m.records = s.acked;
+                    m.msgs_per_sec = s.acked_per_sec;
+                    m.mb_per_sec = s.acked_mb_per_sec;
+                    self.kbench_rate.insert(c.id.clone(), s.acked_per_sec);
+                    s.publish
+                } else {
+                    m.records = s.consumed;
+                    m.msgs_per_sec = s.consumed_per_sec;
+                    m.mb_per_sec = s.consumed_mb_per_sec;
+                    s.e2e
+                };
+                if lat.count > 0 {
+                    m.p50_ms = Some(lat.p50 as f64 / 1e3);
+                    m.p99_ms = Some(lat.p99 as f64 / 1e3);
+                    m.mean_ms = Some(lat.mean / 1e3);
+                }
+                let mut notes: Vec<String> = s.flags.iter().map(|f| f.name().to_string()).collect();
+                notes.push(format!(
+                    "busiest send thread {:.0}%, process {:.2} cores",
+                    s.busiest_producer * 100.0,
+                    s.cpu.process_cores
+                ));
+                if s.failed > 0 {
+                    notes.push(format!("{} failed", s.failed));
+                }
+                m.notes = notes.join("; ");
+            }
+            Kind::Cpu => {
+                let name = format!("{}-p{pair}-kbench", c.id);
+                let (rf, bootstrap, dir) = (self.rf(), self.bootstrap, self.dir.clone());
+                let child = tokio::task::block_in_place(|| {
+                    kbench::run_child(c, rf, bootstrap, &dir, &name, &self.offsets)
+                })?;
+                let row = &child.row;
+                m.p50_ms = Some(row.publish_p50_us as f64 / 1e3);
+                m.p99_ms = Some(row.publish_p99_us as f64 / 1e3);
+                let mut notes = vec![format!(
+                    "{:.0} msg/s acked over the cell",
+                    row.acked_per_sec
+                )];
+                notes.extend(
+                    row.flags
+                        .split(';')
+                        .filter(|f| !f.is_empty())
+                        .map(String::from),
+                );
+                m.notes = notes.join("; ");
+                self.cpu_figures(&mut m, c, pair, &child.window, child.exit.cpu_total_s);
+            }
+            Kind::Consume => {
+                let (topic, n) = self.prefilled(c).await?;
+                let group = format!("{TOPIC_PREFIX}{}-{}-p{pair}-kbench", self.run_id, c.id);
+                let bootstrap = self.bootstrap;
+                let read = tokio::task::block_in_place(|| {
+                    kbench::consume(bootstrap, &topic, c.partitions, n, &group)
+                })?;
+                m.records = read.records;
+                m.msgs_per_sec = read.records as f64 / read.fetch_secs.max(1e-9);
+                m.mb_per_sec = read.bytes as f64 / read.fetch_secs.max(1e-9) / 1e6;
+                m.notes = format!(
+                    "{:.0} msg/s including the group join",
+                    read.records as f64 / read.total_secs.max(1e-9)
+                );
+            }
+        }
+        Ok(m)
+    }
+
+    /// CPU per million records from a child's window (records: what the topic gained in the
+    /// window); the thread breakdown is kept for the report.
+    fn cpu_figures(
+        &mut self,
+        m: &mut Measurement,
+        c: &Comparison,
+        pair: u32,
+        w: &cpu::WindowCpu,
+        total: f64,
+    ) {
+        let records = w.records as f64;
+        m.records = w.records;
+        m.msgs_per_sec = records / w.wall_s.max(1e-9);
+        m.mb_per_sec = m.msgs_per_sec * c.record_size as f64 / 1e6;
+        m.cpu_window_s = Some(w.cpu_s);
+        m.window_wall_s = Some(w.wall_s);
+        m.window_records = Some(records);
+        m.cpu_s_per_million = (records > 0.0).then(|| w.cpu_s / records * 1e6);
+        let jit: f64 = w
+            .threads
+            .iter()
+            .filter(|(name, _)| name.contains("CompilerThre"))
+            .map(|(_, s)| s)
+            .sum();
+        m.cpu_s_per_million_no_jit =
+            (records > 0.0).then(|| (w.cpu_s - jit).max(0.0) / records * 1e6);
+        m.cpu_total_s = Some(total);
+        let asked = c.rate.unwrap_or(0) as f64 * (c.warmup + c.duration).as_secs_f64();
+        m.cpu_total_s_per_million = (asked > 0.0).then(|| total / asked * 1e6);
+        for (thread, cpu_s) in &w.threads {
+            self.threads.push(ThreadCpu {
+                comparison: c.id.clone(),
+                tool: m.tool.clone(),
+                pair,
+                thread: thread.clone(),
+                cpu_s: *cpu_s,
+            });
+        }
+    }
+
+    async fn java_side(
+        &mut self,
+        c: &Comparison,
+        pair: u32,
+        order: u32,
+    ) -> anyhow::Result<Measurement> {
+        let mut m = Measurement::new(c, pair, order, c.kind.java_tool());
+        let name = format!("{}-p{pair}-java", c.id);
+        match c.kind {
+            Kind::Produce => {
+                let topic = self.topic(c, pair, "java");
+                self.create_topic(&topic, c.partitions).await?;
+                let result = tokio::task::block_in_place(|| self.producer_perf(c, &topic, &name));
+                self.delete_topic(&topic).await?;
+                let (rate, records, cpu_total, p50, p99, avg) = result?;
+                m.records = records;
+                m.msgs_per_sec = rate;
+                m.mb_per_sec = rate * c.record_size as f64 / 1e6;
+                m.cpu_total_s = Some(cpu_total);
+                m.p50_ms = Some(p50);
+                m.p99_ms = Some(p99);
+                m.mean_ms = Some(avg);
+            }
+            Kind::Cpu => {
+                let topic = self.topic(c, pair, "java");
+                self.create_topic(&topic, c.partitions).await?;
+                let rate = c.rate.unwrap_or(1000);
+                let secs = (c.warmup + c.duration).as_secs_f64();
+                let records = (rate as f64 * secs) as u64;
+                let warm = (rate as f64 * c.warmup.as_secs_f64()) as u64;
+                let args = java::producer_perf_args(
+                    self.bootstrap,
+                    &topic,
+                    records,
+                    warm,
+                    c.record_size,
+                    c.rate,
+                    c.acks,
+                    c.linger_ms,
+                    c.batch_size,
+                );
+                let result = tokio::task::block_in_place(|| {
+                    let start = Instant::now();
+                    let mut child = self.java.spawn(java::PRODUCER_PERF, &args, &name)?;
+                    let mut mark = || self.offsets.sum(&topic, c.partitions);
+                    let w =
+                        cpu::measure_window(child.id(), start, c.cpu_skip, c.cpu_window, &mut mark);
+                    let exit = cpu::wait_with_rusage(&mut child)?;
+                    anyhow::Ok((w, exit))
+                });
+                self.delete_topic(&topic).await?;
+                let (w, exit) = result?;
+                let output = self.java.output(&name);
+                let perf = java::parse_producer_perf(&output)
+                    .filter(|_| exit.success)
+                    .ok_or_else(|| self.tool_failed("ProducerPerformance", &name, &exit))?;
+                let w = w.context("ProducerPerformance")?;
+                m.notes = format!("{:.0} msg/s steady state (its own figure)", perf.per_sec);
+                m.p50_ms = Some(perf.p50_ms);
+                m.p99_ms = Some(perf.p99_ms);
+                m.mean_ms = Some(perf.avg_ms);
+                self.cpu_figures(&mut m, c, pair, &w, exit.cpu_total_s);
+            }
+            Kind::Consume => {
+                let (topic, n) = self.prefilled(c).await?;
+                let group = format!("{TOPIC_PREFIX}{}-{}-p{pair}-java", self.run_id, c.id);
+                let args = java::consumer_perf_args(self.bootstrap, &topic, n, &group);
+                let exit = tokio::task::block_in_place(|| {
+                    let mut child = self.java.spawn(java::CONSUMER_PERF, &args, &name)?;
+                    cpu::wait_with_rusage(&mut child)
+                })?;
+                let output = self.java.output(&name);
+                let perf = java::parse_consumer_perf(&output)
+                    .filter(|_| exit.success)
+                    .ok_or_else(|| self.tool_failed("ConsumerPerformance", &name, &exit))?;
+                if perf.records < n {
+                    m.notes = format!("read {} of {n} records", perf.records);
+                }
+                m.records = perf.records;
+                m.msgs_per_sec = perf.fetch_per_sec;
+                m.mb_per_sec = perf.fetch_per_sec * c.record_size as f64 / 1e6;
+                m.cpu_total_s = Some(exit.cpu_total_s);
+                if m.notes.is_empty() {
+                    m.notes = format!("{:.0} msg/s including the group join", perf.per_sec);
+                }
+            }
+            Kind::E2e => {
+                let topic = self.topic(c, pair, "java");
+                self.create_topic(&topic, c.partitions).await?;
+                let args =
+                    java::e2e_args(self.bootstrap, &topic, c.messages, c.acks, c.record_size);
+                let exit = tokio::task::block_in_place(|| {
+                    let mut child = self.java.spawn(java::END_TO_END, &args, &name)?;
+                    cpu::wait_with_rusage(&mut child)
+                });
+                self.delete_topic(&topic).await?;
+                let exit = exit?;
+                let output = self.java.output(&name);
+                let e2e = java::parse_e2e(&output)
+                    .filter(|_| exit.success)
+                    .ok_or_else(|| self.tool_failed("EndToEndLatency", &name, &exit))?;
+                m.records = c.messages;
+                m.msgs_per_sec = if e2e.avg_ms > 0.0 {
+                    1e3 / e2e.avg_ms
+                } else {
+                    0.0
+                };
+                m.mb_per_sec = m.msgs_per_sec * c.record_size as f64 / 1e6;
+                m.p50_ms = Some(e2e.p50_ms as f64);
+                m.p99_ms = Some(e2e.p99_ms as f64);
+                m.mean_ms = Some(e2e.avg_ms);
+                m.cpu_total_s = Some(exit.cpu_total_s);
+                m.notes = "percentiles in whole ms (truncated)".into();
+            }
+        }
+        Ok(m)
+    }
+
+    /// `c.producers` concurrent ProducerPerformance processes at max rate, together sending
+    /// about as many records as kbench's last run acknowledged in the same time. Returns the
+    /// summed steady-state rate, records, summed whole-life CPU, and the mean p50 / p99 / avg.
+    fn producer_perf(
+        &self,
+        c: &Comparison,
+        topic: &str,
+        name: &str,
+    ) -> anyhow::Result<(f64, u64, f64, f64, f64, f64)> {
+        let estimate = self.kbench_rate.get(&c.id).copied().unwrap_or(20_000.0);
+        let secs = (c.warmup + c.duration).as_secs_f64();
+        let total = ((estimate * secs) as u64).max(10_000);
+        let warm = (total as f64 * c.warmup.as_secs_f64() / secs) as u64;
+        let n = c.producers as u64;
+        let mut children = Vec::new();
+        for i in 0..n {
+            let args = java::producer_perf_args(
+                self.bootstrap,
+                topic,
+                total / n,
+                warm / n,
+                c.record_size,
+                None,
+                c.acks,
+                c.linger_ms,
+                c.batch_size,
+            );
+            let each = format!("{name}-{i}");
+            children.push((self.java.spawn(java::PRODUCER_PERF, &args, &each)?, each));
+        }
+        let mut exits = Vec::new();
+        for (child, each) in &mut children {
+            exits.push((cpu::wait_with_rusage(child)?, each.clone()));
+        }
+        let (mut rate, mut records, mut cpu_total) = (0.0, 0u64, 0.0);
+        let (mut p50, mut p99, mut avg) = (0.0, 0.0, 0.0);
+        for (exit, each) in &exits {
+            let perf = java::parse_producer_perf(&self.java.output(each))
+                .filter(|_| exit.success)
+                .ok_or_else(|| self.tool_failed("ProducerPerformance", each, exit))?;
+            rate += perf.per_sec;
+            records += perf.records;
+            cpu_total += exit.cpu_total_s;
+            p50 += perf.p50_ms / n as f64;
+            p99 += perf.p99_ms / n as f64;
+            avg += perf.avg_ms / n as f64;
+        }
+        Ok((rate, records, cpu_total, p50, p99, avg))
+    }
+
+    fn tool_failed(&self, tool: &str, name: &str, exit: &cpu::Exit) -> anyhow::Error {
+        anyhow!(
+            "{tool} exited with {:?} and no result (log {}): {}",
+            exit.code,
+            self.java.log_path(name).display(),
+            kbench::last_lines(&self.java.output(name), 5)
+        )
+    }
+
+    fn write_measurements(&self) -> anyhow::Result<()> {
+        write_atomic(
+            &self.dir.join("versus.csv"),
+            &crate::report::csv::to_csv(&self.measurements)?,
+        )?;
+        write_atomic(
+            &self.dir.join("cpu-threads.csv"),
+            &crate::report::csv::to_csv(&self.threads)?,
+        )?;
+        Ok(())
+    }
+
+    /// Ratios, Markdown and PNG from the measurements so far.
+    fn write_reports(&self, out: &mut impl Write) -> anyhow::Result<Vec<report::RatioRow>> {
+        self.write_measurements()?;
+        let rows = report::ratios(&self.plan.comparisons, &self.measurements);
+        write_atomic(
+            &self.dir.join("ratios.csv"),
+            &crate::report::csv::to_csv(&rows)?,
+        )?;
+        let header = report::Header {
+            run_id: &self.run_id,
+            bootstrap: self.bootstrap,
+            brokers: self.brokers,
+            kafka_version: DEFAULT_KAFKA_VERSION,
+            librdkafka: crate::report::manifest::librdkafka_version(),
+            pairs: self.plan.pairs,
+            quick: self.plan.quick,
+            host_cores: crate::metrics::cpu::cores(),
+        };
+        let md = report::markdown(&header, &self.plan.comparisons, &rows, &self.threads);
+        write_atomic(&self.dir.join("versus.md"), md.as_bytes())?;
+        if let Err(e) = report::chart(&rows, &self.dir.join("versus.png")) {
+            writeln!(out, "chart not written: {e}")?;
+        }
+        Ok(rows)
+    }
+}
+
+fn spawn_signal_watch(flag: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("kbench: interrupted; writing the reports of the finished runs");
+        flag.store(true, Ordering::Relaxed);
+    });
+}
