@@ -146,6 +146,11 @@ mod tests {
     fn schedstat_adds_cpu_and_run_delay() {
         assert_eq!(parse_schedstat("159461 5361 2\n"), Some(164_822));
         assert_eq!(parse_schedstat("x"), None);
+        // The kernel updates a thread's schedstat at context switches: a brand-new test thread
+        // may still read 0, so work a little and yield the CPU first.
+        let t0 = thread_cpu_ns();
+        while thread_cpu_ns() - t0 < 5_000_000 {}
+        std::thread::sleep(std::time::Duration::from_millis(2));
         assert!(thread_demand_ns() > 0);
     }
 
