@@ -182,7 +182,7 @@ async fn run(
             writeln!(out, "  {}: {}", c.id, c.settings())?;
         }
     }
-    spawn_signal_watch(r.interrupted.clone());
+    crate::runner::spawn_signal_watch(r.interrupted.clone());
 
     let comparisons = r.plan.comparisons.clone();
     'pairs: for pair in 1..=r.plan.pairs {
@@ -653,20 +653,4 @@ impl Run<'_> {
         }
         Ok(rows)
     }
-}
-
-fn spawn_signal_watch(flag: Arc<AtomicBool>) {
-    tokio::spawn(async move {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            return;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        eprintln!("kbench: interrupted; writing the reports of the finished runs");
-        flag.store(true, Ordering::Relaxed);
-    });
 }
