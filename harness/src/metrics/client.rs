@@ -127,6 +127,11 @@ impl ClientStats {
         self.counters.acked += 1;
         self.counters.bytes_acked += bytes as u64;
         record_micros(&mut self.publish, now_ns.saturating_sub(intended_ns));
+        self.count_partition(partition);
+    }
+
+    #[inline]
+    fn count_partition(&mut self, partition: i32) {
         if let Some(c) = self.per_partition.get_mut(partition.max(0) as usize) {
             *c += 1;
         }
@@ -184,9 +189,7 @@ impl ClientStats {
         self.counters.consumed += 1;
         self.counters.bytes_consumed += bytes as u64;
         record_micros(&mut self.e2e, now_ns.saturating_sub(intended_ns));
-        if let Some(c) = self.per_partition.get_mut(partition.max(0) as usize) {
-            *c += 1;
-        }
+        self.count_partition(partition);
     }
 }
 
