@@ -10,7 +10,6 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cluster::local::{default_cache_dir, default_state_dir};
 use crate::cluster::{ClusterError, LocalCluster, LocalClusterOpts};
-use crate::scenario::ScenarioError;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -237,27 +236,6 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .filter(|(k, _)| !k.is_empty())
         .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
-}
-
-/// Input kbench cannot use (a run directory that does not match, a missing file): exit 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-/// Exit codes: 0 ok, 1 other failure, 2 bad scenario or arguments, 3 machine not ready
-/// (Java / Maven missing, port in use), 4 cluster failed, 130 interrupted.
-pub fn exit_code(e: &anyhow::Error) -> i32 {
-    for cause in e.chain() {
-        if cause.downcast_ref::<ScenarioError>().is_some()
-            || cause.downcast_ref::<UsageError>().is_some()
-        {
-            return 2;
-        }
-        if let Some(c) = cause.downcast_ref::<ClusterError>() {
-            return c.exit_code();
-        }
-    }
-    1
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<i32> {

@@ -20,6 +20,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod compare;
+pub mod error;
 pub mod fault;
 pub mod findmax;
 pub mod fleet;

@@ -8,7 +8,7 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("kbench: {e:#}");
-            kbench::cli::exit_code(&e)
+            kbench::error::exit_code(&e)
         }
     };
     std::process::exit(code);

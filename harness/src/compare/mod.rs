@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use crate::error::UsageError;
 use self::model::{CompareRow, Options, RunInfo};
 use self::thresholds::{check_unique, default_thresholds, parse_threshold, Threshold};
 
@@ -142,14 +143,8 @@ pub fn load_run(path: &Path) -> Result<Run, InputError> {
 /// `kbench compare`. Input errors are reported on stderr and give exit code 2 here, so that
 /// CI can tell "could not compare" (2) from "regressed" (1).
 pub fn run_command(args: CompareArgs, out: &mut impl Write) -> anyhow::Result<i32> {
-    match compare_dirs(&args, out) {
-        Ok(code) => Ok(code),
-        Err(e) => {
-            out.flush()?;
-            eprintln!("kbench: compare: {e}");
-            Ok(2)
-        }
-    }
+    // Bad input is a usage error (exit 2), mapped with every other command's in `crate::error`.
+    compare_dirs(&args, out).map_err(|e| UsageError(format!("compare: {e}")).into())
 }
 
 fn compare_dirs(args: &CompareArgs, out: &mut impl Write) -> Result<i32, InputError> {

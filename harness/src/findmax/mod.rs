@@ -21,7 +21,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cli::{FindMaxArgs, UsageError};
+use crate::cli::FindMaxArgs;
+use crate::error::UsageError;
 use crate::cluster::admin::TOPIC_PREFIX;
 use crate::metrics::cell::{Flag, LatencyKind};
 use crate::report::{self as files, manifest};

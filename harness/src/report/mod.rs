@@ -121,12 +121,8 @@ pub fn report_command(run_dir: &Path, out: &mut impl Write) -> anyhow::Result<i3
             let failed = o.warnings.iter().any(|w| w.contains(": not drawn: "));
             Ok(if failed { 1 } else { 0 })
         }
-        Err(e) => {
-            // Printed here rather than returned: the CLI's exit-code mapping does not know
-            // report errors, and a bad input is a usage error (2), like a bad scenario.
-            eprintln!("kbench: {e}");
-            Ok(2)
-        }
+        // A bad run directory is a usage error (exit 2): see `crate::error`.
+        Err(e) => Err(e.into()),
     }
 }
 

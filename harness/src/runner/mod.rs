@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use crate::cli::{ClusterDirs, RunArgs, UsageError};
+use crate::cli::{ClusterDirs, RunArgs};
+use crate::error::UsageError;
 use crate::cluster::admin::{Admin, TOPIC_PREFIX};
 use crate::cluster::{LocalCluster, LocalClusterOpts};
 use crate::fault::Target;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 
-use crate::cli::UsageError;
+use crate::error::UsageError;
 
 use crate::cluster::admin::{Admin, TOPIC_PREFIX};
 use crate::metrics::cell::Flag;
