@@ -13,7 +13,9 @@ pub struct UsageError(pub String);
 /// 130 interrupted.
 pub fn exit_code(e: &anyhow::Error) -> i32 {
     for cause in e.chain() {
-        if cause.downcast_ref::<crate::scenario::ScenarioError>().is_some()
+        if cause
+            .downcast_ref::<crate::scenario::ScenarioError>()
+            .is_some()
             || cause.downcast_ref::<UsageError>().is_some()
             || cause
                 .downcast_ref::<crate::report::run_dir::ReportError>()

@@ -28,4 +28,6 @@ pub mod metrics;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod session;
+pub mod shutdown;
 pub mod versus;

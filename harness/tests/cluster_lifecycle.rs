@@ -83,19 +83,14 @@ fn three_brokers_survive_one_killed_with_acks_all() {
     let admin = Admin::new(&bootstrap, &BTreeMap::new()).unwrap();
     let topic = common::random_topic("life");
     let configs = BTreeMap::from([("min.insync.replicas".to_string(), "2".to_string())]);
-    rt.block_on(async {
-        admin
-            .create_topic(&topic, 3, 3, &configs, Duration::from_secs(30))
-            .await
-            .unwrap();
-        admin
-            .wait_for_leaders(&topic, 3, 3, Duration::from_secs(30))
-            .await
-            .unwrap();
-        produce(&bootstrap, &topic, 100)
-            .await
-            .expect("produce with three brokers");
-    });
+    admin
+        .create_topic(&topic, 3, 3, &configs, Duration::from_secs(30))
+        .unwrap();
+    admin
+        .wait_for_leaders(&topic, 3, 3, Duration::from_secs(30))
+        .unwrap();
+    rt.block_on(produce(&bootstrap, &topic, 100))
+        .expect("produce with three brokers");
     assert_eq!(consume_count(&bootstrap, &topic, 100), 100);
 
     // One broker down: 2 in-sync replicas remain, acks=all must still succeed.
@@ -113,7 +108,8 @@ fn three_brokers_survive_one_killed_with_acks_all() {
     cluster.resume(2).unwrap();
     assert_eq!(cluster.node_status(2).state, "running");
 
-    rt.block_on(admin.delete_topics(&[&topic], Duration::from_secs(30)))
+    admin
+        .delete_topics(&[&topic], Duration::from_secs(30))
         .unwrap();
     let t = std::time::Instant::now();
     cluster.down(false).unwrap();

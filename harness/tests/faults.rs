@@ -72,20 +72,15 @@ fn faults_on_a_real_cluster() {
     let bootstrap = report.bootstrap.clone();
     eprintln!("cluster up in {:.1} s", report.elapsed.as_secs_f64());
 
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let admin = Admin::new(&bootstrap, &BTreeMap::new()).unwrap();
     let topic = common::random_topic("faults");
     let configs = BTreeMap::from([("min.insync.replicas".to_string(), "2".to_string())]);
-    rt.block_on(async {
-        admin
-            .create_topic(&topic, 3, 3, &configs, Duration::from_secs(30))
-            .await
-            .unwrap();
-        admin
-            .wait_for_leaders(&topic, 3, 3, Duration::from_secs(30))
-            .await
-            .unwrap();
-    });
+    admin
+        .create_topic(&topic, 3, 3, &configs, Duration::from_secs(30))
+        .unwrap();
+    admin
+        .wait_for_leaders(&topic, 3, 3, Duration::from_secs(30))
+        .unwrap();
 
     // Resolution: what Kafka reports.
     let resolver = Resolver::new(&bootstrap, &BTreeMap::new()).unwrap();
@@ -169,7 +164,8 @@ fn faults_on_a_real_cluster() {
     assert_eq!(cluster.node_status(controller as u32).state, "running");
     eprintln!("pause + resume in {:.1} s", t.elapsed().as_secs_f64());
 
-    rt.block_on(admin.delete_topics(&[&topic], Duration::from_secs(30)))
+    admin
+        .delete_topics(&[&topic], Duration::from_secs(30))
         .unwrap();
 
     // A whole run with a fault: acks=all + idempotence loses, duplicates, reorders nothing

@@ -189,16 +189,12 @@ fn kill_9_leaves_valid_files_and_resume_removes_the_orphaned_topic() {
 
 #[test]
 fn cleanup_deletes_only_registered_topics_even_among_same_prefix_names() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
     let admin = Admin::new(&bootstrap(), &BTreeMap::new()).unwrap();
     let ours = random_topic("ours");
     let foreign = format!("kbench-{}", random_topic("foreign")); // same prefix, not ours
     for t in [&ours, &foreign] {
-        rt.block_on(admin.create_topic(t, 1, 1, &BTreeMap::new(), Duration::from_secs(30)))
+        admin
+            .create_topic(t, 1, 1, &BTreeMap::new(), Duration::from_secs(30))
             .unwrap();
     }
     let run_dir = tempfile::tempdir().unwrap();
@@ -226,57 +222,58 @@ fn cleanup_deletes_only_registered_topics_even_among_same_prefix_names() {
     }
     assert!(!exists(&ours));
     assert!(exists(&foreign), "a topic kbench did not create survives");
-    rt.block_on(admin.delete_topics(&[foreign.as_str()], Duration::from_secs(30)))
+    admin
+        .delete_topics(&[foreign.as_str()], Duration::from_secs(30))
         .unwrap();
 }
 
 #[test]
 fn a_cell_never_runs_on_or_deletes_a_topic_that_already_exists() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let admin = Admin::new(&bootstrap(), &BTreeMap::new()).unwrap();
     let existing = format!("kbench-{}", random_topic("existing"));
-    rt.block_on(admin.create_topic(&existing, 1, 1, &BTreeMap::new(), Duration::from_secs(30)))
+    admin
+        .create_topic(&existing, 1, 1, &BTreeMap::new(), Duration::from_secs(30))
         .unwrap();
     let scenario = kbench::scenario::parse_str(SCENARIO, Path::new("resume.toml")).unwrap();
-    let run_dir = tempfile::tempdir().unwrap();
-    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reports = tempfile::tempdir().unwrap();
+    let conn = kbench::session::ConnectionOptions {
+        bootstrap: Some(bootstrap()),
+        ..Default::default()
+    };
+    let conn = kbench::session::Connection::open(&conn, &mut std::io::sink()).unwrap();
+    let session =
+        kbench::session::Session::open(conn, &BTreeMap::new(), kbench::shutdown::Shutdown::new())
+            .unwrap();
+    let run = kbench::runner::RunDir::create(reports.path(), "existing").unwrap();
     let env = kbench::runner::CellEnv {
-        admin: &admin,
-        bootstrap: &bootstrap(),
-        run_dir: run_dir.path(),
-        interrupted: &interrupted,
+        session: &session,
+        run: &run,
         quiet: true,
         faults: None,
     };
-    let result = rt.block_on(kbench::runner::run_cell(
-        &scenario.cells[0],
-        &existing,
-        &env,
-    ));
+    let result = kbench::runner::run_cell(&scenario.cells[0], &existing, &env);
+    let run_dir = &run.dir;
     let err = format!("{:#}", result.err().expect("must refuse an existing topic"));
     assert!(err.contains("already exists"), "{err}");
     assert!(admin
         .describe(&existing, Duration::from_secs(10))
         .unwrap()
         .is_some());
-    assert!(kbench::runner::registered_topics(run_dir.path())
+    assert!(kbench::runner::registered_topics(run_dir)
         .unwrap()
         .is_empty());
-    rt.block_on(admin.delete_topics(&[existing.as_str()], Duration::from_secs(30)))
+    admin
+        .delete_topics(&[existing.as_str()], Duration::from_secs(30))
         .unwrap();
 }
 
 #[test]
 fn an_existing_topic_needs_the_flag_is_never_deleted_and_old_data_is_not_read() {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let admin = Admin::new(&bootstrap(), &BTreeMap::new()).unwrap();
     let existing = random_topic("theirs");
-    rt.block_on(admin.create_topic(&existing, 2, 1, &BTreeMap::new(), Duration::from_secs(30)))
+    admin
+        .create_topic(&existing, 2, 1, &BTreeMap::new(), Duration::from_secs(30))
         .unwrap();
     // Somebody's data, already in the topic.
     let p: BaseProducer = rdkafka::ClientConfig::new()
@@ -352,6 +349,7 @@ fn an_existing_topic_needs_the_flag_is_never_deleted_and_old_data_is_not_read() 
             .is_some(),
         "kbench never deletes an existing topic"
     );
-    rt.block_on(admin.delete_topics(&[existing.as_str()], Duration::from_secs(30)))
+    admin
+        .delete_topics(&[existing.as_str()], Duration::from_secs(30))
         .unwrap();
 }

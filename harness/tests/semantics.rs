@@ -236,16 +236,16 @@ fn murmur2_puts_keys_where_the_java_client_does() {
     let topic = random_topic("murmur2");
     let partitions = 6;
     let count = 300;
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let admin = kbench::cluster::admin::Admin::new(&bootstrap(), &BTreeMap::new()).unwrap();
-    rt.block_on(admin.create_topic(
-        &topic,
-        partitions,
-        1,
-        &BTreeMap::new(),
-        Duration::from_secs(30),
-    ))
-    .unwrap();
+    admin
+        .create_topic(
+            &topic,
+            partitions,
+            1,
+            &BTreeMap::new(),
+            Duration::from_secs(30),
+        )
+        .unwrap();
 
     // The real Java producer, default partitioner, value "java".
     java_keyed_produce(&kafka_lib(), &topic, count);
@@ -283,7 +283,8 @@ fn murmur2_puts_keys_where_the_java_client_does() {
             placed.insert((key, who), m.partition());
         }
     }
-    rt.block_on(admin.delete_topics(&[topic.as_str()], Duration::from_secs(30)))
+    admin
+        .delete_topics(&[topic.as_str()], Duration::from_secs(30))
         .unwrap();
     assert_eq!(placed.len(), 2 * count, "read back every record");
     let mut used = std::collections::BTreeSet::new();

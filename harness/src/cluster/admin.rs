@@ -1,9 +1,12 @@
 //! The admin side of a cluster: broker list, and creating, checking and deleting kbench's
-//! topics. Every call has a deadline so an unreachable cluster is an error, not a hang.
+//! topics. Every call blocks the calling thread and has a deadline (librdkafka's request and
+//! operation timeouts), so an unreachable cluster is an error, not a hang. rdkafka's admin
+//! futures are completed by the client's own polling thread, so no async runtime is needed.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use futures::executor::block_on;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -92,7 +95,7 @@ impl Admin {
 
     /// Create a topic with exactly the requested shape. An existing topic of that name is an
     /// error: kbench never writes into a topic it did not create.
-    pub async fn create_topic(
+    pub fn create_topic(
         &self,
         name: &str,
         partitions: i32,
@@ -108,13 +111,8 @@ impl Admin {
         for (k, v) in configs {
             topic = topic.set(k, v);
         }
-        let results = tokio::time::timeout(
-            timeout + Duration::from_secs(1),
-            self.client.create_topics([&topic], &Self::options(timeout)),
-        )
-        .await
-        .map_err(|_| kafka_err(&self.bootstrap, format!("creating topic {name}: timed out")))?
-        .map_err(|e| kafka_err(&self.bootstrap, format!("creating topic {name}: {e}")))?;
+        let results = block_on(self.client.create_topics([&topic], &Self::options(timeout)))
+            .map_err(|e| kafka_err(&self.bootstrap, format!("creating topic {name}: {e}")))?;
         for r in results {
             if let Err((t, code)) = r {
                 return Err(kafka_err(
@@ -156,7 +154,7 @@ impl Admin {
 
     /// Wait until every partition of `name` has a leader, and check the shape is what was
     /// asked for (a topic auto-created with one partition would silently change the test).
-    pub async fn wait_for_leaders(
+    pub fn wait_for_leaders(
         &self,
         name: &str,
         partitions: i32,
@@ -186,26 +184,17 @@ impl Admin {
                     format!("topic {name}: not every partition had a leader after {timeout:?}"),
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 
     /// Delete topics. Callers pass only names kbench created and recorded.
-    pub async fn delete_topics(
-        &self,
-        names: &[&str],
-        timeout: Duration,
-    ) -> Result<(), ClusterError> {
+    pub fn delete_topics(&self, names: &[&str], timeout: Duration) -> Result<(), ClusterError> {
         if names.is_empty() {
             return Ok(());
         }
-        let results = tokio::time::timeout(
-            timeout + Duration::from_secs(1),
-            self.client.delete_topics(names, &Self::options(timeout)),
-        )
-        .await
-        .map_err(|_| kafka_err(&self.bootstrap, "deleting topics: timed out"))?
-        .map_err(|e| kafka_err(&self.bootstrap, format!("deleting topics: {e}")))?;
+        let results = block_on(self.client.delete_topics(names, &Self::options(timeout)))
+            .map_err(|e| kafka_err(&self.bootstrap, format!("deleting topics: {e}")))?;
         for r in results {
             if let Err((t, code)) = r {
                 if code != RDKafkaErrorCode::UnknownTopicOrPartition {

@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::error::UsageError;
 use self::model::{CompareRow, Options, RunInfo};
 use self::thresholds::{check_unique, default_thresholds, parse_threshold, Threshold};
+use crate::error::UsageError;
 
 /// Shown under `kbench compare --help`.
 pub const AFTER_HELP: &str = "\

@@ -15,19 +15,16 @@ pub mod slo;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cli::FindMaxArgs;
 use crate::error::UsageError;
-use crate::cluster::admin::TOPIC_PREFIX;
 use crate::metrics::cell::{Flag, LatencyKind};
-use crate::report::{self as files, manifest};
-use crate::runner::{self, CellEnv, Connection, RunDir};
+use crate::report as files;
+use crate::runner::{self, CellEnv, CellFiles};
 use crate::scenario::{CellSpec, Scenario};
+use crate::session::Session;
 use probe::{judge, probe_spec, rate_text, ProbeMeasure, ProbeTiming};
 use report::{ProbeRow, SummaryRow};
 use search::{Search, SearchParams};
@@ -51,8 +48,6 @@ pub struct FindMaxOptions {
     pub timing: ProbeTiming,
     pub reports_dir: PathBuf,
     pub quiet: bool,
-    pub kafka_version: Option<String>,
-    pub local: bool,
 }
 
 impl FindMaxOptions {
@@ -69,72 +64,43 @@ impl FindMaxOptions {
     }
 }
 
-/// `kbench find-max`.
-pub fn find_max_command(args: FindMaxArgs, out: &mut impl Write) -> anyhow::Result<i32> {
-    let mut scenario = crate::scenario::load(&args.scenario)?;
-    if !args.cells.is_empty() {
-        let unknown: Vec<&String> = args
-            .cells
-            .iter()
-            .filter(|id| !scenario.cells.iter().any(|c| &c.id == *id))
-            .collect();
-        if !unknown.is_empty() {
-            let known: Vec<&str> = scenario.cells.iter().map(|c| c.id.as_str()).collect();
-            return Err(UsageError(format!(
-                "no cell {unknown:?} in {} (cells: {})",
-                args.scenario.display(),
-                known.join(", ")
-            ))
-            .into());
-        }
-        scenario.cells.retain(|c| args.cells.contains(&c.id));
+/// Keep only the cells `ids` names (`--cell`); none named: every cell.
+pub fn select_cells(scenario: &mut Scenario, ids: &[String]) -> Result<(), UsageError> {
+    if ids.is_empty() {
+        return Ok(());
     }
+    let unknown: Vec<&String> = ids
+        .iter()
+        .filter(|id| !scenario.cells.iter().any(|c| &c.id == *id))
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = scenario.cells.iter().map(|c| c.id.as_str()).collect();
+        return Err(UsageError(format!(
+            "no cell {unknown:?} in {} (cells: {})",
+            scenario.path.display(),
+            known.join(", ")
+        )));
+    }
+    scenario.cells.retain(|c| ids.contains(&c.id));
+    Ok(())
+}
+
+/// Probe timing: the flags, else the scenario's first cell's `[run]`, else the defaults.
+pub fn probe_timing(
+    scenario: &Scenario,
+    warmup: Option<Duration>,
+    duration: Option<Duration>,
+) -> Result<ProbeTiming, UsageError> {
     let first = scenario
         .cells
         .first()
         .ok_or_else(|| UsageError("the scenario has no cells".into()))?;
-    let timing = ProbeTiming {
-        warmup: args.probe_warmup.unwrap_or(first.run.warmup),
-        duration: args
-            .probe_duration
+    Ok(ProbeTiming {
+        warmup: warmup.unwrap_or(first.run.warmup),
+        duration: duration
             .or(first.run.duration)
             .unwrap_or(DEFAULT_PROBE_DURATION),
-    };
-    let opts = FindMaxOptions {
-        slos: args.slo.clone(),
-        start: args.start,
-        factor: args.factor,
-        precision: args.precision,
-        max_steps: args.max_steps as usize,
-        max_rate: args.max_rate,
-        timing,
-        reports_dir: args.reports.clone(),
-        quiet: args.quiet,
-        kafka_version: None,
-        local: false,
-    };
-    // Everything that can be refused is refused before a cluster is touched.
-    check(&scenario, &opts).map_err(UsageError)?;
-
-    let conn = Connection::open(
-        args.bootstrap.as_deref(),
-        args.local,
-        args.keep_cluster,
-        &args.dirs,
-        out,
-    )?;
-    let opts = FindMaxOptions {
-        kafka_version: conn.kafka_version.clone(),
-        local: conn.local,
-        ..opts
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let result = rt.block_on(find_max(&scenario, &conn.bootstrap, &opts, out));
-    conn.close(out)?;
-    result
+    })
 }
 
 /// The checks that need no cluster: SLOs given, search parameters sane, the scenario
@@ -176,101 +142,94 @@ pub fn check(scenario: &Scenario, opts: &FindMaxOptions) -> Result<(), String> {
     Ok(())
 }
 
-/// Search every cell of `scenario` against `bootstrap`. Returns the exit code: 0, or 130 when
+/// The `find_max` section of the manifest: how the search was set up.
+#[derive(Debug, serde::Serialize)]
+struct ManifestSection {
+    slo: Vec<String>,
+    start: Option<f64>,
+    factor: f64,
+    precision: f64,
+    max_steps: usize,
+    max_rate: Option<f64>,
+    probe_warmup: String,
+    probe_duration: String,
+    min_throughput_share: f64,
+}
+
+/// Search every cell of `scenario` in `session`. Returns the exit code: 0, or 130 when
 /// interrupted (every finished probe is on disk either way).
-pub async fn find_max(
+pub fn find_max(
     scenario: &Scenario,
-    bootstrap: &str,
+    session: &Session,
     opts: &FindMaxOptions,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
-    let (admin, brokers) = runner::open_admin(scenario, bootstrap)?;
-    let run = RunDir::create(&opts.reports_dir, &format!("{}-findmax", scenario.name))?;
-    let manifest = manifest::Manifest {
-        run_id: &run.run_id,
-        started_at: chrono::Local::now().to_rfc3339(),
-        kbench_version: env!("CARGO_PKG_VERSION"),
-        librdkafka_version: manifest::librdkafka_version(),
-        kafka_version: opts.kafka_version.clone(),
-        bootstrap,
-        brokers,
-        local_cluster: opts.local,
-        repeat: 1,
-        host: manifest::Host::this(),
-        scenario: manifest::redacted_scenario(scenario),
+    let section = ManifestSection {
+        slo: opts.slos.iter().map(|s| s.to_string()).collect(),
+        start: opts.start,
+        factor: opts.factor,
+        precision: opts.precision,
+        max_steps: opts.max_steps,
+        max_rate: opts.max_rate,
+        probe_warmup: crate::scenario::units::format_duration(opts.timing.warmup),
+        probe_duration: crate::scenario::units::format_duration(opts.timing.duration),
+        min_throughput_share: probe::MIN_THROUGHPUT_SHARE,
     };
-    let mut manifest = serde_json::to_value(&manifest)?;
-    manifest["find_max"] = serde_json::json!({
-        "slo": opts.slos.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        "start": opts.start,
-        "factor": opts.factor,
-        "precision": opts.precision,
-        "max_steps": opts.max_steps,
-        "max_rate": opts.max_rate,
-        "probe_warmup": crate::scenario::units::format_duration(opts.timing.warmup),
-        "probe_duration": crate::scenario::units::format_duration(opts.timing.duration),
-        "min_throughput_share": probe::MIN_THROUGHPUT_SHARE,
-    });
-    files::write_atomic(
-        &run.dir.join("manifest.json"),
-        &serde_json::to_vec_pretty(&manifest)?,
+    let run = session.create_run(
+        &opts.reports_dir,
+        &format!("{}-findmax", scenario.name),
+        Some(scenario),
+        1,
+        Some(serde_json::to_value(&section)?),
     )?;
     writeln!(
         out,
-        "find-max {}: {} cell{} against {bootstrap} ({brokers} brokers); SLO {}; probes {} + {} warm-up",
+        "find-max {}: {} cell{} against {} ({} brokers); SLO {}; probes {} + {} warm-up",
         run.run_id,
         scenario.cells.len(),
         if scenario.cells.len() == 1 { "" } else { "s" },
+        session.bootstrap(),
+        session.brokers,
         slo::describe(&opts.slos),
         crate::scenario::units::format_duration(opts.timing.duration),
         crate::scenario::units::format_duration(opts.timing.warmup),
     )?;
     writeln!(out, "reports: {}", run.dir.display())?;
 
-    let interrupted = Arc::new(AtomicBool::new(false));
-    runner::spawn_signal_watch(interrupted.clone());
     let env = CellEnv {
-        admin: &admin,
-        bootstrap,
-        run_dir: &run.dir,
-        interrupted: &interrupted,
+        session,
+        run: &run,
         quiet: opts.quiet,
         faults: None,
     };
     let mut rows: Vec<ProbeRow> = Vec::new();
     let mut summaries: Vec<SummaryRow> = Vec::new();
     for cell in &scenario.cells {
-        if interrupted.load(Ordering::Relaxed) {
+        if session.shutdown.is_triggered() {
             break;
         }
         let mut search = Search::new(opts.search_params(cell)).map_err(UsageError)?;
         let mut cell_rows: Vec<ProbeRow> = Vec::new();
         let mut failures = Vec::new();
         while let Some(step) = search.next_step() {
-            if interrupted.load(Ordering::Relaxed) {
+            if session.shutdown.is_triggered() {
                 break;
             }
             let n = cell_rows.len() + 1;
             let spec = probe_spec(cell, step.rate, opts.timing);
-            let topic = format!("{TOPIC_PREFIX}{}-{}-{n}", run.run_id, cell.id);
-            let outcome = runner::run_cell(&spec, &topic, &env)
-                .await
-                .with_context(|| {
-                    format!(
-                        "cell {} probe {n} at {} msg/s",
-                        cell.id,
-                        rate_text(step.rate)
-                    )
-                })?;
+            let topic = session.topic_name(&run.run_id, &format!("{}-{n}", cell.id));
+            let outcome = runner::run_cell(&spec, &topic, &env).with_context(|| {
+                format!(
+                    "cell {} probe {n} at {} msg/s",
+                    cell.id,
+                    rate_text(step.rate)
+                )
+            })?;
             let m = ProbeMeasure::of(&outcome, step.rate, cell.consumers.groups);
             let verdict = judge(&m, &opts.slos);
             let row = ProbeRow::new(&cell.id, &cell.params, n, step.phase, &m, &verdict, &topic);
             writeln!(out, "{}", probe_line(&row))?;
-            let dir = run
-                .dir
-                .join("cells")
-                .join(&cell.id)
-                .join(format!("probe-{n}"));
+            let dir = CellFiles::probe(&run.dir, &cell.id, n).dir;
             for kind in [LatencyKind::Publish, LatencyKind::EndToEnd] {
                 let log = files::hlog::render(&outcome.metrics.intervals, kind, outcome.start_unix);
                 files::write_atomic(&dir.join(format!("{}.hlog", kind.name())), &log)?;
@@ -324,7 +283,7 @@ pub async fn find_max(
         )?;
     }
     writeln!(out, "wrote {}", run.dir.join("findmax.csv").display())?;
-    if interrupted.load(Ordering::Relaxed) {
+    if session.shutdown.is_triggered() {
         writeln!(
             out,
             "interrupted: finished probes are in {}",
@@ -375,8 +334,6 @@ mod tests {
             },
             reports_dir: PathBuf::from("reports"),
             quiet: true,
-            kafka_version: None,
-            local: false,
         }
     }
 

@@ -1,4 +1,8 @@
 //! Producer and consumer fleets, and the pure per-message pieces they use.
+//!
+//! [`Fleet`] is the worker API the runner drives; `producer` and `consumer` are one client
+//! each on its own thread; the rest is per-message arithmetic (pacing, keys, payloads,
+//! partition choice) with no I/O.
 pub mod consumer;
 pub mod keys;
 pub mod pacing;
@@ -6,3 +10,6 @@ pub mod partition;
 pub mod payload;
 pub mod producer;
 pub mod wake;
+mod worker;
+
+pub use worker::{Fleet, FleetPlan, FleetReport, MemberReport};

@@ -1,32 +1,40 @@
 //! `manifest.json`: exactly what ran. Pass-through client properties that look like secrets
 //! (passwords, keys, tokens, JAAS configs) are redacted before they are written.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::scenario::Scenario;
 
-#[derive(Debug, Serialize)]
-pub struct Manifest<'a> {
-    pub run_id: &'a str,
+/// `manifest.json`. Every field has a default, so a manifest from an older or newer kbench
+/// still loads.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Manifest {
+    pub run_id: String,
     pub started_at: String,
-    pub kbench_version: &'static str,
+    pub kbench_version: String,
     pub librdkafka_version: String,
     pub kafka_version: Option<String>,
-    pub bootstrap: &'a str,
+    pub bootstrap: String,
     pub brokers: usize,
     pub local_cluster: bool,
     /// Passes over the sweep (`--repeat`).
     pub repeat: u32,
     pub host: Host,
+    /// The scenario as resolved, secrets redacted.
     pub scenario: serde_json::Value,
+    /// find-max's own settings (SLOs, search parameters); absent for other commands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub find_max: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Host {
     pub hostname: String,
     pub cpus: usize,
-    pub os: &'static str,
-    pub arch: &'static str,
+    pub os: String,
+    pub arch: String,
 }
 
 impl Host {
@@ -38,8 +46,8 @@ impl Host {
             cpus: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
-            os: std::env::consts::OS,
-            arch: std::env::consts::ARCH,
+            os: std::env::consts::OS.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
         }
     }
 }

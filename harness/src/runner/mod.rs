@@ -1,154 +1,34 @@
 //! Running a scenario: its cells in order, each from topic creation to teardown.
 //!
-//! One cell: create its topic (prefixed, recorded in the run directory's `topics.txt`), wait
-//! until every partition has a leader, start the consumers and wait for their assignment, start
-//! the producers, warm up, measure, stop the producers, drain until every acked message is
-//! consumed by every group (or the drain timeout passes), delete the topic. A collector
-//! swaps every client's stats out once per second meanwhile.
+//! One cell ([`cell`]): create its topic (prefixed, recorded in the run directory's
+//! `topics.txt`), wait until every partition has a leader, start the consumers and wait for
+//! their assignment, start the producers, warm up, measure, stop the producers, drain until
+//! every acked message is consumed by every group (or the drain timeout passes), delete the
+//! topic. The fleet's stats are taken once per second meanwhile.
 
 mod cell;
 mod faults;
 mod progress;
 mod run_dir;
 
-pub use cell::{run_cell, CellEnv, CellOutcome, MemberReport};
+pub use cell::{run_cell, CellEnv, CellOutcome};
 pub use faults::FaultOutcome;
-pub use run_dir::{delete_leftover_topics, registered_topics, CellFiles, RunDir};
+pub use run_dir::{registered_topics, CellFiles, RunDir};
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::PathBuf;
 
-use anyhow::{bail, Context};
-
-use crate::cli::{ClusterDirs, RunArgs};
 use crate::error::UsageError;
-use crate::cluster::admin::{Admin, TOPIC_PREFIX};
-use crate::cluster::{LocalCluster, LocalClusterOpts};
 use crate::fault::Target;
 use crate::metrics::delivery::GroupAccount;
+use crate::report;
 use crate::report::csv::{CellFacts, ResultRow, TimeseriesRow};
-use crate::report::{self, manifest};
 use crate::scenario::{CellSpec, Scenario};
-
-/// `kbench run`.
-pub fn run_command(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
-    let scenario = crate::scenario::load(&args.scenario)?;
-    let conn = Connection::open(
-        args.bootstrap.as_deref(),
-        args.local,
-        args.keep_cluster,
-        &args.dirs,
-        out,
-    )?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let opts = RunOptions {
-        kafka_version: conn.kafka_version.clone(),
-        local: conn.local,
-        reports_dir: args.reports.clone(),
-        quiet: args.quiet,
-        repeat: args.repeat,
-        resume: args.resume.clone(),
-        state_dir: args.dirs.state_dir(),
-        allow_existing_topic: args.allow_existing_topic,
-    };
-    let result = rt.block_on(run_scenario(&scenario, &conn.bootstrap, &opts, out));
-    conn.close(out)?;
-    result
-}
-
-/// The cluster a command runs against: `--bootstrap`, or a local cluster started (or reused)
-/// for `--local N`.
-pub struct Connection {
-    pub bootstrap: String,
-    /// Known when kbench manages the cluster.
-    pub kafka_version: Option<String>,
-    /// The cluster is kbench's local one.
-    pub local: bool,
-    /// Started by this command (and not kept): stopped by [`Connection::close`].
-    started: Option<LocalCluster>,
-}
-
-impl Connection {
-    pub fn open(
-        bootstrap: Option<&str>,
-        local: Option<u32>,
-        keep_cluster: bool,
-        dirs: &ClusterDirs,
-        out: &mut impl Write,
-    ) -> anyhow::Result<Connection> {
-        match (bootstrap, local) {
-            (Some(b), _) => Ok(Connection {
-                bootstrap: b.to_string(),
-                kafka_version: None,
-                local: false,
-                started: None,
-            }),
-            (None, Some(brokers)) => {
-                let opts = LocalClusterOpts {
-                    brokers,
-                    state_dir: dirs.state_dir(),
-                    cache_dir: dirs.cache_dir(),
-                    ..LocalClusterOpts::default()
-                };
-                let (cluster, report) = LocalCluster::up(&opts)?;
-                writeln!(
-                    out,
-                    "local cluster: kafka {} x{brokers} at {} ({:.1} s)",
-                    cluster.state().kafka_version,
-                    report.bootstrap,
-                    report.elapsed.as_secs_f64()
-                )?;
-                let kafka_version = Some(cluster.state().kafka_version.clone());
-                let started = (!report.already_running && !keep_cluster).then_some(cluster);
-                Ok(Connection {
-                    bootstrap: report.bootstrap,
-                    kafka_version,
-                    local: true,
-                    started,
-                })
-            }
-            (None, None) => bail!("no cluster given: pass --bootstrap HOST:PORT (or set KBENCH_BOOTSTRAP), or --local 3 to start one"),
-        }
-    }
-
-    /// Stop the local cluster if this command started it.
-    pub fn close(self, out: &mut impl Write) -> anyhow::Result<()> {
-        if let Some(cluster) = self.started {
-            cluster.down(false)?;
-            writeln!(out, "local cluster stopped")?;
-        }
-        Ok(())
-    }
-}
-
-/// An admin client for `scenario`'s cells, and the cluster's broker count, checked against
-/// what the scenario needs (replication factors).
-pub fn open_admin(scenario: &Scenario, bootstrap: &str) -> anyhow::Result<(Admin, usize)> {
-    let admin_props = scenario
-        .cells
-        .first()
-        .map(|c| c.client.admin.clone())
-        .unwrap_or_default();
-    let admin = Admin::new(bootstrap, &admin_props)?;
-    let brokers = tokio::task::block_in_place(|| admin.broker_count(Duration::from_secs(10)))
-        .context("is the cluster up? (`kbench cluster up`, or check --bootstrap)")?;
-    crate::scenario::parse::validate_against_cluster(scenario, brokers)?;
-    Ok((admin, brokers))
-}
+use crate::session::Session;
 
 /// How to run a scenario, beyond the scenario itself.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Recorded in the manifest when known (a local cluster knows its version).
-    pub kafka_version: Option<String>,
-    /// The cluster was started by kbench on this host.
-    pub local: bool,
     /// Run directories are created under this.
     pub reports_dir: PathBuf,
     pub quiet: bool,
@@ -156,21 +36,18 @@ pub struct RunOptions {
     pub repeat: u32,
     /// Finish this run directory instead of starting a new one.
     pub resume: Option<PathBuf>,
-    /// The local cluster's state directory: faults act on it (unless `[fault_commands]`).
-    pub state_dir: PathBuf,
     /// Cells may run on `[topic] existing` topics (never created or deleted by kbench).
     pub allow_existing_topic: bool,
 }
 
-/// Run every cell of `scenario` against `bootstrap`, writing reports under `opts.reports_dir`.
+/// Run every cell of `scenario` in `session`, writing reports under `opts.reports_dir`.
 /// Returns the exit code: 0, or 130 when interrupted (finished cells are on disk either way).
-pub async fn run_scenario(
+pub fn run_scenario(
     scenario: &Scenario,
-    bootstrap: &str,
+    session: &Session,
     opts: &RunOptions,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
-    let (admin, brokers) = open_admin(scenario, bootstrap)?;
     if let Some(t) = scenario
         .cells
         .iter()
@@ -185,12 +62,14 @@ pub async fn run_scenario(
         }
     }
     let fault_target = if scenario.cells.iter().any(|c| !c.faults.is_empty()) {
-        let ids = tokio::task::block_in_place(|| {
-            crate::cluster::admin::broker_ids(bootstrap, Duration::from_secs(10))
-        })?;
+        let ids = crate::cluster::admin::broker_ids(
+            session.bootstrap(),
+            std::time::Duration::from_secs(10),
+        )?;
         crate::scenario::validate_faults_against_cluster(scenario, &ids)?;
-        let target = Target::for_scenario(scenario.fault_commands.as_ref(), &opts.state_dir)
-            .map_err(UsageError)?;
+        let target =
+            Target::for_scenario(scenario.fault_commands.as_ref(), &session.conn.state_dir)
+                .map_err(UsageError)?;
         Some(target)
     } else {
         None
@@ -199,8 +78,7 @@ pub async fn run_scenario(
     let (mut run, repeat) = match &opts.resume {
         Some(dir) => {
             let (run, repeat) = RunDir::resume(dir, scenario)?;
-            let left = run_dir::delete_leftover_topics(&run.dir, &admin).await?;
-            for t in left {
+            for t in session.delete_leftover_topics(&run.dir)? {
                 writeln!(out, "deleted topic {t} left behind by the interrupted run")?;
             }
             writeln!(
@@ -213,23 +91,12 @@ pub async fn run_scenario(
             (run, repeat)
         }
         None => {
-            let run = RunDir::create(&opts.reports_dir, &scenario.name)?;
-            let manifest = manifest::Manifest {
-                run_id: &run.run_id,
-                started_at: chrono::Local::now().to_rfc3339(),
-                kbench_version: env!("CARGO_PKG_VERSION"),
-                librdkafka_version: manifest::librdkafka_version(),
-                kafka_version: opts.kafka_version.clone(),
-                bootstrap,
-                brokers,
-                local_cluster: opts.local,
-                repeat: opts.repeat,
-                host: manifest::Host::this(),
-                scenario: manifest::redacted_scenario(scenario),
-            };
-            report::write_atomic(
-                &run.dir.join("manifest.json"),
-                &serde_json::to_vec_pretty(&manifest)?,
+            let run = session.create_run(
+                &opts.reports_dir,
+                &scenario.name,
+                Some(scenario),
+                opts.repeat,
+                None,
             )?;
             (run, opts.repeat)
         }
@@ -241,41 +108,31 @@ pub async fn run_scenario(
     };
     writeln!(
         out,
-        "run {}: {} cells{passes} against {bootstrap} ({brokers} brokers)",
+        "run {}: {} cells{passes} against {} ({} brokers)",
         run.run_id,
-        scenario.cells.len()
+        scenario.cells.len(),
+        session.bootstrap(),
+        session.brokers
     )?;
     writeln!(out, "reports: {}", run.dir.display())?;
 
-    // Ctrl-C / SIGTERM: finish the running cell early (marked interrupted), run no more cells.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    spawn_signal_watch(interrupted.clone());
-
-    // Two runs of one scenario started in the same second (CI jobs, tests) get the same run id:
-    // a random tag keeps their topics apart.
-    let topic_tag = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
     let todo = (1..=repeat).flat_map(|r| scenario.cells.iter().map(move |c| (r, c)));
     for (repeat, cell) in todo {
-        if interrupted.load(Ordering::Relaxed) {
+        if session.shutdown.is_triggered() {
             break;
         }
         if run.done(&cell.id, repeat) {
             continue;
         }
         let files = CellFiles::new(&run.dir, &cell.id, repeat);
-        let topic = format!(
-            "{TOPIC_PREFIX}{}-{topic_tag}-{}{}",
-            run.run_id, cell.id, files.suffix
-        );
+        let topic = session.topic_name(&run.run_id, &format!("{}{}", cell.id, files.suffix));
         let env = CellEnv {
-            admin: &admin,
-            bootstrap,
-            run_dir: &run.dir,
-            interrupted: &interrupted,
+            session,
+            run: &run,
             quiet: opts.quiet,
             faults: fault_target.as_ref(),
         };
-        let outcome = run_cell(cell, &topic, &env).await;
+        let outcome = run_cell(cell, &topic, &env);
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => {
@@ -316,7 +173,7 @@ pub async fn run_scenario(
         Err(e) => writeln!(out, "charts not written: {e}")?,
     }
     writeln!(out, "wrote {}", run_dir.join("results.csv").display())?;
-    if interrupted.load(Ordering::Relaxed) {
+    if session.shutdown.is_triggered() {
         writeln!(
             out,
             "interrupted: finished cells are in {}",
@@ -325,54 +182,6 @@ pub async fn run_scenario(
         return Ok(130);
     }
     Ok(0)
-}
-
-/// `kbench cleanup RUN_DIR`: delete the registered topics of a run that still exist.
-pub fn cleanup_command(
-    run_dir: &Path,
-    bootstrap: &str,
-    out: &mut impl Write,
-) -> anyhow::Result<i32> {
-    if !run_dir.join("manifest.json").exists() {
-        return Err(UsageError(format!(
-            "{}: not a run directory (no manifest.json)",
-            run_dir.display()
-        ))
-        .into());
-    }
-    let admin = Admin::new(bootstrap, &Default::default())?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
-    let deleted = rt.block_on(delete_leftover_topics(run_dir, &admin))?;
-    for t in &deleted {
-        writeln!(out, "deleted {t}")?;
-    }
-    writeln!(
-        out,
-        "{} topic(s) deleted; kbench deletes only topics listed in {}",
-        deleted.len(),
-        run_dir.join("topics.txt").display()
-    )?;
-    Ok(0)
-}
-
-/// Set `flag` on Ctrl-C or SIGTERM (the running cell then ends early, marked interrupted).
-pub fn spawn_signal_watch(flag: Arc<AtomicBool>) {
-    tokio::spawn(async move {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            return;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        eprintln!("kbench: interrupted; finishing the current cell's files");
-        flag.store(true, Ordering::Relaxed);
-    });
 }
 
 fn summary_line(cell: &CellSpec, repeat: u32, o: &CellOutcome) -> String {

@@ -4,13 +4,11 @@ use super::cell::CellOutcome;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use std::time::Duration;
-
 use anyhow::{anyhow, Context};
 
 use crate::error::UsageError;
 
-use crate::cluster::admin::{Admin, TOPIC_PREFIX};
+use crate::cluster::admin::TOPIC_PREFIX;
 use crate::metrics::cell::Flag;
 use crate::report::csv::{ResultRow, TimeseriesRow};
 use crate::report::{self, manifest};
@@ -37,6 +35,19 @@ impl CellFiles {
                 dir: base.join(format!("repeat-{repeat}")),
                 suffix: format!("-r{repeat}"),
             }
+        }
+    }
+}
+
+impl CellFiles {
+    /// find-max's probe `n` of a cell: `cells/<id>/probe-<n>/`.
+    pub fn probe(run_dir: &Path, cell_id: &str, n: usize) -> CellFiles {
+        CellFiles {
+            dir: run_dir
+                .join("cells")
+                .join(cell_id)
+                .join(format!("probe-{n}")),
+            suffix: format!("-{n}"),
         }
     }
 }
@@ -78,15 +89,15 @@ impl RunDir {
         let usage = |why: String| UsageError(format!("{}: {why}", manifest_path.display()));
         let text = std::fs::read(&manifest_path)
             .map_err(|e| usage(format!("cannot read ({e}): is this a run directory?")))?;
-        let manifest: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|e| usage(format!("not valid JSON: {e}")))?;
+        let manifest: manifest::Manifest = serde_json::from_slice(&text)
+            .map_err(|e| usage(format!("not a kbench manifest: {e}")))?;
         let without_path = |mut v: serde_json::Value| {
             if let Some(o) = v.as_object_mut() {
                 o.remove("path");
             }
             v
         };
-        if without_path(manifest["scenario"].clone())
+        if without_path(manifest.scenario.clone())
             != without_path(manifest::redacted_scenario(scenario))
         {
             return Err(usage(format!(
@@ -95,11 +106,11 @@ impl RunDir {
             ))
             .into());
         }
-        let run_id = manifest["run_id"]
-            .as_str()
-            .ok_or_else(|| usage("no run_id".into()))?
-            .to_string();
-        let repeat = manifest["repeat"].as_u64().unwrap_or(1) as u32;
+        if manifest.run_id.is_empty() {
+            return Err(usage("no run_id".into()).into());
+        }
+        let run_id = manifest.run_id;
+        let repeat = manifest.repeat.max(1);
         let mut rows: Vec<ResultRow> = read_if_there(&dir.join("results.csv"))?;
         let mut series: Vec<TimeseriesRow> = read_if_there(&dir.join("timeseries.csv"))?;
         let interrupted: Vec<(String, u32)> = rows
@@ -120,6 +131,28 @@ impl RunDir {
             },
             repeat,
         ))
+    }
+
+    /// Write `manifest.json`: exactly what ran.
+    pub fn write_manifest(&self, m: &manifest::Manifest) -> anyhow::Result<()> {
+        report::write_atomic(
+            &self.dir.join("manifest.json"),
+            &serde_json::to_vec_pretty(m)?,
+        )?;
+        Ok(())
+    }
+
+    /// Record a topic kbench has just created in `topics.txt` (fsynced), so cleanup can prove
+    /// it is ours.
+    pub fn register_topic(&self, topic: &str) -> anyhow::Result<()> {
+        use std::fs::OpenOptions;
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("topics.txt"))?;
+        writeln!(f, "{topic}")?;
+        f.sync_all()?;
+        Ok(())
     }
 
     /// Has this pass of this cell finished already?
@@ -168,21 +201,6 @@ pub fn registered_topics(run_dir: &Path) -> anyhow::Result<Vec<String>> {
     }
 }
 
-/// Delete the topics a run directory records that still exist (left behind by a killed run).
-/// Never touches a topic the directory does not list, whatever its name.
-pub async fn delete_leftover_topics(run_dir: &Path, admin: &Admin) -> anyhow::Result<Vec<String>> {
-    let mut left = Vec::new();
-    for t in registered_topics(run_dir)? {
-        let exists = tokio::task::block_in_place(|| admin.describe(&t, Duration::from_secs(10)))?;
-        if exists.is_some() {
-            left.push(t);
-        }
-    }
-    let names: Vec<&str> = left.iter().map(String::as_str).collect();
-    admin.delete_topics(&names, Duration::from_secs(30)).await?;
-    Ok(left)
-}
-
 fn write_cell_files(
     run_dir: &Path,
     files: &CellFiles,
@@ -216,19 +234,5 @@ fn write_cell_files(
             &serde_json::to_vec_pretty(&outcome.faults)?,
         )?;
     }
-    Ok(())
-}
-
-/// Record a topic kbench has just created, so cleanup can prove it is ours. Recorded after the
-/// creation succeeded: a name that already existed (someone else's topic) is never recorded,
-/// so never deleted.
-pub(super) fn register_topic(run_dir: &Path, topic: &str) -> anyhow::Result<()> {
-    use std::fs::OpenOptions;
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(run_dir.join("topics.txt"))?;
-    writeln!(f, "{topic}")?;
-    f.sync_all()?;
     Ok(())
 }

@@ -14,7 +14,6 @@ use anyhow::{anyhow, bail, Context};
 
 use super::cpu::{self, Exit, WindowCpu};
 use super::plan::{Comparison, Kind};
-use crate::cluster::admin::Admin;
 use crate::fleet::consumer::{self, ConsumerPlan, ConsumerShared};
 use crate::fleet::keys::KeyGen;
 use crate::fleet::payload::PayloadGen;
@@ -72,32 +71,15 @@ pub fn cell_for(c: &Comparison, replication_factor: i32) -> anyhow::Result<CellS
         .ok_or_else(|| anyhow!("no cell"))
 }
 
-/// What kbench shares with every in-process cell.
-pub struct KbenchEnv<'a> {
-    pub admin: &'a Admin,
-    pub bootstrap: &'a str,
-    pub run_dir: &'a Path,
-    pub interrupted: &'a Arc<AtomicBool>,
-    pub quiet: bool,
-}
-
 /// Run the comparison's cell in this process on `topic` (created and deleted by the runner).
-pub async fn run_in_process(
+pub fn run_in_process(
     c: &Comparison,
     replication_factor: i32,
     topic: &str,
-    env: &KbenchEnv<'_>,
+    env: &CellEnv<'_>,
 ) -> anyhow::Result<CellOutcome> {
     let cell = cell_for(c, replication_factor)?;
-    let cell_env = CellEnv {
-        admin: env.admin,
-        bootstrap: env.bootstrap,
-        run_dir: env.run_dir,
-        interrupted: env.interrupted,
-        quiet: env.quiet,
-        faults: None,
-    };
-    runner::run_cell(&cell, topic, &cell_env).await
+    runner::run_cell(&cell, topic, env)
 }
 
 /// A kbench child process's CPU and results.

@@ -24,111 +24,46 @@ pub mod report;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, Context};
 
-use crate::cli::ClusterDirs;
-use crate::cluster::admin::{Admin, TOPIC_PREFIX};
 use crate::cluster::fetch::{self, DEFAULT_KAFKA_VERSION};
-use crate::cluster::{LocalCluster, LocalClusterOpts};
 use crate::report::write_atomic;
-use crate::runner::RunDir;
+use crate::runner::{CellEnv, RunDir};
+use crate::session::Session;
 use java::JavaEnv;
-use kbench::{EndOffsets, KbenchEnv};
+use kbench::EndOffsets;
 use plan::{Comparison, Kind, Plan};
 use report::{Measurement, ThreadCpu, KBENCH};
 
-/// `kbench versus`.
-#[derive(Debug, clap::Args)]
-pub struct VersusArgs {
-    /// Bootstrap servers of the cluster both tools load.
-    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local")]
-    pub bootstrap: Option<String>,
-    /// Start (or reuse) a local cluster with this many brokers, and stop it at the end if
-    /// this command started it.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3))]
-    pub local: Option<u32>,
-    /// Leave a cluster started by --local running afterwards.
-    #[arg(long)]
-    pub keep_cluster: bool,
-    /// Runs of each tool per comparison (one pair = one run of each); figures are medians.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
+/// How to run the comparisons, beyond the cluster.
+#[derive(Debug, Clone)]
+pub struct VersusOptions {
     pub pairs: u32,
-    /// One comparison of each kind with short runs (under a minute with --pairs 1).
-    #[arg(long)]
+    /// One comparison of each kind with short runs.
     pub quick: bool,
-    /// Only these kinds of comparison (comma-separated): produce, cpu, consume, e2e.
-    #[arg(long, value_delimiter = ',', value_parser = Kind::parse)]
+    /// Only these kinds of comparison (empty: all).
     pub only: Vec<Kind>,
     /// The fixed rate (msg/s) of the CPU comparison.
-    #[arg(long, default_value_t = plan::CPU_RATE, value_parser = clap::value_parser!(u32).range(1..))]
     pub cpu_rate: u32,
     /// Where the run directory (`versus-<timestamp>`) is created.
-    #[arg(long, default_value = "reports")]
-    pub reports: PathBuf,
+    pub reports_dir: PathBuf,
     /// Only the final table.
-    #[arg(long, short)]
     pub quiet: bool,
-    #[command(flatten)]
-    pub dirs: ClusterDirs,
-}
-
-pub fn versus_command(args: VersusArgs, out: &mut impl Write) -> anyhow::Result<i32> {
-    fetch::check_java()?;
-    let (lib, _) = fetch::ensure_jars(&args.dirs.cache_dir(), DEFAULT_KAFKA_VERSION)?;
-    let mut started_cluster = None;
-    let bootstrap = match (&args.bootstrap, args.local) {
-        (Some(b), _) => b.clone(),
-        (None, Some(brokers)) => {
-            let opts = LocalClusterOpts {
-                brokers,
-                state_dir: args.dirs.state_dir(),
-                cache_dir: args.dirs.cache_dir(),
-                ..LocalClusterOpts::default()
-            };
-            let (cluster, up) = LocalCluster::up(&opts)?;
-            writeln!(
-                out,
-                "local cluster: kafka {} x{brokers} at {} ({:.1} s)",
-                cluster.state().kafka_version,
-                up.bootstrap,
-                up.elapsed.as_secs_f64()
-            )?;
-            if !up.already_running && !args.keep_cluster {
-                started_cluster = Some(cluster);
-            }
-            up.bootstrap
-        }
-        (None, None) => bail!(
-            "no cluster given: pass --bootstrap HOST:PORT (or set KBENCH_BOOTSTRAP), or --local 3 to start one"
-        ),
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let result = rt.block_on(run(&args, &bootstrap, &lib, out));
-    if let Some(cluster) = started_cluster {
-        cluster.down(false)?;
-        writeln!(out, "local cluster stopped")?;
-    }
-    result
 }
 
 /// Everything a run accumulates.
 struct Run<'a> {
     plan: Plan,
+    session: &'a Session,
+    run: RunDir,
     dir: PathBuf,
     run_id: String,
     bootstrap: &'a str,
     brokers: usize,
-    admin: Admin,
     java: JavaEnv,
     offsets: EndOffsets,
-    interrupted: Arc<AtomicBool>,
     measurements: Vec<Measurement>,
     threads: Vec<ThreadCpu>,
     /// The latest kbench max rate per comparison: ProducerPerformance gets a record count that
@@ -139,28 +74,28 @@ struct Run<'a> {
     failures: usize,
 }
 
-async fn run(
-    args: &VersusArgs,
-    bootstrap: &str,
+/// Every comparison, `--pairs` times, against `session`'s cluster; `lib` holds the Kafka
+/// tools' jars. Returns the exit code: 0, 1 when a run failed, 130 when interrupted.
+pub fn run(
+    opts: &VersusOptions,
+    session: &Session,
     lib: &Path,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
-    let admin = Admin::new(bootstrap, &BTreeMap::new())?;
-    let brokers = tokio::task::block_in_place(|| admin.broker_count(Duration::from_secs(10)))
-        .context("is the cluster up? (`kbench cluster up`, or check --bootstrap)")?;
-    let plan = Plan::new(args.quick, args.pairs, brokers, &args.only, args.cpu_rate);
-    let run_dir = RunDir::create(&args.reports, "versus")?;
+    let (bootstrap, brokers) = (session.bootstrap(), session.brokers);
+    let plan = Plan::new(opts.quick, opts.pairs, brokers, &opts.only, opts.cpu_rate);
+    let run_dir = session.create_run(&opts.reports_dir, "versus", None, opts.pairs, None)?;
     let java = JavaEnv::new(fetch::java_cmd(), lib, bootstrap, run_dir.dir.join("raw"));
     let mut r = Run {
         plan,
+        session,
         dir: run_dir.dir.clone(),
         run_id: run_dir.run_id.clone(),
+        run: run_dir,
         bootstrap,
         brokers,
-        admin,
         java,
         offsets: EndOffsets::new(bootstrap)?,
-        interrupted: Arc::new(AtomicBool::new(false)),
         measurements: Vec::new(),
         threads: Vec::new(),
         kbench_rate: HashMap::new(),
@@ -177,20 +112,18 @@ async fn run(
         if cfg!(debug_assertions) { " [debug build: use --release for real figures]" } else { "" }
     )?;
     writeln!(out, "reports: {}", r.dir.display())?;
-    if !args.quiet {
+    if !opts.quiet {
         for c in &r.plan.comparisons {
             writeln!(out, "  {}: {}", c.id, c.settings())?;
         }
     }
-    crate::runner::spawn_signal_watch(r.interrupted.clone());
-
     let comparisons = r.plan.comparisons.clone();
     'pairs: for pair in 1..=r.plan.pairs {
         for c in &comparisons {
             // Odd pairs: kbench first; even pairs: the Kafka tool first.
             let kbench_first = pair % 2 == 1;
             for order in 1..=2u32 {
-                if r.interrupted.load(Ordering::Relaxed) {
+                if session.shutdown.is_triggered() {
                     break 'pairs;
                 }
                 let kbench_turn = (order == 1) == kbench_first;
@@ -200,13 +133,13 @@ async fn run(
                     c.kind.java_tool()
                 };
                 let result = if kbench_turn {
-                    r.kbench_side(c, pair, order).await
+                    r.kbench_side(c, pair, order)
                 } else {
-                    r.java_side(c, pair, order).await
+                    r.java_side(c, pair, order)
                 };
                 match result {
                     Ok(m) => {
-                        if !args.quiet {
+                        if !opts.quiet {
                             writeln!(out, "{}", progress_line(&m, r.plan.pairs))?;
                         }
                         r.measurements.push(m);
@@ -222,7 +155,7 @@ async fn run(
         r.write_reports(out)?;
     }
     if let Some((topic, _)) = r.prefilled.take() {
-        r.delete_topic(&topic).await?;
+        r.delete_topic(&topic)?;
     }
     let rows = r.write_reports(out)?;
     writeln!(out)?;
@@ -233,7 +166,7 @@ async fn run(
         r.dir.join("versus.md").display(),
         t0.elapsed().as_secs_f64()
     )?;
-    if r.interrupted.load(Ordering::Relaxed) {
+    if session.shutdown.is_triggered() {
         return Ok(130);
     }
     if r.failures > 0 {
@@ -271,47 +204,36 @@ impl Run<'_> {
     }
 
     fn topic(&self, c: &Comparison, pair: u32, side: &str) -> String {
-        format!("{TOPIC_PREFIX}{}-{}-p{pair}-{side}", self.run_id, c.id)
+        self.session
+            .topic_name(&self.run_id, &format!("{}-p{pair}-{side}", c.id))
     }
 
-    /// Create a topic for a Kafka tool (recorded in topics.txt like kbench's own).
-    async fn create_topic(&self, name: &str, partitions: i32) -> anyhow::Result<()> {
-        let timeout = Duration::from_secs(30);
-        self.admin
-            .create_topic(name, partitions, self.rf(), &BTreeMap::new(), timeout)
-            .await?;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("topics.txt"))?;
-        writeln!(f, "{name}")?;
-        self.admin
-            .wait_for_leaders(name, partitions, self.rf(), timeout)
-            .await?;
-        Ok(())
+    /// Create a topic for a Kafka tool (registered in topics.txt like kbench's own).
+    fn create_topic(&self, name: &str, partitions: i32) -> anyhow::Result<()> {
+        let s = self.session;
+        s.create_topic(&self.run, name, partitions, self.rf(), &BTreeMap::new())?;
+        s.wait_for_leaders(name, partitions, self.rf())
     }
 
-    async fn delete_topic(&self, name: &str) -> anyhow::Result<()> {
-        self.admin
-            .delete_topics(&[name], Duration::from_secs(30))
-            .await?;
-        Ok(())
+    fn delete_topic(&self, name: &str) -> anyhow::Result<()> {
+        self.session.delete_topics(&[name])
     }
 
     /// The consume comparison's topic, filled on first use.
-    async fn prefilled(&mut self, c: &Comparison) -> anyhow::Result<(String, u64)> {
+    fn prefilled(&mut self, c: &Comparison) -> anyhow::Result<(String, u64)> {
         if let Some(p) = &self.prefilled {
             return Ok(p.clone());
         }
-        let topic = format!("{TOPIC_PREFIX}{}-{}-prefill", self.run_id, c.id);
-        self.create_topic(&topic, c.partitions).await?;
-        let (rf, bootstrap) = (self.rf(), self.bootstrap);
-        let n = tokio::task::block_in_place(|| kbench::prefill(c, rf, bootstrap, &topic))?;
+        let topic = self
+            .session
+            .topic_name(&self.run_id, &format!("{}-prefill", c.id));
+        self.create_topic(&topic, c.partitions)?;
+        let n = kbench::prefill(c, self.rf(), self.bootstrap, &topic)?;
         self.prefilled = Some((topic.clone(), n));
         Ok((topic, n))
     }
 
-    async fn kbench_side(
+    fn kbench_side(
         &mut self,
         c: &Comparison,
         pair: u32,
@@ -321,14 +243,13 @@ impl Run<'_> {
         match c.kind {
             Kind::Produce | Kind::E2e => {
                 let topic = self.topic(c, pair, "kbench");
-                let env = KbenchEnv {
-                    admin: &self.admin,
-                    bootstrap: self.bootstrap,
-                    run_dir: &self.dir,
-                    interrupted: &self.interrupted,
+                let env = CellEnv {
+                    session: self.session,
+                    run: &self.run,
                     quiet: true,
+                    faults: None,
                 };
-                let o = kbench::run_in_process(c, self.rf(), &topic, &env).await?;
+                let o = kbench::run_in_process(c, self.rf(), &topic, &env)?;
                 let s = &o.summary;
                 let lat = if c.kind == Kind::Produce {
                     m.records = s.acked;
@@ -360,10 +281,14 @@ impl Run<'_> {
             }
             Kind::Cpu => {
                 let name = format!("{}-p{pair}-kbench", c.id);
-                let (rf, bootstrap, dir) = (self.rf(), self.bootstrap, self.dir.clone());
-                let child = tokio::task::block_in_place(|| {
-                    kbench::run_child(c, rf, bootstrap, &dir, &name, &self.offsets)
-                })?;
+                let child = kbench::run_child(
+                    c,
+                    self.rf(),
+                    self.bootstrap,
+                    &self.dir,
+                    &name,
+                    &self.offsets,
+                )?;
                 let row = &child.row;
                 m.p50_ms = Some(row.publish_p50_us as f64 / 1e3);
                 m.p99_ms = Some(row.publish_p99_us as f64 / 1e3);
@@ -381,12 +306,9 @@ impl Run<'_> {
                 self.cpu_figures(&mut m, c, pair, &child.window, child.exit.cpu_total_s);
             }
             Kind::Consume => {
-                let (topic, n) = self.prefilled(c).await?;
-                let group = format!("{TOPIC_PREFIX}{}-{}-p{pair}-kbench", self.run_id, c.id);
-                let bootstrap = self.bootstrap;
-                let read = tokio::task::block_in_place(|| {
-                    kbench::consume(bootstrap, &topic, c.partitions, n, &group)
-                })?;
+                let (topic, n) = self.prefilled(c)?;
+                let group = self.topic(c, pair, "kbench");
+                let read = kbench::consume(self.bootstrap, &topic, c.partitions, n, &group)?;
                 m.records = read.records;
                 m.msgs_per_sec = read.records as f64 / read.fetch_secs.max(1e-9);
                 m.mb_per_sec = read.bytes as f64 / read.fetch_secs.max(1e-9) / 1e6;
@@ -439,20 +361,15 @@ impl Run<'_> {
         }
     }
 
-    async fn java_side(
-        &mut self,
-        c: &Comparison,
-        pair: u32,
-        order: u32,
-    ) -> anyhow::Result<Measurement> {
+    fn java_side(&mut self, c: &Comparison, pair: u32, order: u32) -> anyhow::Result<Measurement> {
         let mut m = Measurement::new(c, pair, order, c.kind.java_tool());
         let name = format!("{}-p{pair}-java", c.id);
         match c.kind {
             Kind::Produce => {
                 let topic = self.topic(c, pair, "java");
-                self.create_topic(&topic, c.partitions).await?;
-                let result = tokio::task::block_in_place(|| self.producer_perf(c, &topic, &name));
-                self.delete_topic(&topic).await?;
+                self.create_topic(&topic, c.partitions)?;
+                let result = self.producer_perf(c, &topic, &name);
+                self.delete_topic(&topic)?;
                 let (rate, records, cpu_total, p50, p99, avg) = result?;
                 m.records = records;
                 m.msgs_per_sec = rate;
@@ -464,7 +381,7 @@ impl Run<'_> {
             }
             Kind::Cpu => {
                 let topic = self.topic(c, pair, "java");
-                self.create_topic(&topic, c.partitions).await?;
+                self.create_topic(&topic, c.partitions)?;
                 let rate = c.rate.unwrap_or(1000);
                 let secs = (c.warmup + c.duration).as_secs_f64();
                 let records = (rate as f64 * secs) as u64;
@@ -480,7 +397,7 @@ impl Run<'_> {
                     c.linger_ms,
                     c.batch_size,
                 );
-                let result = tokio::task::block_in_place(|| {
+                let result = (|| {
                     let start = Instant::now();
                     let mut child = self.java.spawn(java::PRODUCER_PERF, &args, &name)?;
                     let mut mark = || self.offsets.sum(&topic, c.partitions);
@@ -488,8 +405,8 @@ impl Run<'_> {
                         cpu::measure_window(child.id(), start, c.cpu_skip, c.cpu_window, &mut mark);
                     let exit = cpu::wait_with_rusage(&mut child)?;
                     anyhow::Ok((w, exit))
-                });
-                self.delete_topic(&topic).await?;
+                })();
+                self.delete_topic(&topic)?;
                 let (w, exit) = result?;
                 let output = self.java.output(&name);
                 let perf = java::parse_producer_perf(&output)
@@ -503,13 +420,11 @@ impl Run<'_> {
                 self.cpu_figures(&mut m, c, pair, &w, exit.cpu_total_s);
             }
             Kind::Consume => {
-                let (topic, n) = self.prefilled(c).await?;
-                let group = format!("{TOPIC_PREFIX}{}-{}-p{pair}-java", self.run_id, c.id);
+                let (topic, n) = self.prefilled(c)?;
+                let group = self.topic(c, pair, "java");
                 let args = java::consumer_perf_args(self.bootstrap, &topic, n, &group);
-                let exit = tokio::task::block_in_place(|| {
-                    let mut child = self.java.spawn(java::CONSUMER_PERF, &args, &name)?;
-                    cpu::wait_with_rusage(&mut child)
-                })?;
+                let mut child = self.java.spawn(java::CONSUMER_PERF, &args, &name)?;
+                let exit = cpu::wait_with_rusage(&mut child)?;
                 let output = self.java.output(&name);
                 let perf = java::parse_consumer_perf(&output)
                     .filter(|_| exit.success)
@@ -527,14 +442,14 @@ impl Run<'_> {
             }
             Kind::E2e => {
                 let topic = self.topic(c, pair, "java");
-                self.create_topic(&topic, c.partitions).await?;
+                self.create_topic(&topic, c.partitions)?;
                 let args =
                     java::e2e_args(self.bootstrap, &topic, c.messages, c.acks, c.record_size);
-                let exit = tokio::task::block_in_place(|| {
-                    let mut child = self.java.spawn(java::END_TO_END, &args, &name)?;
-                    cpu::wait_with_rusage(&mut child)
-                });
-                self.delete_topic(&topic).await?;
+                let exit = self
+                    .java
+                    .spawn(java::END_TO_END, &args, &name)
+                    .and_then(|mut child| cpu::wait_with_rusage(&mut child));
+                self.delete_topic(&topic)?;
                 let exit = exit?;
                 let output = self.java.output(&name);
                 let e2e = java::parse_e2e(&output)

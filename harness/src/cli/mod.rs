@@ -1,15 +1,19 @@
-//! The command line. Each subcommand is a small function; all output goes to a `Write` so the
-//! printers can be tested.
+//! The command line: the only code that knows clap. Each subcommand's arguments become the
+//! library's plain options in [`commands`], which also opens the connection, builds the one
+//! runtime and the shutdown handle, and calls the library. All output goes to a `Write` so
+//! the printers can be tested.
 
-use std::io::Write;
+mod commands;
+
+pub use commands::{print_status, run};
+
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cluster::local::{default_cache_dir, default_state_dir};
-use crate::cluster::{ClusterError, LocalCluster, LocalClusterOpts};
+use crate::versus::plan::{self, Kind};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,7 +57,7 @@ pub enum Command {
     },
     /// kbench side by side with Kafka's own tools (ProducerPerformance, ConsumerPerformance,
     /// EndToEndLatency) on the same cluster: throughput, CPU per message, latency.
-    Versus(crate::versus::VersusArgs),
+    Versus(VersusArgs),
     /// A local Apache Kafka cluster on 127.0.0.1, from Maven Central jars (no Docker).
     Cluster {
         #[command(flatten)]
@@ -238,156 +242,37 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<i32> {
-    let mut out = std::io::stdout().lock();
-    match cli.command {
-        Command::Validate { scenario } => {
-            let s = crate::scenario::load(&scenario)?;
-            crate::scenario::render_cells(&s, &mut out)?;
-            Ok(0)
-        }
-        Command::Cluster { dirs, command } => cluster(&dirs, command, &mut out),
-        Command::Run(args) => crate::runner::run_command(args, &mut out),
-        Command::Report { run_dir } => crate::report::report_command(&run_dir, &mut out),
-        Command::Compare(args) => crate::compare::run_command(args, &mut out),
-        Command::Cleanup { run_dir, bootstrap } => {
-            crate::runner::cleanup_command(&run_dir, &bootstrap, &mut out)
-        }
-        Command::FindMax(args) => crate::findmax::find_max_command(args, &mut out),
-        Command::Versus(args) => crate::versus::versus_command(args, &mut out),
-    }
-}
-
-fn cluster(
-    dirs: &ClusterDirs,
-    command: ClusterCommand,
-    out: &mut impl Write,
-) -> anyhow::Result<i32> {
-    let state_dir = dirs.state_dir();
-    let open = || LocalCluster::open(&state_dir);
-    match command {
-        ClusterCommand::Up {
-            brokers,
-            kafka_version,
-            base_port,
-            timeout,
-            broker_props,
-        } => {
-            let opts = LocalClusterOpts {
-                brokers,
-                kafka_version,
-                base_port,
-                state_dir: state_dir.clone(),
-                cache_dir: dirs.cache_dir(),
-                start_timeout: Duration::from_secs(timeout),
-                overrides: broker_props,
-                ..LocalClusterOpts::default()
-            };
-            let (cluster, report) = LocalCluster::up(&opts)?;
-            let how = if report.already_running {
-                "already running"
-            } else if report.downloaded {
-                "fetched, formatted and started"
-            } else if report.formatted {
-                "formatted and started"
-            } else {
-                "started"
-            };
-            writeln!(
-                out,
-                "kafka {} x{} {how} in {:.1} s (state: {})",
-                cluster.state().kafka_version,
-                cluster.state().brokers,
-                report.elapsed.as_secs_f64(),
-                cluster.dir().display()
-            )?;
-            writeln!(out, "{}", report.bootstrap)?;
-            Ok(0)
-        }
-        ClusterCommand::Status => {
-            let cluster = open()?;
-            print_status(&cluster, out)?;
-            Ok(if cluster.status().iter().all(|n| n.serving) {
-                0
-            } else {
-                1
-            })
-        }
-        ClusterCommand::Down { clean } => {
-            match open() {
-                Ok(cluster) => {
-                    cluster.down(clean)?;
-                    writeln!(out, "stopped{}", if clean { "; data wiped" } else { "" })?;
-                }
-                Err(ClusterError::NotCreated { .. }) => writeln!(out, "no local cluster")?,
-                Err(e) => return Err(e.into()),
-            }
-            Ok(0)
-        }
-        ClusterCommand::Kill { node } => {
-            node_action(open()?, node, "killed", LocalCluster::kill, out)
-        }
-        ClusterCommand::Stop { node } => {
-            node_action(open()?, node, "stopped", LocalCluster::stop, out)
-        }
-        ClusterCommand::Start { node } => {
-            node_action(open()?, node, "started", LocalCluster::start, out)
-        }
-        ClusterCommand::Pause { node } => {
-            node_action(open()?, node, "paused", LocalCluster::pause, out)
-        }
-        ClusterCommand::Resume { node } => {
-            node_action(open()?, node, "resumed", LocalCluster::resume, out)
-        }
-    }
-}
-
-fn node_action(
-    cluster: LocalCluster,
-    node: u32,
-    done: &str,
-    action: fn(&LocalCluster, u32) -> Result<(), ClusterError>,
-    out: &mut impl Write,
-) -> anyhow::Result<i32> {
-    action(&cluster, node).with_context(|| format!("broker {node}"))?;
-    writeln!(out, "broker {node} {done}")?;
-    Ok(0)
-}
-
-/// `kbench cluster status`: one line per broker, then Kafka's view of the quorum.
-pub fn print_status(cluster: &LocalCluster, out: &mut impl Write) -> std::io::Result<()> {
-    let s = cluster.state();
-    writeln!(
-        out,
-        "kafka {} x{} (state: {})",
-        s.kafka_version,
-        s.brokers,
-        cluster.dir().display()
-    )?;
-    for n in cluster.status() {
-        writeln!(
-            out,
-            "broker {}  {:<8} pid {:<8} 127.0.0.1:{}{}",
-            n.node,
-            n.state,
-            n.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-            n.client_port,
-            if n.serving { "  serving" } else { "" }
-        )?;
-    }
-    if cluster.status().iter().any(|n| n.serving) {
-        match cluster.quorum() {
-            Ok(q) => {
-                for line in q.lines().filter(|l| {
-                    l.starts_with("LeaderId")
-                        || l.starts_with("LeaderEpoch")
-                        || l.starts_with("CurrentVoters")
-                }) {
-                    writeln!(out, "{line}")?;
-                }
-            }
-            Err(e) => writeln!(out, "quorum: {e}")?,
-        }
-    }
-    Ok(())
+/// `kbench versus`.
+#[derive(Debug, Args)]
+pub struct VersusArgs {
+    /// Bootstrap servers of the cluster both tools load.
+    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local")]
+    pub bootstrap: Option<String>,
+    /// Start (or reuse) a local cluster with this many brokers, and stop it at the end if
+    /// this command started it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3))]
+    pub local: Option<u32>,
+    /// Leave a cluster started by --local running afterwards.
+    #[arg(long)]
+    pub keep_cluster: bool,
+    /// Runs of each tool per comparison (one pair = one run of each); figures are medians.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub pairs: u32,
+    /// One comparison of each kind with short runs (under a minute with --pairs 1).
+    #[arg(long)]
+    pub quick: bool,
+    /// Only these kinds of comparison (comma-separated): produce, cpu, consume, e2e.
+    #[arg(long, value_delimiter = ',', value_parser = Kind::parse)]
+    pub only: Vec<Kind>,
+    /// The fixed rate (msg/s) of the CPU comparison.
+    #[arg(long, default_value_t = plan::CPU_RATE, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpu_rate: u32,
+    /// Where the run directory (`versus-<timestamp>`) is created.
+    #[arg(long, default_value = "reports")]
+    pub reports: PathBuf,
+    /// Only the final table.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub dirs: ClusterDirs,
 }

@@ -1,0 +1,380 @@
+//! A cell's clients as one worker (OMB's `Worker`): start the consumer groups, start the load,
+//! take each interval's stats, stop the producers, and finish with what every client saw.
+//! Callers never touch a client's shared counters: everything goes through [`Fleet`].
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail};
+
+use super::consumer::{self, ConsumerPlan, ConsumerShared};
+use super::keys::KeyGen;
+use super::payload::PayloadGen;
+use super::producer::{self, ProducerPlan, ProducerShared};
+use crate::metrics::cell::{Interval, Phase};
+use crate::metrics::delivery::{self, FleetSeqs, GroupAccount, MemberDeliveries, ProducerLog};
+use crate::metrics::{ClientStats, Clock};
+use crate::scenario::CellSpec;
+
+/// Where a fleet runs: its topic, the cluster, the names of its groups.
+#[derive(Debug, Clone)]
+pub struct FleetPlan {
+    pub topic: String,
+    /// The topic's partition count as the cluster reports it.
+    pub partitions: i32,
+    pub bootstrap: String,
+    /// Group `g` is `<group_prefix>-g<g>`: unique per cell, so no two cells share a group.
+    pub group_prefix: String,
+    pub clock: Clock,
+}
+
+/// A consumer group member's share of the cell.
+#[derive(Debug, Clone)]
+pub struct MemberReport {
+    pub group: usize,
+    pub member: usize,
+    pub partitions: Vec<i32>,
+    pub consumed: u64,
+}
+
+impl MemberReport {
+    pub fn idle(&self) -> bool {
+        self.partitions.is_empty()
+    }
+}
+
+/// What a fleet hands back when it is finished.
+pub struct FleetReport {
+    /// Lost, duplicated, reordered: the worst group.
+    pub delivery: GroupAccount,
+    pub members: Vec<MemberReport>,
+    /// Acked messages the slowest group had not read when the consumers stopped.
+    pub consumer_lag: u64,
+    /// Every producer's acks and failures over time (fault impact).
+    pub producer_logs: Vec<ProducerLog>,
+    /// The highest share of its wall time a send thread wanted a CPU (the self-check).
+    pub busiest_producer: f64,
+    /// The last stats, recorded after the final interval was taken.
+    pub last_interval: Interval,
+}
+
+struct Member {
+    group: usize,
+    member: usize,
+    shared: Arc<ConsumerShared>,
+    /// Messages this member consumed so far (summed from the intervals taken).
+    consumed: u64,
+}
+
+pub struct Fleet {
+    plan: FleetPlan,
+    groups: usize,
+    producers: Vec<Arc<ProducerShared>>,
+    producer_threads: Vec<JoinHandle<Result<(), String>>>,
+    members: Vec<Member>,
+    consumer_threads: Vec<JoinHandle<MemberDeliveries>>,
+    stop_producers: Arc<AtomicBool>,
+    stop_consumers: Arc<AtomicBool>,
+    /// The warm-up boundary (ns on the clock), known once the producers start.
+    warmup_end_ns: Arc<AtomicU64>,
+    /// Reused by every [`Fleet::take_interval`], so taking stats allocates nothing per client.
+    spare: ClientStats,
+}
+
+impl Fleet {
+    /// Start every member of the cell's consumer groups and wait until each group has every
+    /// partition assigned, so no message is produced before someone is there to read it.
+    pub fn start_consumers(
+        cell: &CellSpec,
+        plan: FleetPlan,
+        timeout: Duration,
+    ) -> anyhow::Result<Fleet> {
+        let partitions = plan.partitions as usize;
+        let mut fleet = Fleet {
+            groups: cell.consumers.groups,
+            producers: Vec::new(),
+            producer_threads: Vec::new(),
+            members: Vec::new(),
+            consumer_threads: Vec::new(),
+            stop_producers: Arc::new(AtomicBool::new(false)),
+            stop_consumers: Arc::new(AtomicBool::new(false)),
+            warmup_end_ns: Arc::new(AtomicU64::new(u64::MAX)),
+            spare: ClientStats::new(partitions),
+            plan,
+        };
+        for g in 0..cell.consumers.groups {
+            let group_offsets = consumer::group_offsets(partitions);
+            for m in 0..cell.consumers.members {
+                let shared = Arc::new(ConsumerShared::new(partitions));
+                let plan = ConsumerPlan {
+                    group_index: g,
+                    member_index: m,
+                    group_id: format!("{}-g{g}", fleet.plan.group_prefix),
+                    topic: fleet.plan.topic.clone(),
+                    start_from: cell.consumers.start_from,
+                    bootstrap: fleet.plan.bootstrap.clone(),
+                    extra: cell.client.consumer.clone(),
+                    clock: fleet.plan.clock,
+                    warmup_end_ns: fleet.warmup_end_ns.clone(),
+                    group_offsets: group_offsets.clone(),
+                };
+                let c =
+                    consumer::create(&plan, &shared).map_err(|e| anyhow!("creating consumer: {e}"));
+                let spawned = c.and_then(|c| {
+                    let (s2, stop) = (shared.clone(), fleet.stop_consumers.clone());
+                    Ok(std::thread::Builder::new()
+                        .name(format!("kb-c{g}.{m}"))
+                        .spawn(move || consumer::run(plan, c, s2, stop))?)
+                });
+                match spawned {
+                    Ok(t) => fleet.consumer_threads.push(t),
+                    Err(e) => {
+                        fleet.stop_all();
+                        return Err(e);
+                    }
+                }
+                fleet.members.push(Member {
+                    group: g,
+                    member: m,
+                    shared,
+                    consumed: 0,
+                });
+            }
+        }
+        if let Err(e) = fleet.wait_for_assignment(timeout) {
+            fleet.stop_all();
+            return Err(e);
+        }
+        Ok(fleet)
+    }
+
+    /// Start the cell's producers: message 0 is due at `start`, messages intended before
+    /// `warmup_end` are warm-up. With a `[run] messages` budget each producer stops after its
+    /// share of measured messages.
+    pub fn start_load(
+        &mut self,
+        cell: &CellSpec,
+        start: Instant,
+        warmup_end: Instant,
+    ) -> anyhow::Result<()> {
+        let clock = self.plan.clock;
+        self.warmup_end_ns
+            .store(clock.ns(warmup_end), Ordering::Relaxed);
+        let budget = cell
+            .run
+            .messages
+            .map(|m| m.div_ceil(cell.producers.count as u64));
+        let cell_seed = 0x6b62_656e_6368 ^ (cell.index as u64) << 20;
+        let keys = KeyGen::new(&cell.producers.keys, cell_seed)?;
+        let payloads = PayloadGen::new(&cell.producers.message_size, cell_seed ^ 0x9e37_79b9)?;
+        for i in 0..cell.producers.count {
+            let shared = Arc::new(ProducerShared::new(self.plan.partitions as usize));
+            let seed = cell_seed ^ i as u64;
+            let plan = ProducerPlan {
+                index: i,
+                topic: self.plan.topic.clone(),
+                partitions: self.plan.partitions,
+                spec: cell.producers.clone(),
+                run: cell.run.clone(),
+                bootstrap: self.plan.bootstrap.clone(),
+                extra: cell.client.producer.clone(),
+                clock,
+                warmup_end,
+                start,
+                seed,
+                keys: keys.reseeded(seed),
+                payloads: payloads.reseeded(seed ^ 0x9e37_79b9),
+            };
+            let p =
+                producer::create(&plan, &shared).map_err(|e| anyhow!("creating producer: {e}"))?;
+            let (s2, stop) = (shared.clone(), self.stop_producers.clone());
+            self.producer_threads.push(
+                std::thread::Builder::new()
+                    .name(format!("kb-p{i}"))
+                    .spawn(move || producer::run(plan, p, s2, stop, budget))?,
+            );
+            self.producers.push(shared);
+        }
+        Ok(())
+    }
+
+    /// Swap every client's stats out and merge them into one interval `[from, to)`, times
+    /// counted from `start`.
+    pub fn take_interval(
+        &mut self,
+        start: Instant,
+        from: Instant,
+        to: Instant,
+        phase: Phase,
+    ) -> Interval {
+        let partitions = self.plan.partitions as usize;
+        let mut producers = ClientStats::new(partitions);
+        let mut consumers = ClientStats::new(partitions);
+        for p in &self.producers {
+            p.stats.lock().take(&mut self.spare);
+            producers.merge(&self.spare);
+        }
+        for m in &mut self.members {
+            m.shared.stats.lock().take(&mut self.spare);
+            m.consumed += self.spare.counters.consumed;
+            consumers.merge(&self.spare);
+        }
+        Interval {
+            start_s: from.saturating_duration_since(start).as_secs_f64(),
+            end_s: to.saturating_duration_since(start).as_secs_f64(),
+            phase,
+            producers,
+            consumers,
+        }
+    }
+
+    /// Successful acks so far, warm-up included.
+    pub fn acked(&self) -> u64 {
+        self.producers
+            .iter()
+            .map(|p| p.acked_total.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Acked messages (warm-up included) that the slowest group has not received yet.
+    pub fn lag(&self) -> u64 {
+        let acked = self.acked();
+        (0..self.groups)
+            .map(|g| {
+                let got: u64 = self
+                    .members
+                    .iter()
+                    .filter(|m| m.group == g)
+                    .map(|m| m.shared.consumed_total.load(Ordering::Relaxed))
+                    .sum();
+                acked.saturating_sub(got)
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Have the producers stopped on their own (a `messages` budget met) or been stopped and
+    /// flushed?
+    pub fn producers_done(&self) -> bool {
+        self.producer_threads.iter().all(|t| t.is_finished())
+    }
+
+    /// Stop sending; each producer flushes what it has in flight and then ends.
+    pub fn stop_producers(&self) {
+        self.stop_producers.store(true, Ordering::Relaxed);
+    }
+
+    /// Stop every client, join their threads and account for delivery. A producer that failed
+    /// (its client broke, not a message) fails the cell.
+    pub fn finish(mut self, start: Instant, last: Instant) -> anyhow::Result<FleetReport> {
+        self.stop_producers();
+        for t in std::mem::take(&mut self.producer_threads) {
+            if let Ok(Err(e)) = t.join() {
+                self.stop_all();
+                bail!("producer: {e}");
+            }
+        }
+        let now = Instant::now();
+        let consumer_lag = self.lag();
+        // Assignments as they stood during the load (leaving the group revokes them).
+        let assignments: Vec<Vec<i32>> =
+            self.members.iter().map(|m| m.shared.assignment()).collect();
+        self.stop_consumers.store(true, Ordering::Relaxed);
+        // A member that panicked read nothing we can vouch for: its share shows as lost.
+        let reads: Vec<MemberDeliveries> = std::mem::take(&mut self.consumer_threads)
+            .into_iter()
+            .map(|t| t.join().unwrap_or_default())
+            .collect();
+        let delivery = self.account(&reads);
+        let last_interval = self.take_interval(start, last, now, Phase::Drain);
+        let members = self
+            .members
+            .iter()
+            .zip(assignments)
+            .map(|(m, partitions)| MemberReport {
+                group: m.group,
+                member: m.member,
+                partitions,
+                consumed: m.consumed,
+            })
+            .collect();
+        let busiest_producer = self
+            .producers
+            .iter()
+            .map(|p| p.busy_ppm.load(Ordering::Relaxed) as f64 / 1e6)
+            .fold(0.0, f64::max);
+        Ok(FleetReport {
+            delivery,
+            members,
+            consumer_lag,
+            producer_logs: self.producers.iter().map(|p| p.log()).collect(),
+            busiest_producer,
+            last_interval,
+        })
+    }
+
+    /// Stop and join everything, after a setup failure.
+    fn stop_all(&mut self) {
+        self.stop_producers();
+        self.stop_consumers.store(true, Ordering::Relaxed);
+        for t in std::mem::take(&mut self.producer_threads) {
+            let _ = t.join();
+        }
+        for t in std::mem::take(&mut self.consumer_threads) {
+            let _ = t.join();
+        }
+    }
+
+    fn wait_for_assignment(&self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let all: Vec<i32> = (0..self.plan.partitions).collect();
+        loop {
+            let complete = (0..self.groups).all(|g| {
+                let members: Vec<&Member> = self.members.iter().filter(|m| m.group == g).collect();
+                let mut got: Vec<i32> =
+                    members.iter().flat_map(|m| m.shared.assignment()).collect();
+                got.sort_unstable();
+                members
+                    .iter()
+                    .all(|m| m.shared.assigned.load(Ordering::Acquire))
+                    && got == all
+            });
+            if complete {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!("consumer groups were not assigned every partition within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Every group against the acknowledged messages; the worst group is reported (each
+    /// group must receive everything).
+    fn account(&self, reads: &[MemberDeliveries]) -> GroupAccount {
+        let acked = FleetSeqs {
+            by_producer: self.producers.iter().map(|p| p.log().acked).collect(),
+        };
+        let per_group: Vec<GroupAccount> = (0..self.groups)
+            .map(|g| {
+                let members = self
+                    .members
+                    .iter()
+                    .zip(reads)
+                    .filter(|(m, _)| m.group == g)
+                    .map(|(_, r)| r);
+                delivery::account_group(&acked, members)
+            })
+            .collect();
+        delivery::worst(&per_group)
+    }
+}
+
+impl Drop for Fleet {
+    /// A fleet dropped on an error path still stops its threads (they hold live clients).
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
