@@ -14,7 +14,7 @@ use super::model::{verdict_text, Comparison};
 use super::stats::{badness, Spread};
 use super::text::{delta_text, threshold_text};
 use super::thresholds::{Kind, Metric, Threshold};
-use crate::report::chart::{clip, write_png, Area, PALETTE, WARN};
+use crate::report::chart::{clip, write_png, Area, NEUTRAL, PALETTE, WARN};
 
 /// Cells per panel unless told otherwise.
 pub const DEFAULT_MAX_CELLS: usize = 20;
@@ -165,7 +165,7 @@ fn draw_title(area: &Area, c: &Comparison) -> Result<(), Box<dyn Error>> {
     }
     area.draw_text(
         "bar = median over repeats, whisker = min..max",
-        &small.color(&RGBColor(90, 90, 90)),
+        &small.color(&NEUTRAL),
         (x, 67),
     )?;
     Ok(())

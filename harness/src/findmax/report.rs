@@ -13,7 +13,7 @@ use super::search::{Outcome, Phase};
 use super::slo::{format_measured, Slo, Stat};
 use crate::metrics::cell::LatencyKind;
 use crate::metrics::Percentiles;
-use crate::report::chart::{write_png, Area, PALETTE};
+use crate::report::chart::{write_png, Area, NEUTRAL, PALETTE};
 
 /// One probe in `findmax.csv`. Latencies in microseconds, rates in msg/s.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -513,15 +513,14 @@ impl Plot<'_> {
             }
         }
         // Legend entries for the marks (no points of their own).
-        let grey = RGBColor(90, 90, 90);
         chart
             .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
             .label("probe passed")
-            .legend(move |(x, y)| Circle::new((x + 10, y), 5, grey.filled()));
+            .legend(move |(x, y)| Circle::new((x + 10, y), 5, NEUTRAL.filled()));
         chart
             .draw_series(std::iter::empty::<Cross<(f64, f64), i32>>())?
             .label("probe failed the SLO")
-            .legend(move |(x, y)| Cross::new((x + 10, y), 6, grey.stroke_width(2)));
+            .legend(move |(x, y)| Cross::new((x + 10, y), 6, NEUTRAL.stroke_width(2)));
         if self
             .probes
             .iter()
@@ -530,7 +529,7 @@ impl Plot<'_> {
             chart
                 .draw_series(std::iter::empty::<TriangleMarker<(f64, f64), i32>>())?
                 .label("probe met the SLO but failed (flag, errors or throughput)")
-                .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 7, grey.stroke_width(2)));
+                .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 7, NEUTRAL.stroke_width(2)));
         }
         if let Some(knee) = self.max {
             chart

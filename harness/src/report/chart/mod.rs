@@ -50,6 +50,8 @@ pub const PALETTE: [RGBColor; 7] = [
 
 /// Vermillion from the same palette: warnings (flagged intervals, faults).
 pub const WARN: RGBColor = PALETTE[5];
+/// Grey for what is not a series: legend entries that stand for a kind of marker, side notes.
+pub const NEUTRAL: RGBColor = RGBColor(90, 90, 90);
 const INK: RGBColor = RGBColor(40, 40, 40);
 const MUTED: RGBColor = RGBColor(100, 100, 100);
 const GRID: RGBColor = RGBColor(225, 225, 225);
