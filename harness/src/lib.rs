@@ -10,6 +10,7 @@
 //!   message: pacing, keys, payloads, partition choice.
 //! - [`metrics`]: latency histograms and counters, merged per interval and per cell. Pure: no
 //!   files, no network.
+//! - [`sys`]: the samplers at the rim that read CPU counters (`/proc`, getrusage, wait4).
 //! - [`fault`]: `[[fault]]` entries carried out during a cell (kill, stop, pause, restart a
 //!   broker), and their impact on the acks.
 //! - [`runner`]: one cell from topic creation to teardown; a run is its cells in order.
@@ -30,4 +31,5 @@ pub mod runner;
 pub mod scenario;
 pub mod session;
 pub mod shutdown;
+pub mod sys;
 pub mod versus;

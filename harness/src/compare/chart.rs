@@ -7,33 +7,24 @@ use std::error::Error;
 use std::path::Path;
 
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
-use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::register_font;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::model::{verdict_text, Comparison};
 use super::stats::{badness, Spread};
 use super::text::{delta_text, threshold_text};
 use super::thresholds::{Kind, Metric, Threshold};
-use crate::report::chart::PALETTE;
+use crate::report::chart::{clip, write_png, Area, NEUTRAL, PALETTE, WARN};
 
 /// Cells per panel unless told otherwise.
 pub const DEFAULT_MAX_CELLS: usize = 20;
 
 const BASE_COLOR: RGBColor = PALETTE[0];
 const CUR_COLOR: RGBColor = PALETTE[1];
-const BAD_COLOR: RGBColor = PALETTE[5];
+const BAD_COLOR: RGBColor = WARN;
 const COL_W: u32 = 1200;
 const TITLE_H: u32 = 96;
 const ROW_PX: u32 = 44;
-
-fn ensure_font() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
-    });
-}
 
 /// One pair of bars.
 #[derive(Debug, Clone)]
@@ -108,34 +99,14 @@ fn facet_height(f: &Facet) -> u32 {
     110 + ROW_PX * f.bars.len() as u32
 }
 
-/// Shorten a cell id in the middle, where sweep ids are most alike, keeping both ends.
-fn truncate(s: &str, n: usize) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    if chars.len() <= n {
-        s.to_string()
-    } else {
-        let head = (n - 1) / 2;
-        let tail = n - 1 - head;
-        let h: String = chars[..head].iter().collect();
-        let t: String = chars[chars.len() - tail..].iter().collect();
-        format!("{h}…{t}")
-    }
-}
-
 /// Axis numbers without trailing zeros: 1000, 2.5, 0.125.
 fn compact(v: f64) -> String {
     let s = format!("{v:.3}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
-
-/// Write the PNG (atomically: a temporary file renamed into place).
+/// Write the PNG (atomically: see [`write_png`]).
 pub fn render(c: &Comparison, path: &Path, max_cells: usize) -> Result<(), Box<dyn Error>> {
-    ensure_font();
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     let fs = facets(c, max_cells);
     let cols: u32 = if fs.len() > 2 { 2 } else { 1 };
     let rows: Vec<&[Facet]> = fs.chunks(cols as usize).collect();
@@ -144,10 +115,7 @@ pub fn render(c: &Comparison, path: &Path, max_cells: usize) -> Result<(), Box<d
         .map(|r| r.iter().map(facet_height).max().unwrap_or(0))
         .collect();
     let height = TITLE_H + row_h.iter().sum::<u32>().max(120);
-    let tmp = path.with_extension("png.tmp.png");
-    {
-        let root = BitMapBackend::new(&tmp, (COL_W * cols, height)).into_drawing_area();
-        root.fill(&WHITE)?;
+    write_png(path, (COL_W * cols, height), |root| {
         let (title, mut body) = root.split_vertically(TITLE_H);
         draw_title(&title, c)?;
         if fs.is_empty() {
@@ -167,10 +135,8 @@ pub fn render(c: &Comparison, path: &Path, max_cells: usize) -> Result<(), Box<d
                 draw_facet(&this, f)?;
             }
         }
-        root.present()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+        Ok(())
+    })
 }
 
 fn draw_title(area: &Area, c: &Comparison) -> Result<(), Box<dyn Error>> {
@@ -199,7 +165,7 @@ fn draw_title(area: &Area, c: &Comparison) -> Result<(), Box<dyn Error>> {
     }
     area.draw_text(
         "bar = median over repeats, whisker = min..max",
-        &small.color(&RGBColor(90, 90, 90)),
+        &small.color(&NEUTRAL),
         (x, 67),
     )?;
     Ok(())
@@ -337,7 +303,7 @@ where
         // The cell's name in the label area, right-aligned against the axis.
         let (px, py) = chart.backend_coord(&(floor, yc));
         let base = area.get_base_pixel();
-        let name = truncate(&b.cell, 48);
+        let name = clip(&b.cell, 48);
         area.draw_text(
             &name,
             &("sans-serif", 14)
@@ -378,14 +344,6 @@ mod tests {
         // p99 +60% in cells with i % 7 == 6: regressions first.
         assert!(fs[1].bars[0].failing && fs[1].bars[0].cell.starts_with('c'));
         assert!(fs[1].bars.iter().take(14).all(|b| b.failing));
-    }
-
-    #[test]
-    fn long_cell_ids_keep_both_ends() {
-        assert_eq!(truncate("short", 40), "short");
-        let t = truncate("acks-all_partitions-96_partitioner-consistent_x1", 21);
-        assert_eq!(t, "acks-all_p…sistent_x1");
-        assert_eq!(t.chars().count(), 21);
     }
 
     #[test]

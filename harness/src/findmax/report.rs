@@ -13,7 +13,7 @@ use super::search::{Outcome, Phase};
 use super::slo::{format_measured, Slo, Stat};
 use crate::metrics::cell::LatencyKind;
 use crate::metrics::Percentiles;
-use crate::report::chart::{ensure_font, PALETTE};
+use crate::report::chart::{write_png, Area, NEUTRAL, PALETTE};
 
 /// One probe in `findmax.csv`. Latencies in microseconds, rates in msg/s.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -363,10 +363,6 @@ pub fn knee_chart(
     max: Option<f64>,
     path: &Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    ensure_font();
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     let mut sorted: Vec<&ProbeRow> = probes.iter().collect();
     sorted.sort_by(|a, b| a.rate.total_cmp(&b.rate));
     let series = chart_series(slos);
@@ -394,24 +390,18 @@ pub fn knee_chart(
         // rates), room below it for the knee's label.
         y: ((y_min / 3.0).max(0.001), y_max * 6.0),
     };
-    let tmp = path.with_extension("png.tmp.png");
-    {
-        let root = BitMapBackend::new(&tmp, (1000, 640)).into_drawing_area();
-        root.fill(&WHITE)?;
+    write_png(path, (1000, 640), |root| {
         if x_hi / x_lo > 10.0 {
             plot.draw(
-                &root,
+                root,
                 (x_lo / 1.3..x_hi * 1.3).log_scale(),
                 x_lo / 1.3,
                 x_hi * 1.3,
-            )?;
+            )
         } else {
-            plot.draw(&root, 0f64..x_hi * 1.1, 0.0, x_hi * 1.1)?;
+            plot.draw(root, 0f64..x_hi * 1.1, 0.0, x_hi * 1.1)
         }
-        root.present()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    })
 }
 
 fn ms(us: u64) -> f64 {
@@ -451,8 +441,6 @@ impl Mark {
         }
     }
 }
-
-type Area<'b> = DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>;
 
 impl Plot<'_> {
     /// Draw on `root` with the rate axis `x` (linear or log) spanning `x0..x1`.
@@ -525,15 +513,14 @@ impl Plot<'_> {
             }
         }
         // Legend entries for the marks (no points of their own).
-        let grey = RGBColor(90, 90, 90);
         chart
             .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
             .label("probe passed")
-            .legend(move |(x, y)| Circle::new((x + 10, y), 5, grey.filled()));
+            .legend(move |(x, y)| Circle::new((x + 10, y), 5, NEUTRAL.filled()));
         chart
             .draw_series(std::iter::empty::<Cross<(f64, f64), i32>>())?
             .label("probe failed the SLO")
-            .legend(move |(x, y)| Cross::new((x + 10, y), 6, grey.stroke_width(2)));
+            .legend(move |(x, y)| Cross::new((x + 10, y), 6, NEUTRAL.stroke_width(2)));
         if self
             .probes
             .iter()
@@ -542,7 +529,7 @@ impl Plot<'_> {
             chart
                 .draw_series(std::iter::empty::<TriangleMarker<(f64, f64), i32>>())?
                 .label("probe met the SLO but failed (flag, errors or throughput)")
-                .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 7, grey.stroke_width(2)));
+                .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 7, NEUTRAL.stroke_width(2)));
         }
         if let Some(knee) = self.max {
             chart

@@ -21,10 +21,10 @@ use super::pacing::Schedule;
 use super::partition::KbenchChooser;
 use super::payload::{header, PayloadGen};
 use super::wake::QueueWaker;
-use crate::metrics::cpu::thread_demand_ns;
 use crate::metrics::delivery::ProducerLog;
 use crate::metrics::{Clock, SharedStats};
 use crate::scenario::{Partitioner, ProducerSpec, RunSpec};
+use crate::sys::cpu::thread_demand_ns;
 
 /// What a producer thread needs to know about its place in the cell.
 #[derive(Clone)]

@@ -8,6 +8,8 @@
 //!   limits that producer whatever the other cores do;
 //! - the host's busy fraction (`/proc/stat`): with a local cluster on the same machine, a host
 //!   at 100 % means brokers and kbench competed for CPU.
+//!
+//! Only the arithmetic on the readings is here; [`crate::sys::cpu`] takes them.
 
 use std::time::Instant;
 
@@ -19,13 +21,18 @@ pub const THREAD_LIMIT: f64 = 0.9;
 /// The whole host was this busy: nobody had spare CPU, brokers included.
 pub const HOST_LIMIT: f64 = 0.95;
 
-/// A reading of the counters, to subtract from a later one.
+/// A reading of the counters, to subtract from a later one. `CpuSample::now()` (in
+/// [`crate::sys::cpu`], the sampler) takes one.
 #[derive(Debug, Clone, Copy)]
 pub struct CpuSample {
-    at: Instant,
-    process_ns: u64,
-    host_busy: u64,
-    host_total: u64,
+    pub(crate) at: Instant,
+    /// kbench's user + system CPU time, every thread, ns.
+    pub(crate) process_ns: u64,
+    /// Busy and total jiffies of all the host's CPUs; both 0 without `/proc/stat`.
+    pub(crate) host_busy: u64,
+    pub(crate) host_total: u64,
+    /// The host's cores.
+    pub(crate) cores: usize,
 }
 
 /// CPU use between two samples.
@@ -40,16 +47,6 @@ pub struct CpuUse {
 }
 
 impl CpuSample {
-    pub fn now() -> CpuSample {
-        let (host_busy, host_total) = host_ticks().unwrap_or((0, 0));
-        CpuSample {
-            at: Instant::now(),
-            process_ns: process_cpu_ns(),
-            host_busy,
-            host_total,
-        }
-    }
-
     /// Use from `self` to `later`.
     pub fn until(&self, later: &CpuSample) -> CpuUse {
         let wall = later.at.saturating_duration_since(self.at).as_nanos() as f64;
@@ -58,7 +55,7 @@ impl CpuSample {
         let busy = later.host_busy.saturating_sub(self.host_busy);
         CpuUse {
             process_cores: if wall > 0.0 { process / wall } else { 0.0 },
-            cores: cores(),
+            cores: later.cores,
             host_busy: (total > 0).then(|| busy as f64 / total as f64),
         }
     }
@@ -71,108 +68,40 @@ impl CpuUse {
     }
 }
 
-pub fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
-
-/// CPU time plus run-queue wait of the calling thread, ns: the time it wanted a CPU. A thread
-/// that wanted one nearly all the time was CPU-bound, whether it got the CPU (kbench's own
-/// cost) or waited for it (a host shared with brokers). Falls back to CPU time alone where
-/// `/proc/thread-self/schedstat` is missing.
-pub fn thread_demand_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| parse_schedstat(&s))
-        .unwrap_or_else(thread_cpu_ns)
-}
-
-/// `cpu_ns run_delay_ns timeslices` -> cpu + run delay.
-fn parse_schedstat(s: &str) -> Option<u64> {
-    let mut it = s.split_whitespace().map(|x| x.parse::<u64>().ok());
-    Some(it.next()?? + it.next()??)
-}
-
-/// CPU time of the calling thread, ns.
-pub fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid timespec out-pointer and a clock id every Linux has.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// User + system CPU time of this process (every thread), ns.
-fn process_cpu_ns() -> u64 {
-    // SAFETY: getrusage fills the zeroed struct it is given.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
-/// (busy, total) jiffies of all CPUs from `/proc/stat`.
-fn host_ticks() -> Option<(u64, u64)> {
-    let text = std::fs::read_to_string("/proc/stat").ok()?;
-    parse_proc_stat(&text)
-}
-
-/// The `cpu` line: user nice system idle iowait irq softirq steal ...; idle and iowait are
-/// not busy; steal is (another guest had our CPU).
-fn parse_proc_stat(text: &str) -> Option<(u64, u64)> {
-    let line = text.lines().find(|l| l.starts_with("cpu "))?;
-    let v: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .take(8)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    if v.len() < 5 {
-        return None;
-    }
-    let total: u64 = v.iter().sum();
-    let idle = v[3] + v[4];
-    Some((total - idle, total))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
-    #[test]
-    fn schedstat_adds_cpu_and_run_delay() {
-        assert_eq!(parse_schedstat("159461 5361 2\n"), Some(164_822));
-        assert_eq!(parse_schedstat("x"), None);
-        // The kernel updates a thread's schedstat at context switches: a brand-new test thread
-        // may still read 0, so work a little and yield the CPU first.
-        let t0 = thread_cpu_ns();
-        while thread_cpu_ns() - t0 < 5_000_000 {}
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        assert!(thread_demand_ns() > 0);
-    }
-
-    #[test]
-    fn proc_stat_busy_excludes_idle_and_iowait() {
-        let text = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4 5\n";
-        assert_eq!(parse_proc_stat(text), Some((150, 1000)));
-        assert_eq!(parse_proc_stat("intr 1 2 3\n"), None);
-    }
-
-    #[test]
-    fn a_busy_thread_shows_in_process_and_thread_time() {
-        let a = CpuSample::now();
-        let t0 = thread_cpu_ns();
-        let mut x = 0u64;
-        while thread_cpu_ns() - t0 < 50_000_000 {
-            x = x.wrapping_mul(31).wrapping_add(7);
+    fn sample(at: Instant, process_ns: u64, host: (u64, u64)) -> CpuSample {
+        CpuSample {
+            at,
+            process_ns,
+            host_busy: host.0,
+            host_total: host.1,
+            cores: 4,
         }
-        std::hint::black_box(x);
-        let used = a.until(&CpuSample::now());
-        assert!(used.process_cores > 0.0, "{used:?}");
-        assert!(used.process_share() <= 1.5, "{used:?}");
-        assert!(used.cores >= 1);
+    }
+
+    #[test]
+    fn use_is_cpu_time_over_wall_time() {
+        let t = Instant::now();
+        let a = sample(t, 1_000_000_000, (100, 1000));
+        let b = sample(t + Duration::from_secs(2), 4_000_000_000, (700, 2000));
+        let used = a.until(&b);
+        assert_eq!(used.process_cores, 1.5);
+        assert_eq!(used.process_share(), 0.375);
+        assert_eq!(used.host_busy, Some(0.6));
+    }
+
+    #[test]
+    fn no_time_or_no_proc_stat_gives_no_figure() {
+        let t = Instant::now();
+        let a = sample(t, 5, (0, 0));
+        let used = a.until(&a);
+        assert_eq!((used.process_cores, used.host_busy), (0.0, None));
+        // Samples passed in the wrong order saturate to zero rather than going negative.
+        let b = sample(t + Duration::from_secs(1), 0, (0, 0));
+        assert_eq!(b.until(&a).process_cores, 0.0);
     }
 }

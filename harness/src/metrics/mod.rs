@@ -1,5 +1,7 @@
-//! Measurement: latency histograms and counters. Pure: no files, no network, no clocks of its
-//! own except [`Clock`], so everything here is unit-tested with synthetic times.
+//! Measurement: latency histograms, counters, and CPU use computed from samples. Pure: no
+//! files, no network, no system calls, no clocks of its own except [`Clock`], so everything
+//! here is unit-tested with synthetic times. The CPU samplers that read `/proc` and
+//! `getrusage` are in [`crate::sys`]; [`cpu`] only does the arithmetic on their samples.
 //!
 //! Each client (producer or consumer) owns a [`ClientStats`] for the current interval. The
 //! cell's collector swaps every client's stats out once per interval and merges them into a

@@ -128,19 +128,33 @@ pub fn report_command(run_dir: &Path, out: &mut impl Write) -> anyhow::Result<i3
 
 /// Write `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace_atomic(path, "tmp", |tmp| fs::File::create(tmp)?.write_all(bytes))
+}
+
+/// Put a file in place atomically: `write` creates the temporary file it is given (`.NAME.` +
+/// `tmp_ext`, in the same directory so the rename stays on one file system), which is then
+/// fsynced and renamed over `path`. On failure the temporary file is removed and an older
+/// `path` is left as it was. Charts use this too ([`chart::write_png`]).
+pub(crate) fn replace_atomic<E: From<std::io::Error>>(
+    path: &Path,
+    tmp_ext: &str,
+    write: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), E> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tmp"));
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+    let tmp = dir.join(format!(".{name}.{tmp_ext}"));
+    let written = write(&tmp).and_then(|()| Ok(fs::File::open(&tmp)?.sync_all()?));
+    match written {
+        Ok(()) => Ok(fs::rename(&tmp, path)?),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

@@ -559,7 +559,7 @@ impl Run<'_> {
             librdkafka: crate::report::manifest::librdkafka_version(),
             pairs: self.plan.pairs,
             quick: self.plan.quick,
-            host_cores: crate::metrics::cpu::cores(),
+            host_cores: crate::sys::cpu::cores(),
         };
         let md = report::markdown(&header, &self.plan.comparisons, &rows, &self.threads);
         write_atomic(&self.dir.join("versus.md"), md.as_bytes())?;

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::plan::{Comparison, Kind};
-use crate::report::chart::{ensure_font, PALETTE};
+use crate::report::chart::{write_png, PALETTE};
 
 pub const KBENCH: &str = "kbench";
 
@@ -410,10 +410,6 @@ pub fn markdown(
 /// median ratio; each pair as a dot, the target as a red tick. Green: target met, orange:
 /// missed, blue: shown for context.
 pub fn chart(rows: &[RatioRow], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    ensure_font();
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     let n = rows.len().max(1);
     let finite = |x: f64| x.is_finite() && x > 0.0;
     let pair_values = |r: &RatioRow| -> Vec<f64> {
@@ -441,11 +437,8 @@ pub fn chart(rows: &[RatioRow], path: &Path) -> Result<(), Box<dyn std::error::E
         .collect();
     let hi = values.iter().copied().fold(2.0f64, f64::max) * 1.12;
     let height = (160 + 44 * n as u32).clamp(400, 2400);
-    let tmp = path.with_extension("png.tmp.png");
-    {
-        let root = BitMapBackend::new(&tmp, (1200, height)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
+    write_png(path, (1200, height), |root| {
+        let mut chart = ChartBuilder::on(root)
             .caption(
                 "kbench / Kafka tool: median of pairs (bar), each pair (dot), target (red)",
                 ("sans-serif", 22),
@@ -525,10 +518,8 @@ pub fn chart(rows: &[RatioRow], path: &Path) -> Result<(), Box<dyn std::error::E
             vec![(1.0, -0.5), (1.0, n as f64 - 0.5)],
             BLACK.stroke_width(1),
         )))?;
-        root.present()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -3,8 +3,11 @@
 //! One module per chart kind, each drawing from the pure [`super::model::RunModel`]:
 //! [`sweep`] (a figure against each swept axis, one line per value of another axis),
 //! [`cells`] (every cell in one chart, rows not columns so 100 labels stay legible),
-//! [`spectrum`] (HDR percentile spectra) and [`timeseries`] (one cell, per second). Shared
-//! here: the font, the palette, atomic PNG writing, the plot frame, markers and legends.
+//! [`spectrum`] (HDR percentile spectra) and [`timeseries`] (one cell, per second).
+//!
+//! This module is also the chart kit for every PNG kbench writes (`compare`, `find-max`'s knee
+//! charts and `versus` draw through it too): the one font setup, the palette, atomic PNG
+//! writing ([`write_png`]), and for the run report the plot frame, markers and legends.
 //!
 //! Conventions on every chart: flagged cells (kbench's own limits touched their numbers) get
 //! hollow markers or dashed lines, a `!` after their name, and a note under the chart.
@@ -25,8 +28,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use self::scale::Ticks;
 
-/// Register the embedded font under the family name "sans-serif" (once per process).
-pub fn ensure_font() {
+/// Register the embedded font under the family name "sans-serif" (once per process), before
+/// anything is drawn: see [`write_png`].
+fn ensure_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
@@ -46,6 +50,8 @@ pub const PALETTE: [RGBColor; 7] = [
 
 /// Vermillion from the same palette: warnings (flagged intervals, faults).
 pub const WARN: RGBColor = PALETTE[5];
+/// Grey for what is not a series: legend entries that stand for a kind of marker, side notes.
+pub const NEUTRAL: RGBColor = RGBColor(90, 90, 90);
 const INK: RGBColor = RGBColor(40, 40, 40);
 const MUTED: RGBColor = RGBColor(100, 100, 100);
 const GRID: RGBColor = RGBColor(225, 225, 225);
@@ -162,36 +168,23 @@ pub fn safe_name(s: &str) -> String {
     }
 }
 
-/// Draw a PNG of `size` pixels and move it into place only when complete, so a failure never
-/// leaves a half-drawn chart under the final name.
+/// Draw a PNG of `size` pixels on white and move it into place only when complete (fsynced,
+/// then renamed), so a failure never leaves a half-drawn chart under the final name. Every PNG
+/// kbench writes goes through here: run reports, `compare`, `find-max` and `versus`.
 pub fn write_png(
     path: &Path,
     size: (u32, u32),
     draw: impl FnOnce(&Area) -> DrawResult,
 ) -> DrawResult {
     ensure_font();
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "chart".into());
     // BitMapBackend picks the encoder from the extension: the temporary name must end in .png.
-    let tmp = dir.join(format!(".{name}.tmp.png"));
-    let result = (|| -> DrawResult {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+    crate::report::replace_atomic(path, "tmp.png", |tmp| {
+        let root = BitMapBackend::new(tmp, size).into_drawing_area();
         root.fill(&WHITE)?;
         draw(&root)?;
         root.present()?;
         Ok(())
-    })();
-    match result {
-        Ok(()) => Ok(std::fs::rename(&tmp, path)?),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    })
 }
 
 pub(crate) fn font(size: u32) -> TextStyle<'static> {
@@ -329,6 +322,11 @@ mod tests {
                 .chars()
                 .count(),
             15
+        );
+        // A sweep id as compare.png shows it beside its bars.
+        assert_eq!(
+            super::clip("acks-all_partitions-96_partitioner-consistent_x1", 21),
+            "acks-all_p…sistent_x1"
         );
     }
 

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use super::scale::{Scale, Ticks};
 use super::{
     broken_line, frame, layout, legend, legend_height, marker, safe_name, style_of, write_png,
-    ChartFile, ChartKind, DrawResult, Frame, LegendItem, Plot, Rendered, Shape, Swatch,
+    ChartFile, ChartKind, DrawResult, Frame, LegendItem, Plot, Rendered, Shape, Swatch, NEUTRAL,
 };
 use crate::report::model::{CellAgg, Metric, Pct, RunModel, SweepLayout};
 
@@ -309,7 +309,7 @@ fn legend_items(l: &SweepLayout, any_flagged: bool) -> Vec<LegendItem> {
     if any_flagged {
         items.push(LegendItem {
             label: "flagged cell".into(),
-            color: RGBColor(90, 90, 90),
+            color: NEUTRAL,
             swatch: Swatch::Mark(Shape::Circle, false),
         });
     }
