@@ -27,6 +27,7 @@ pub mod findmax;
 pub mod fleet;
 pub mod metrics;
 pub mod report;
+pub mod rundir;
 pub mod runner;
 pub mod scenario;
 pub mod session;

@@ -154,7 +154,7 @@ fn kill_9_leaves_valid_files_and_resume_removes_the_orphaned_topic() {
     let run_dir = wait_for_rows(&mut child, &reports, 1, Duration::from_secs(120));
     // Wait until the second cell's topic is registered, then kill without warning.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while kbench::runner::registered_topics(&run_dir).unwrap().len() < 2 {
+    while kbench::rundir::registered_topics(&run_dir).unwrap().len() < 2 {
         assert!(Instant::now() < deadline, "second topic never registered");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -163,7 +163,7 @@ fn kill_9_leaves_valid_files_and_resume_removes_the_orphaned_topic() {
 
     // Whatever was on disk is complete: one valid row, no temp files in the way.
     assert_eq!(cells(&run_dir).len(), 1);
-    let orphan = kbench::runner::registered_topics(&run_dir).unwrap()[1].clone();
+    let orphan = kbench::rundir::registered_topics(&run_dir).unwrap()[1].clone();
     let admin = Admin::new(&bootstrap(), &BTreeMap::new()).unwrap();
     assert!(
         admin
@@ -244,7 +244,7 @@ fn a_cell_never_runs_on_or_deletes_a_topic_that_already_exists() {
     let session =
         kbench::session::Session::open(conn, &BTreeMap::new(), kbench::shutdown::Shutdown::new())
             .unwrap();
-    let run = kbench::runner::RunDir::create(reports.path(), "existing").unwrap();
+    let run = kbench::rundir::RunDir::create(reports.path(), "existing").unwrap();
     let env = kbench::runner::CellEnv {
         session: &session,
         run: &run,
@@ -259,7 +259,7 @@ fn a_cell_never_runs_on_or_deletes_a_topic_that_already_exists() {
         .describe(&existing, Duration::from_secs(10))
         .unwrap()
         .is_some());
-    assert!(kbench::runner::registered_topics(run_dir)
+    assert!(kbench::rundir::registered_topics(run_dir)
         .unwrap()
         .is_empty());
     admin
@@ -339,7 +339,7 @@ fn an_existing_topic_needs_the_flag_is_never_deleted_and_old_data_is_not_read() 
     assert!(r.acked > 500, "{r:?}");
     assert_eq!(r.lost, 0, "{r:?}");
     assert_eq!(r.consumed, r.acked, "old messages are not read: {r:?}");
-    assert!(kbench::runner::registered_topics(&run_dir)
+    assert!(kbench::rundir::registered_topics(&run_dir)
         .unwrap()
         .is_empty());
     assert!(

@@ -12,6 +12,7 @@ use crate::cluster::fetch::{self, DEFAULT_KAFKA_VERSION};
 use crate::cluster::{ClusterError, LocalCluster, LocalClusterOpts};
 use crate::error::UsageError;
 use crate::findmax::{self, FindMaxOptions};
+use crate::rundir;
 use crate::runner::{self, RunOptions};
 use crate::session::{Connection, ConnectionOptions, Session};
 use crate::shutdown::Shutdown;
@@ -81,7 +82,7 @@ fn run_scenario(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
     let scenario = crate::scenario::load(&args.scenario)?;
     if let Some(dir) = &args.resume {
         // Refused at once, before any connection attempt.
-        if !dir.join("manifest.json").is_file() {
+        if !dir.join(rundir::MANIFEST).is_file() {
             return Err(UsageError(format!(
                 "--resume {}: not a run directory (no manifest.json)",
                 dir.display()
@@ -154,7 +155,7 @@ fn versus(args: VersusArgs, out: &mut impl Write) -> anyhow::Result<i32> {
 
 /// `kbench cleanup RUN_DIR`: delete the registered topics of a run that still exist.
 fn cleanup(run_dir: &Path, bootstrap: String, out: &mut impl Write) -> anyhow::Result<i32> {
-    if !run_dir.join("manifest.json").exists() {
+    if !run_dir.join(rundir::MANIFEST).exists() {
         return Err(UsageError(format!(
             "{}: not a run directory (no manifest.json)",
             run_dir.display()
@@ -178,7 +179,7 @@ fn cleanup(run_dir: &Path, bootstrap: String, out: &mut impl Write) -> anyhow::R
                 out,
                 "{} topic(s) deleted; kbench deletes only topics listed in {}",
                 deleted.len(),
-                run_dir.join("topics.txt").display()
+                run_dir.join(rundir::TOPICS).display()
             )?;
             Ok(0)
         },

@@ -21,8 +21,8 @@ use anyhow::Context;
 
 use crate::error::UsageError;
 use crate::metrics::cell::{Flag, LatencyKind};
-use crate::report as files;
-use crate::runner::{self, CellEnv, CellFiles};
+use crate::rundir::{self, CellFiles};
+use crate::runner::{self, CellEnv};
 use crate::scenario::{CellSpec, Scenario};
 use crate::session::Session;
 use probe::{judge, probe_spec, rate_text, ProbeMeasure, ProbeTiming};
@@ -229,11 +229,8 @@ pub fn find_max(
             let verdict = judge(&m, &opts.slos);
             let row = ProbeRow::new(&cell.id, &cell.params, n, step.phase, &m, &verdict, &topic);
             writeln!(out, "{}", probe_line(&row))?;
-            let dir = CellFiles::probe(&run.dir, &cell.id, n).dir;
-            for kind in [LatencyKind::Publish, LatencyKind::EndToEnd] {
-                let log = files::hlog::render(&outcome.metrics.intervals, kind, outcome.start_unix);
-                files::write_atomic(&dir.join(format!("{}.hlog", kind.name())), &log)?;
-            }
+            CellFiles::probe(&run.dir, &cell.id, n)
+                .write_hlogs(&outcome.metrics.intervals, outcome.start_unix)?;
             let cut_short = m.flags.contains(&Flag::Interrupted);
             if !cut_short {
                 // An interrupted probe says nothing about the rate: it is reported, not judged.
@@ -244,7 +241,7 @@ pub fn find_max(
             }
             cell_rows.push(row.clone());
             rows.push(row);
-            files::write_atomic(&run.dir.join("findmax.csv"), &files::csv::to_csv(&rows)?)?;
+            run.write_table(rundir::FINDMAX, &rows)?;
         }
         let outcome = search.outcome();
         let limited_by = failures
@@ -267,22 +264,17 @@ pub fn find_max(
         writeln!(out, "{}", summary.line())?;
         let png = run
             .dir
-            .join("charts")
+            .join(rundir::CHARTS)
             .join(report::chart_file_name(&cell.id));
         if let Err(e) = report::knee_chart(&cell.id, &cell_rows, &opts.slos, outcome.max, &png) {
             writeln!(out, "chart not written: {e}")?;
         }
         summaries.push(summary);
-        files::write_atomic(
-            &run.dir.join("findmax-summary.csv"),
-            &files::csv::to_csv(&summaries)?,
-        )?;
-        files::write_atomic(
-            &run.dir.join("summary.md"),
-            report::summary_markdown(&run.run_id, &opts.slos, &summaries).as_bytes(),
-        )?;
+        run.write_table(rundir::FINDMAX_SUMMARY, &summaries)?;
+        let md = report::summary_markdown(&run.run_id, &opts.slos, &summaries);
+        run.write_file(rundir::SUMMARY, md.as_bytes())?;
     }
-    writeln!(out, "wrote {}", run.dir.join("findmax.csv").display())?;
+    writeln!(out, "wrote {}", run.dir.join(rundir::FINDMAX).display())?;
     if session.shutdown.is_triggered() {
         writeln!(
             out,

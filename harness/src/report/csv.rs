@@ -6,10 +6,10 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::fault::FaultOutcome;
 use crate::metrics::cell::{CellSummary, IntervalRecord};
 use crate::metrics::delivery::GroupAccount;
 use crate::metrics::Percentiles;
-use crate::runner::FaultOutcome;
 use crate::scenario::{CellSpec, KeySpec, MessageSize};
 
 /// One cell of `results.csv`. Latencies in microseconds.

@@ -55,7 +55,7 @@ pub fn render_run(run_dir: &Path) -> Result<RenderOutcome, ReportError> {
     let mut out = Rendered::default();
     if !model.cells.is_empty() {
         let chart = |name: &str, title: &str| ChartFile {
-            path: PathBuf::from("charts").join(name),
+            path: PathBuf::from(crate::rundir::CHARTS).join(name),
             title: title.to_string(),
             kind: ChartKind::Cells,
             cell: None,
@@ -95,7 +95,7 @@ pub fn render_run(run_dir: &Path) -> Result<RenderOutcome, ReportError> {
     let mut warnings = data.notes.clone();
     warnings.extend(out.failed.iter().cloned());
     let md = summary::markdown(&model, &out.files, &warnings);
-    let summary_path = run_dir.join("summary.md");
+    let summary_path = run_dir.join(crate::rundir::SUMMARY);
     write_atomic(&summary_path, md.as_bytes()).map_err(|e| ReportError::Io {
         path: summary_path.clone(),
         source: e,

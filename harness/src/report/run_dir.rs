@@ -236,10 +236,10 @@ fn read_file(path: &Path, hint: &'static str) -> Result<Vec<u8>, ReportError> {
 }
 
 /// The interval log of one repetition of one cell. Repeat 1 is in `cells/<id>/`, later ones in
-/// `cells/<id>/repeat-<r>/` (the runner's [`crate::runner::CellFiles`] decides; asking it keeps
+/// `cells/<id>/repeat-<r>/` (the runner's [`crate::rundir::CellFiles`] decides; asking it keeps
 /// the two in step).
 pub fn hlog_path(run_dir: &Path, cell: &str, repeat: u32, kind: LatencyKind) -> PathBuf {
-    crate::runner::CellFiles::new(run_dir, cell, repeat)
+    crate::rundir::CellFiles::new(run_dir, cell, repeat)
         .dir
         .join(format!("{}.hlog", kind.name()))
 }
@@ -356,7 +356,7 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 /// (start and end in seconds since the producers started, like `timeseries.csv`). None when
 /// the cell had no faults; an unreadable file gives none too (the chart is still useful).
 pub fn fault_marks(run_dir: &Path, cell: &str, repeat: u32) -> Vec<FaultMark> {
-    let path = crate::runner::CellFiles::new(run_dir, cell, repeat)
+    let path = crate::rundir::CellFiles::new(run_dir, cell, repeat)
         .dir
         .join("faults.json");
     let Ok(bytes) = std::fs::read(&path) else {

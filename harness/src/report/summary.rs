@@ -306,9 +306,9 @@ pub fn terminal(model: &RunModel, run_dir: &Path, charts: usize) -> String {
     let _ = writeln!(
         s,
         "summary: {}; {charts} chart{} in {}",
-        run_dir.join("summary.md").display(),
+        run_dir.join(crate::rundir::SUMMARY).display(),
         plural(charts),
-        run_dir.join("charts").display()
+        run_dir.join(crate::rundir::CHARTS).display()
     );
     let n = model.cells.len();
     let flagged: Vec<&CellAgg> = model.flagged().collect();

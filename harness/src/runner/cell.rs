@@ -5,16 +5,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 
-use super::faults::{self, FaultOutcome};
 use super::progress::Progress;
-use super::run_dir::RunDir;
 use crate::cluster::admin::TOPIC_PREFIX;
+use crate::fault::outcome::{self as faults, FaultOutcome};
 use crate::fault::{FaultEvent, FaultRunner, FaultSetup, Target};
 use crate::fleet::{Fleet, FleetPlan, MemberReport};
 use crate::metrics::cell::{CellSummary, Phase};
 use crate::metrics::cpu::{CpuSample, CpuUse};
 use crate::metrics::delivery::GroupAccount;
 use crate::metrics::{CellEnd, CellMetrics, Clock};
+use crate::rundir::RunDir;
 use crate::scenario::{CellSpec, StartFrom};
 use crate::session::Session;
 

@@ -7,13 +7,9 @@
 //! topic. The fleet's stats are taken once per second meanwhile.
 
 mod cell;
-mod faults;
 mod progress;
-mod run_dir;
 
 pub use cell::{run_cell, CellEnv, CellOutcome};
-pub use faults::FaultOutcome;
-pub use run_dir::{registered_topics, CellFiles, RunDir};
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -23,6 +19,7 @@ use crate::fault::Target;
 use crate::metrics::delivery::GroupAccount;
 use crate::report;
 use crate::report::csv::{CellFacts, ResultRow, TimeseriesRow};
+use crate::rundir::{CellFiles, CellRecord, RunDir};
 use crate::scenario::{CellSpec, Scenario};
 use crate::session::Session;
 
@@ -157,7 +154,13 @@ pub fn run_scenario(
             .intervals
             .iter()
             .map(|i| TimeseriesRow::new(&cell.id, repeat, i));
-        run.record(row, series, &files, &outcome)?;
+        let record = CellRecord {
+            intervals: &outcome.metrics.intervals,
+            start_unix: outcome.start_unix,
+            members: &outcome.members,
+            faults: &outcome.faults,
+        };
+        run.record(row, series, &files, &record)?;
         writeln!(out, "{}", summary_line(cell, repeat, &outcome))?;
     }
     let run_dir = run.dir.clone();
@@ -172,7 +175,11 @@ pub fn run_scenario(
         }
         Err(e) => writeln!(out, "charts not written: {e}")?,
     }
-    writeln!(out, "wrote {}", run_dir.join("results.csv").display())?;
+    writeln!(
+        out,
+        "wrote {}",
+        run_dir.join(crate::rundir::RESULTS).display()
+    )?;
     if session.shutdown.is_triggered() {
         writeln!(
             out,

@@ -15,7 +15,7 @@ use anyhow::Context;
 
 use crate::cluster::admin::{Admin, TopicShape, TOPIC_PREFIX};
 use crate::report::manifest::{self, Manifest};
-use crate::runner::RunDir;
+use crate::rundir::RunDir;
 use crate::scenario::Scenario;
 use crate::shutdown::Shutdown;
 
@@ -160,7 +160,7 @@ impl Session {
     /// Never touches a topic the directory does not list, whatever its name.
     pub fn delete_leftover_topics(&self, run_dir: &Path) -> anyhow::Result<Vec<String>> {
         let mut left = Vec::new();
-        for t in crate::runner::registered_topics(run_dir)? {
+        for t in crate::rundir::registered_topics(run_dir)? {
             if self.describe(&t)?.is_some() {
                 left.push(t);
             }

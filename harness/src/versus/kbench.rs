@@ -156,7 +156,7 @@ pub fn run_child(
             )
         })?;
     let rows: Vec<ResultRow> =
-        crate::report::csv::read_csv(&run.join("results.csv")).map_err(|e| anyhow!(e))?;
+        crate::report::csv::read_csv(&run.join(crate::rundir::RESULTS)).map_err(|e| anyhow!(e))?;
     let row = rows
         .into_iter()
         .next()
@@ -168,7 +168,7 @@ pub fn run_child(
 /// directory under `reports`.
 fn child_topic(reports: &Path) -> anyhow::Result<String> {
     for e in std::fs::read_dir(reports).with_context(|| reports.display().to_string())? {
-        let topics = e?.path().join("topics.txt");
+        let topics = e?.path().join(crate::rundir::TOPICS);
         if let Ok(text) = std::fs::read_to_string(&topics) {
             if let Some(t) = text.lines().next() {
                 return Ok(t.to_string());

@@ -29,8 +29,8 @@ use std::time::Instant;
 use anyhow::{anyhow, Context};
 
 use crate::cluster::fetch::{self, DEFAULT_KAFKA_VERSION};
-use crate::report::write_atomic;
-use crate::runner::{CellEnv, RunDir};
+use crate::rundir::{self, RunDir};
+use crate::runner::CellEnv;
 use crate::session::Session;
 use java::JavaEnv;
 use kbench::EndOffsets;
@@ -163,7 +163,7 @@ pub fn run(
     writeln!(
         out,
         "wrote {} ({:.0} s)",
-        r.dir.join("versus.md").display(),
+        r.dir.join(rundir::VERSUS_MD).display(),
         t0.elapsed().as_secs_f64()
     )?;
     if session.shutdown.is_triggered() {
@@ -532,14 +532,9 @@ impl Run<'_> {
     }
 
     fn write_measurements(&self) -> anyhow::Result<()> {
-        write_atomic(
-            &self.dir.join("versus.csv"),
-            &crate::report::csv::to_csv(&self.measurements)?,
-        )?;
-        write_atomic(
-            &self.dir.join("cpu-threads.csv"),
-            &crate::report::csv::to_csv(&self.threads)?,
-        )?;
+        self.run.write_table(rundir::VERSUS, &self.measurements)?;
+        self.run
+            .write_table(rundir::VERSUS_THREADS, &self.threads)?;
         Ok(())
     }
 
@@ -547,10 +542,7 @@ impl Run<'_> {
     fn write_reports(&self, out: &mut impl Write) -> anyhow::Result<Vec<report::RatioRow>> {
         self.write_measurements()?;
         let rows = report::ratios(&self.plan.comparisons, &self.measurements);
-        write_atomic(
-            &self.dir.join("ratios.csv"),
-            &crate::report::csv::to_csv(&rows)?,
-        )?;
+        self.run.write_table(rundir::VERSUS_RATIOS, &rows)?;
         let header = report::Header {
             run_id: &self.run_id,
             bootstrap: self.bootstrap,
@@ -562,8 +554,8 @@ impl Run<'_> {
             host_cores: crate::sys::cpu::cores(),
         };
         let md = report::markdown(&header, &self.plan.comparisons, &rows, &self.threads);
-        write_atomic(&self.dir.join("versus.md"), md.as_bytes())?;
-        if let Err(e) = report::chart(&rows, &self.dir.join("versus.png")) {
+        self.run.write_file(rundir::VERSUS_MD, md.as_bytes())?;
+        if let Err(e) = report::chart(&rows, &self.dir.join(rundir::VERSUS_PNG)) {
             writeln!(out, "chart not written: {e}")?;
         }
         Ok(rows)

@@ -95,7 +95,7 @@ pub fn render(model: &RunModel, run_dir: &Path, out: &mut Rendered) {
                     title.push_str(&format!(" (page {} of {})", p + 1, pages.len()));
                 }
                 let chart = ChartFile {
-                    path: PathBuf::from("charts").join(name),
+                    path: PathBuf::from(crate::rundir::CHARTS).join(name),
                     title: title.clone(),
                     kind: ChartKind::Sweep,
                     cell: None,

@@ -1,6 +1,19 @@
-//! The run directory: where each cell's files go, written as each cell finishes.
+//! The run directory (`reports/<run-id>/`): the one owner of its layout. Every path below is
+//! named here, and every file has one writer (and one reader where kbench reads it back);
+//! `reports/README.md` is the public description of the same layout.
+//!
+//! ```text
+//! manifest.json          exactly what ran (typed: report::manifest::Manifest)
+//! results.csv            one row per cell run (ResultRow), rewritten whole after each cell
+//! timeseries.csv         one row per interval per cell run (TimeseriesRow)
+//! topics.txt             every topic kbench created, fsynced before it is written to
+//! summary.md, charts/    rendered from the files above (report::render_run)
+//! cells/<id>/            publish.hlog, e2e.hlog, members.json, faults.json of pass 1;
+//!   repeat-<r>/          the same for later passes (`--repeat`); probe-<n>/ for find-max
+//! findmax.csv, findmax-summary.csv                    find-max's probes and answers
+//! versus.csv, ratios.csv, cpu-threads.csv, versus.md, versus.png, raw/   kbench versus
+//! ```
 
-use super::cell::CellOutcome;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -9,10 +22,29 @@ use anyhow::{anyhow, Context};
 use crate::error::UsageError;
 
 use crate::cluster::admin::TOPIC_PREFIX;
-use crate::metrics::cell::Flag;
+use crate::fault::FaultOutcome;
+use crate::fleet::MemberReport;
+use crate::metrics::cell::{Flag, IntervalRecord};
 use crate::report::csv::{ResultRow, TimeseriesRow};
 use crate::report::{self, manifest};
 use crate::scenario::Scenario;
+
+pub const MANIFEST: &str = "manifest.json";
+pub const RESULTS: &str = "results.csv";
+pub const TIMESERIES: &str = "timeseries.csv";
+pub const TOPICS: &str = "topics.txt";
+pub const SUMMARY: &str = "summary.md";
+pub const CHARTS: &str = "charts";
+pub const FINDMAX: &str = "findmax.csv";
+pub const FINDMAX_SUMMARY: &str = "findmax-summary.csv";
+pub const VERSUS: &str = "versus.csv";
+pub const VERSUS_RATIOS: &str = "ratios.csv";
+pub const VERSUS_THREADS: &str = "cpu-threads.csv";
+pub const VERSUS_MD: &str = "versus.md";
+pub const VERSUS_PNG: &str = "versus.png";
+const CELLS: &str = "cells";
+const MEMBERS: &str = "members.json";
+pub const FAULTS: &str = "faults.json";
 
 /// Where one run of a cell keeps its own files: `cells/<id>/` for the first pass,
 /// `cells/<id>/repeat-<r>/` for later passes.
@@ -24,7 +56,7 @@ pub struct CellFiles {
 
 impl CellFiles {
     pub fn new(run_dir: &Path, cell_id: &str, repeat: u32) -> CellFiles {
-        let base = run_dir.join("cells").join(cell_id);
+        let base = run_dir.join(CELLS).join(cell_id);
         if repeat <= 1 {
             CellFiles {
                 dir: base,
@@ -40,13 +72,20 @@ impl CellFiles {
 }
 
 impl CellFiles {
+    /// The cell's publish and end-to-end interval logs (`publish.hlog`, `e2e.hlog`).
+    pub fn write_hlogs(&self, intervals: &[IntervalRecord], start_unix: f64) -> anyhow::Result<()> {
+        use crate::metrics::cell::LatencyKind;
+        for kind in [LatencyKind::Publish, LatencyKind::EndToEnd] {
+            let log = report::hlog::render(intervals, kind, start_unix);
+            report::write_atomic(&self.dir.join(format!("{}.hlog", kind.name())), &log)?;
+        }
+        Ok(())
+    }
+
     /// find-max's probe `n` of a cell: `cells/<id>/probe-<n>/`.
     pub fn probe(run_dir: &Path, cell_id: &str, n: usize) -> CellFiles {
         CellFiles {
-            dir: run_dir
-                .join("cells")
-                .join(cell_id)
-                .join(format!("probe-{n}")),
+            dir: run_dir.join(CELLS).join(cell_id).join(format!("probe-{n}")),
             suffix: format!("-{n}"),
         }
     }
@@ -85,7 +124,7 @@ impl RunDir {
     /// Reopen a run directory to finish it: the scenario must be the one it was started with;
     /// cells marked interrupted are dropped so they run again.
     pub fn resume(dir: &Path, scenario: &Scenario) -> anyhow::Result<(RunDir, u32)> {
-        let manifest_path = dir.join("manifest.json");
+        let manifest_path = dir.join(MANIFEST);
         let usage = |why: String| UsageError(format!("{}: {why}", manifest_path.display()));
         let text = std::fs::read(&manifest_path)
             .map_err(|e| usage(format!("cannot read ({e}): is this a run directory?")))?;
@@ -111,8 +150,8 @@ impl RunDir {
         }
         let run_id = manifest.run_id;
         let repeat = manifest.repeat.max(1);
-        let mut rows: Vec<ResultRow> = read_if_there(&dir.join("results.csv"))?;
-        let mut series: Vec<TimeseriesRow> = read_if_there(&dir.join("timeseries.csv"))?;
+        let mut rows: Vec<ResultRow> = read_if_there(&dir.join(RESULTS))?;
+        let mut series: Vec<TimeseriesRow> = read_if_there(&dir.join(TIMESERIES))?;
         let interrupted: Vec<(String, u32)> = rows
             .iter()
             .filter(|r| r.flags.split(';').any(|f| f == Flag::Interrupted.name()))
@@ -133,12 +172,20 @@ impl RunDir {
         ))
     }
 
+    /// Write a table of this run (`findmax.csv`, `versus.csv`, ...) atomically.
+    pub fn write_table<T: serde::Serialize>(&self, name: &str, rows: &[T]) -> anyhow::Result<()> {
+        self.write_file(name, &report::csv::to_csv(rows)?)
+    }
+
+    /// Write a file of this run atomically (`summary.md`, ...).
+    pub fn write_file(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        report::write_atomic(&self.dir.join(name), bytes)?;
+        Ok(())
+    }
+
     /// Write `manifest.json`: exactly what ran.
     pub fn write_manifest(&self, m: &manifest::Manifest) -> anyhow::Result<()> {
-        report::write_atomic(
-            &self.dir.join("manifest.json"),
-            &serde_json::to_vec_pretty(m)?,
-        )?;
+        report::write_atomic(&self.dir.join(MANIFEST), &serde_json::to_vec_pretty(m)?)?;
         Ok(())
     }
 
@@ -149,7 +196,7 @@ impl RunDir {
         let mut f = OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join("topics.txt"))?;
+            .open(self.dir.join(TOPICS))?;
         writeln!(f, "{topic}")?;
         f.sync_all()?;
         Ok(())
@@ -168,13 +215,13 @@ impl RunDir {
         row: ResultRow,
         series: impl IntoIterator<Item = TimeseriesRow>,
         files: &CellFiles,
-        outcome: &CellOutcome,
+        cell: &CellRecord,
     ) -> anyhow::Result<()> {
         // A cell run again (after an interruption) replaces its earlier rows.
         self.rows.push(row);
         self.rows.sort_by_key(|r| (r.repeat, r.index));
         self.series.extend(series);
-        write_cell_files(&self.dir, files, outcome, &self.rows, &self.series)
+        write_cell_files(&self.dir, files, cell, &self.rows, &self.series)
     }
 }
 
@@ -188,7 +235,7 @@ fn read_if_there<T: serde::de::DeserializeOwned>(p: &Path) -> anyhow::Result<Vec
 
 /// The topics recorded in a run directory's `topics.txt`: the only ones kbench may delete.
 pub fn registered_topics(run_dir: &Path) -> anyhow::Result<Vec<String>> {
-    let p = run_dir.join("topics.txt");
+    let p = run_dir.join(TOPICS);
     match std::fs::read_to_string(&p) {
         Ok(t) => Ok(t
             .lines()
@@ -201,36 +248,35 @@ pub fn registered_topics(run_dir: &Path) -> anyhow::Result<Vec<String>> {
     }
 }
 
+/// A finished cell's own files: its interval logs, its members, its faults.
+pub struct CellRecord<'a> {
+    pub intervals: &'a [IntervalRecord],
+    /// Wall-clock time of the cell's start (the interval logs' base time).
+    pub start_unix: f64,
+    pub members: &'a [MemberReport],
+    pub faults: &'a [FaultOutcome],
+}
+
 fn write_cell_files(
     run_dir: &Path,
     files: &CellFiles,
-    outcome: &CellOutcome,
+    outcome: &CellRecord,
     rows: &[ResultRow],
     series: &[TimeseriesRow],
 ) -> anyhow::Result<()> {
-    use crate::metrics::cell::LatencyKind;
-    report::write_atomic(&run_dir.join("results.csv"), &report::csv::to_csv(rows)?)?;
-    report::write_atomic(
-        &run_dir.join("timeseries.csv"),
-        &report::csv::to_csv(series)?,
-    )?;
+    report::write_atomic(&run_dir.join(RESULTS), &report::csv::to_csv(rows)?)?;
+    report::write_atomic(&run_dir.join(TIMESERIES), &report::csv::to_csv(series)?)?;
     let dir = &files.dir;
-    for kind in [LatencyKind::Publish, LatencyKind::EndToEnd] {
-        let log = report::hlog::render(&outcome.metrics.intervals, kind, outcome.start_unix);
-        report::write_atomic(&dir.join(format!("{}.hlog", kind.name())), &log)?;
-    }
+    files.write_hlogs(outcome.intervals, outcome.start_unix)?;
     let members: Vec<_> = outcome
         .members
         .iter()
         .map(|m| serde_json::json!({"group": m.group, "member": m.member, "partitions": m.partitions, "consumed": m.consumed, "idle": m.idle()}))
         .collect();
-    report::write_atomic(
-        &dir.join("members.json"),
-        &serde_json::to_vec_pretty(&members)?,
-    )?;
+    report::write_atomic(&dir.join(MEMBERS), &serde_json::to_vec_pretty(&members)?)?;
     if !outcome.faults.is_empty() {
         report::write_atomic(
-            &dir.join("faults.json"),
+            &dir.join(FAULTS),
             &serde_json::to_vec_pretty(&outcome.faults)?,
         )?;
     }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::fault::impact::{self, FaultImpact, ImpactParams};
-use crate::fault::FaultEvent;
+use super::impact::{self, FaultImpact, ImpactParams};
+use super::FaultEvent;
 use crate::metrics::delivery::{ProducerLog, TIMELINE_BUCKET_NS};
 
 /// One fault of one cell, as `faults.json` records it.
