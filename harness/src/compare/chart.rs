@@ -143,7 +143,7 @@ fn draw_title(area: &Area, c: &Comparison) -> Result<(), Box<dyn Error>> {
     let big = ("sans-serif", 22).into_text_style(area);
     let small = ("sans-serif", 15).into_text_style(area);
     area.draw_text(
-        &format!("kbench compare: {}", c.current.scenario),
+        &format!("kbench compare: {}", c.current.info.scenario.name),
         &big,
         (20, 10),
     )?;
@@ -156,8 +156,8 @@ fn draw_title(area: &Area, c: &Comparison) -> Result<(), Box<dyn Error>> {
     area.draw_text(&head, &small.color(&color), (20, 40))?;
     let mut x = 20;
     for (label, color) in [
-        (format!("baseline {}", c.baseline.run_id), BASE_COLOR),
-        (format!("current {}", c.current.run_id), CUR_COLOR),
+        (format!("baseline {}", c.baseline.info.run_id), BASE_COLOR),
+        (format!("current {}", c.current.info.run_id), CUR_COLOR),
     ] {
         area.draw(&Rectangle::new([(x, 68), (x + 18, 84)], color.filled()))?;
         area.draw_text(&label, &small, (x + 24, 67))?;

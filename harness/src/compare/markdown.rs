@@ -58,21 +58,25 @@ fn table(out: &mut String, rows: &[[String; 7]]) {
 /// written.
 pub fn render(c: &Comparison, chart: Option<&str>) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "# kbench compare: {}\n", esc(&c.current.scenario));
+    let _ = writeln!(
+        s,
+        "# kbench compare: {}\n",
+        esc(&c.current.info.scenario.name)
+    );
     let head = c.headline();
     let _ = writeln!(s, "**{}**\n", head);
     let _ = writeln!(s, "| | run | directory |\n|---|---|---|");
     let _ = writeln!(
         s,
         "| baseline | `{}` | `{}` |",
-        esc(&c.baseline.run_id),
-        esc(&c.baseline.dir)
+        esc(&c.baseline.info.run_id),
+        esc(&c.baseline.dir.display().to_string())
     );
     let _ = writeln!(
         s,
         "| current | `{}` | `{}` |\n",
-        esc(&c.current.run_id),
-        esc(&c.current.dir)
+        esc(&c.current.info.run_id),
+        esc(&c.current.dir.display().to_string())
     );
     let th: Vec<String> = c
         .options

@@ -16,11 +16,13 @@ pub mod thresholds;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use clap::Args;
 
-use self::model::{CompareRow, Options, RunInfo};
-use self::thresholds::{check_unique, default_thresholds, parse_threshold, Threshold};
+use self::model::Options;
+use self::thresholds::{check_unique, default_thresholds, parse_threshold, Metric, Threshold};
 use crate::error::UsageError;
+use crate::report::run_dir::{self, ReportError, RunData};
 
 /// Shown under `kbench compare --help`.
 pub const AFTER_HELP: &str = "\
@@ -70,103 +72,75 @@ pub struct CompareArgs {
     pub chart_cells: usize,
 }
 
-/// A run directory as read from disk.
-pub struct Run {
-    pub info: RunInfo,
-    pub rows: Vec<CompareRow>,
-}
-
-/// Why a run directory cannot be used; always names the file.
-#[derive(Debug)]
-pub struct InputError(pub String);
-
-impl std::fmt::Display for InputError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for InputError {}
-
-/// Read `manifest.json` (run id, scenario name) and `results.csv` of a run directory. A path
-/// to a `results.csv` file is taken as its directory.
-pub fn load_run(path: &Path) -> Result<Run, InputError> {
+/// Read `manifest.json` and `results.csv` of a run directory with the run-directory reader; a
+/// path to a `results.csv` file is taken as its directory. On top of what that reader rejects,
+/// a run without a scenario name, without cells or without a metric column cannot be compared.
+fn load_run(path: &Path) -> anyhow::Result<RunData> {
     let dir = if path.is_file() {
-        path.parent().unwrap_or(Path::new(".")).to_path_buf()
+        // The parent of a bare "results.csv" is "": the working directory.
+        path.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
     } else {
-        path.to_path_buf()
+        path
     };
-    if !dir.is_dir() {
-        return Err(InputError(format!(
-            "{}: no such run directory",
-            dir.display()
-        )));
+    let mut run = run_dir::load_results(dir)?;
+    if run.info.scenario.name.is_empty() {
+        let manifest = dir.join("manifest.json");
+        return Err(UsageError(format!("{}: no scenario.name", manifest.display())).into());
     }
-    let mpath = dir.join("manifest.json");
-    let bytes = std::fs::read(&mpath)
-        .map_err(|e| InputError(format!("{}: cannot read: {e}", mpath.display())))?;
-    let manifest: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| InputError(format!("{}: not valid JSON: {e}", mpath.display())))?;
-    let scenario = manifest["scenario"]["name"]
-        .as_str()
-        .ok_or_else(|| InputError(format!("{}: no scenario.name", mpath.display())))?
-        .to_string();
-    let run_id = manifest["run_id"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            dir.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
-    let rpath = dir.join("results.csv");
-    if !rpath.is_file() {
-        return Err(InputError(format!(
-            "{}: no such file (an unfinished or empty run?)",
-            rpath.display()
-        )));
+    if run.info.run_id.is_empty() {
+        // The directory is named after the run; a manifest without run_id still has a name.
+        run.info.run_id = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
     }
-    let rows: Vec<CompareRow> = crate::report::csv::read_csv(&rpath).map_err(InputError)?;
-    if rows.is_empty() {
-        return Err(InputError(format!("{}: no cells", rpath.display())));
+    let results = dir.join("results.csv");
+    if run.results.is_empty() {
+        return Err(UsageError(format!("{}: no cells", results.display())).into());
     }
-    Ok(Run {
-        info: RunInfo {
-            dir: dir.display().to_string(),
-            run_id,
-            scenario,
-        },
-        rows,
-    })
+    // The reader fills a column an older file lacks with zeros, and a zero rate is a value: a
+    // missing metric column must not pass for a throughput of 0. (Every kbench wrote them all.)
+    if let Some(m) = Metric::ALL
+        .into_iter()
+        .find(|m| run.results_missing.contains(&m.column()))
+    {
+        let e = format!("{}: no column {}", results.display(), m.column());
+        return Err(UsageError(e).into());
+    }
+    Ok(run)
 }
 
-/// `kbench compare`. Input errors are reported on stderr and give exit code 2 here, so that
-/// CI can tell "could not compare" (2) from "regressed" (1).
+/// `kbench compare`. Unusable input is an error that gives exit code 2 (a
+/// [`ReportError`] for a run directory that cannot be read, a [`UsageError`] for the rest,
+/// both mapped in `crate::error`), so that CI can tell "could not compare" (2) from
+/// "regressed" (1).
 pub fn run_command(args: CompareArgs, out: &mut impl Write) -> anyhow::Result<i32> {
-    // Bad input is a usage error (exit 2), mapped with every other command's in `crate::error`.
-    compare_dirs(&args, out).map_err(|e| UsageError(format!("compare: {e}")).into())
+    compare_dirs(&args, out).context("compare")
 }
 
-fn compare_dirs(args: &CompareArgs, out: &mut impl Write) -> Result<i32, InputError> {
+fn compare_dirs(args: &CompareArgs, out: &mut impl Write) -> anyhow::Result<i32> {
     let thresholds = if args.thresholds.is_empty() {
         default_thresholds()
     } else {
         args.thresholds.clone()
     };
-    check_unique(&thresholds).map_err(InputError)?;
+    check_unique(&thresholds).map_err(UsageError)?;
     let base = load_run(&args.baseline)?;
     let cur = load_run(&args.current)?;
-    if base.info.scenario != cur.info.scenario {
-        return Err(InputError(format!(
-            "different scenarios: baseline {} is \"{}\", current {} is \"{}\" (scenario.name in manifest.json)",
-            base.info.dir, base.info.scenario, cur.info.dir, cur.info.scenario
-        )));
+    let (b, c) = (&base.info.scenario.name, &cur.info.scenario.name);
+    if b != c {
+        return Err(UsageError(format!(
+            "different scenarios: baseline {} is \"{b}\", current {} is \"{c}\" (scenario.name in manifest.json)",
+            base.dir.display(),
+            cur.dir.display(),
+        ))
+        .into());
     }
     let c = model::compare(
-        base.info,
-        &base.rows,
-        cur.info,
-        &cur.rows,
+        base,
+        cur,
         Options {
             thresholds,
             all_metrics: args.all_metrics,
@@ -174,20 +148,18 @@ fn compare_dirs(args: &CompareArgs, out: &mut impl Write) -> Result<i32, InputEr
         },
     );
     if c.cells.is_empty() {
-        return Err(InputError(format!(
+        return Err(UsageError(format!(
             "no cells in common: baseline {} has {}; current {} has {}",
-            c.baseline.dir,
+            c.baseline.dir.display(),
             c.only_baseline.join(", "),
-            c.current.dir,
+            c.current.dir.display(),
             c.only_current.join(", ")
-        )));
+        ))
+        .into());
     }
-    let io = |e: std::io::Error| InputError(format!("writing the report: {e}"));
+    let io = |e: std::io::Error| UsageError(format!("writing the report: {e}"));
     text::print(&c, out).map_err(io)?;
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(&c.current.dir));
+    let out_dir = args.out.clone().unwrap_or_else(|| c.current.dir.clone());
     let png = out_dir.join("compare.png");
     let chart_name = match chart::render(&c, &png, args.chart_cells) {
         Ok(()) => Some("compare.png"),
@@ -198,8 +170,12 @@ fn compare_dirs(args: &CompareArgs, out: &mut impl Write) -> Result<i32, InputEr
         }
     };
     let md = out_dir.join("compare.md");
-    crate::report::write_atomic(&md, markdown::render(&c, chart_name).as_bytes())
-        .map_err(|e| InputError(format!("{}: {e}", md.display())))?;
+    crate::report::write_atomic(&md, markdown::render(&c, chart_name).as_bytes()).map_err(
+        |source| ReportError::Io {
+            path: md.clone(),
+            source,
+        },
+    )?;
     writeln!(
         out,
         "wrote {}{}",
@@ -212,4 +188,50 @@ fn compare_dirs(args: &CompareArgs, out: &mut impl Write) -> Result<i32, InputEr
     )
     .map_err(io)?;
     Ok(c.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::csv::{to_csv, ResultRow};
+
+    fn write_run(dir: &Path, manifest: &str, results: &[u8]) {
+        std::fs::write(dir.join("manifest.json"), manifest).unwrap();
+        std::fs::write(dir.join("results.csv"), results).unwrap();
+    }
+
+    const MANIFEST: &str = r#"{"scenario": {"name": "s"}}"#;
+
+    #[test]
+    fn a_run_needs_no_timeseries_and_is_named_after_its_directory() {
+        let t = tempfile::tempdir().unwrap();
+        let row = ResultRow {
+            cell: "a".into(),
+            ..ResultRow::default()
+        };
+        write_run(t.path(), MANIFEST, &to_csv(&[row]).unwrap());
+        let run = load_run(&t.path().join("results.csv")).unwrap();
+        assert_eq!(run.results.len(), 1);
+        let name = t.path().file_name().unwrap().to_string_lossy();
+        assert_eq!(run.info.run_id, name);
+    }
+
+    #[test]
+    fn unusable_runs_are_bad_input_naming_the_file() {
+        let t = tempfile::tempdir().unwrap();
+        let fails = |needle: &str| {
+            let e = load_run(t.path()).unwrap_err();
+            assert_eq!(crate::error::exit_code(&e), 2, "{e:#}");
+            assert!(format!("{e:#}").contains(needle), "{e:#}");
+        };
+        // A missing metric column is not a throughput of 0.
+        write_run(t.path(), MANIFEST, b"cell,acked_per_sec\na,100\n");
+        fails("results.csv: no column acked_mb_per_sec");
+        write_run(t.path(), MANIFEST, b"cell\n");
+        fails("results.csv: no cells");
+        write_run(t.path(), "{}", b"cell\na\n");
+        fails("manifest.json: no scenario.name");
+        write_run(t.path(), "{", b"cell\na\n");
+        fails("manifest.json: not a kbench manifest: not valid JSON");
+    }
 }

@@ -1,124 +1,35 @@
-//! Matching two runs cell by cell and judging every metric. Pure: takes rows already read.
+//! Matching two runs cell by cell and judging every metric. Pure: takes runs already read.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
-use super::stats::{judge, metric_values, Outcome, Spread, Verdict};
+use super::stats::{judge, Outcome, Spread, Verdict};
 use super::thresholds::{Metric, Threshold};
+use crate::report::csv::ResultRow;
+use crate::report::run_dir::RunData;
 
-/// The part of a `results.csv` row that `compare` reads. Settings columns default to empty so
-/// that an older baseline with fewer columns still loads; metric columns are required.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct CompareRow {
-    pub cell: String,
-    #[serde(default = "one")]
-    pub repeat: u32,
-    #[serde(default)]
-    pub params: String,
-    #[serde(default)]
-    pub partitions: String,
-    #[serde(default)]
-    pub replication_factor: String,
-    #[serde(default)]
-    pub producers: String,
-    #[serde(default)]
-    pub rate: String,
-    #[serde(default)]
-    pub message_size: String,
-    #[serde(default)]
-    pub keys: String,
-    #[serde(default)]
-    pub partitioner: String,
-    #[serde(default)]
-    pub acks: String,
-    #[serde(default)]
-    pub compression: String,
-    #[serde(default)]
-    pub linger_ms: String,
-    #[serde(default)]
-    pub batch_size: String,
-    #[serde(default)]
-    pub idempotence: String,
-    #[serde(default)]
-    pub max_in_flight: String,
-    #[serde(default)]
-    pub sync: String,
-    #[serde(default)]
-    pub groups: String,
-    #[serde(default)]
-    pub members: String,
-    pub acked_per_sec: f64,
-    pub acked_mb_per_sec: f64,
-    pub consumed_per_sec: f64,
-    pub publish_p50_us: f64,
-    pub publish_p90_us: f64,
-    pub publish_p99_us: f64,
-    pub publish_p999_us: f64,
-    pub publish_p9999_us: f64,
-    pub e2e_p50_us: f64,
-    pub e2e_p90_us: f64,
-    pub e2e_p99_us: f64,
-    pub e2e_p999_us: f64,
-    pub e2e_p9999_us: f64,
-    #[serde(default)]
-    pub flags: String,
-}
-
-fn one() -> u32 {
-    1
-}
-
-impl CompareRow {
-    pub fn value(&self, m: Metric) -> f64 {
-        match m {
-            Metric::Throughput => self.acked_per_sec,
-            Metric::Mb => self.acked_mb_per_sec,
-            Metric::Consumed => self.consumed_per_sec,
-            Metric::P50 => self.publish_p50_us,
-            Metric::P90 => self.publish_p90_us,
-            Metric::P99 => self.publish_p99_us,
-            Metric::P999 => self.publish_p999_us,
-            Metric::P9999 => self.publish_p9999_us,
-            Metric::E2eP50 => self.e2e_p50_us,
-            Metric::E2eP90 => self.e2e_p90_us,
-            Metric::E2eP99 => self.e2e_p99_us,
-            Metric::E2eP999 => self.e2e_p999_us,
-            Metric::E2eP9999 => self.e2e_p9999_us,
-        }
-    }
-
-    /// The settings that should be equal for a cell to be the same experiment.
-    fn settings(&self) -> [(&'static str, &str); 17] {
-        [
-            ("params", &self.params),
-            ("partitions", &self.partitions),
-            ("replication_factor", &self.replication_factor),
-            ("producers", &self.producers),
-            ("rate", &self.rate),
-            ("message_size", &self.message_size),
-            ("keys", &self.keys),
-            ("partitioner", &self.partitioner),
-            ("acks", &self.acks),
-            ("compression", &self.compression),
-            ("linger_ms", &self.linger_ms),
-            ("batch_size", &self.batch_size),
-            ("idempotence", &self.idempotence),
-            ("max_in_flight", &self.max_in_flight),
-            ("sync", &self.sync),
-            ("groups", &self.groups),
-            ("members", &self.members),
-        ]
-    }
-}
-
-/// One side of the comparison as it was read.
-#[derive(Debug, Clone)]
-pub struct RunInfo {
-    /// The directory as given.
-    pub dir: String,
-    pub run_id: String,
-    pub scenario: String,
+/// The settings that should be equal for a cell to be the same experiment, as `results.csv`
+/// writes them.
+fn settings(r: &ResultRow) -> [(&'static str, String); 17] {
+    [
+        ("params", r.params.clone()),
+        ("partitions", r.partitions.to_string()),
+        ("replication_factor", r.replication_factor.to_string()),
+        ("producers", r.producers.to_string()),
+        ("rate", r.rate.clone()),
+        ("message_size", r.message_size.clone()),
+        ("keys", r.keys.clone()),
+        ("partitioner", r.partitioner.clone()),
+        ("acks", r.acks.clone()),
+        ("compression", r.compression.clone()),
+        // `{:?}` keeps the ".0" that the CSV writer writes ("5.0", where `{}` gives "5").
+        ("linger_ms", format!("{:?}", r.linger_ms)),
+        ("batch_size", r.batch_size.to_string()),
+        ("idempotence", r.idempotence.to_string()),
+        ("max_in_flight", r.max_in_flight.to_string()),
+        ("sync", r.sync.to_string()),
+        ("groups", r.groups.to_string()),
+        ("members", r.members.to_string()),
+    ]
 }
 
 #[derive(Debug, Clone)]
@@ -173,8 +84,9 @@ impl CellComparison {
 
 #[derive(Debug, Clone)]
 pub struct Comparison {
-    pub baseline: RunInfo,
-    pub current: RunInfo,
+    /// The two runs as read.
+    pub baseline: RunData,
+    pub current: RunData,
     pub options: Options,
     /// Metrics shown, thresholded ones first.
     pub metrics: Vec<Metric>,
@@ -295,9 +207,9 @@ fn plural(n: usize, what: &str) -> String {
 }
 
 /// Group rows by cell id, keeping the order in which cells first appear.
-fn by_cell(rows: &[CompareRow]) -> (Vec<String>, BTreeMap<&str, Vec<&CompareRow>>) {
+fn by_cell(rows: &[ResultRow]) -> (Vec<String>, BTreeMap<&str, Vec<&ResultRow>>) {
     let mut order = Vec::new();
-    let mut map: BTreeMap<&str, Vec<&CompareRow>> = BTreeMap::new();
+    let mut map: BTreeMap<&str, Vec<&ResultRow>> = BTreeMap::new();
     for r in rows {
         let e = map.entry(r.cell.as_str()).or_default();
         if e.is_empty() {
@@ -308,7 +220,7 @@ fn by_cell(rows: &[CompareRow]) -> (Vec<String>, BTreeMap<&str, Vec<&CompareRow>
     (order, map)
 }
 
-fn flags(rows: &[&CompareRow]) -> Vec<String> {
+fn flags(rows: &[&ResultRow]) -> Vec<String> {
     let mut v: Vec<String> = rows
         .iter()
         .flat_map(|r| r.flags.split(';'))
@@ -320,19 +232,14 @@ fn flags(rows: &[&CompareRow]) -> Vec<String> {
     v
 }
 
-fn spread(metric: Metric, rows: &[&CompareRow]) -> Option<Spread> {
-    Spread::of(&metric_values(metric, rows.iter().map(|r| r.value(metric))))
+fn spread(metric: Metric, rows: &[&ResultRow]) -> Option<Spread> {
+    let values: Vec<f64> = rows.iter().filter_map(|r| metric.value(r)).collect();
+    Spread::of(&values)
 }
 
 /// Compare the cells of two runs. Does not check that anything is in common: the caller
 /// decides what an empty comparison means.
-pub fn compare(
-    baseline: RunInfo,
-    base_rows: &[CompareRow],
-    current: RunInfo,
-    cur_rows: &[CompareRow],
-    options: Options,
-) -> Comparison {
+pub fn compare(baseline: RunData, current: RunData, options: Options) -> Comparison {
     let mut metrics: Vec<Metric> = options.thresholds.iter().map(|t| t.metric).collect();
     if options.all_metrics {
         for m in Metric::ALL {
@@ -341,8 +248,12 @@ pub fn compare(
             }
         }
     }
-    let (base_order, base) = by_cell(base_rows);
-    let (cur_order, cur) = by_cell(cur_rows);
+    // A setting that one run's file has no column for (an older kbench) is unknown: it was
+    // read as a default, which says nothing about how that run was set up.
+    let unknown =
+        |k: &str| baseline.results_missing.contains(&k) || current.results_missing.contains(&k);
+    let (base_order, base) = by_cell(&baseline.results);
+    let (cur_order, cur) = by_cell(&current.results);
     let only_baseline = base_order
         .iter()
         .filter(|c| !cur.contains_key(c.as_str()))
@@ -356,11 +267,10 @@ pub fn compare(
             continue;
         };
         let c = &cur[id.as_str()];
-        let settings_diff = b[0]
-            .settings()
+        let settings_diff = settings(b[0])
             .iter()
-            .zip(c[0].settings().iter())
-            .filter(|((_, x), (_, y))| x != y && !x.is_empty() && !y.is_empty())
+            .zip(settings(c[0]).iter())
+            .filter(|((k, x), (_, y))| x != y && !unknown(k))
             .map(|((k, x), (_, y))| (k.to_string(), x.to_string(), y.to_string()))
             .collect();
         let lines = metrics
@@ -401,59 +311,64 @@ pub fn compare(
 pub(crate) mod tests {
     use super::*;
     use crate::compare::thresholds::default_thresholds;
+    use crate::report::run_dir::{RunInfo, ScenarioInfo};
 
-    pub(crate) fn row(cell: &str, repeat: u32, tput: f64, p99_ms: f64) -> CompareRow {
-        CompareRow {
+    pub(crate) fn row(cell: &str, repeat: u32, tput: f64, p99_ms: f64) -> ResultRow {
+        let us = |f: f64| (p99_ms * f).round() as u64;
+        ResultRow {
             cell: cell.into(),
             repeat,
-            params: String::new(),
-            partitions: "3".into(),
-            replication_factor: "3".into(),
-            producers: "1".into(),
+            partitions: 3,
+            replication_factor: 3,
+            producers: 1,
             rate: "2000".into(),
             message_size: "200".into(),
             keys: "none".into(),
             partitioner: "sticky".into(),
             acks: "all".into(),
             compression: "none".into(),
-            linger_ms: "5.0".into(),
-            batch_size: "65536".into(),
-            idempotence: "false".into(),
-            max_in_flight: "5".into(),
-            sync: "false".into(),
-            groups: "1".into(),
-            members: "1".into(),
+            linger_ms: 5.0,
+            batch_size: 65536,
+            idempotence: false,
+            max_in_flight: 5,
+            sync: false,
+            groups: 1,
+            members: 1,
             acked_per_sec: tput,
             acked_mb_per_sec: tput * 200.0 / 1e6,
             consumed_per_sec: tput,
-            publish_p50_us: p99_ms * 300.0,
-            publish_p90_us: p99_ms * 700.0,
-            publish_p99_us: p99_ms * 1000.0,
-            publish_p999_us: p99_ms * 1200.0,
-            publish_p9999_us: p99_ms * 1300.0,
-            e2e_p50_us: 0.0,
-            e2e_p90_us: 0.0,
-            e2e_p99_us: 0.0,
-            e2e_p999_us: 0.0,
-            e2e_p9999_us: 0.0,
-            flags: String::new(),
+            publish_p50_us: us(300.0),
+            publish_p90_us: us(700.0),
+            publish_p99_us: us(1000.0),
+            publish_p999_us: us(1200.0),
+            publish_p9999_us: us(1300.0),
+            // e2e latencies 0: no consumers, no data.
+            ..ResultRow::default()
         }
     }
 
-    fn info(id: &str) -> RunInfo {
-        RunInfo {
+    fn run(id: &str, rows: &[ResultRow]) -> RunData {
+        RunData {
             dir: id.into(),
-            run_id: id.into(),
-            scenario: "s".into(),
+            info: RunInfo {
+                run_id: id.into(),
+                scenario: ScenarioInfo {
+                    name: "s".into(),
+                    ..ScenarioInfo::default()
+                },
+                ..RunInfo::default()
+            },
+            results: rows.to_vec(),
+            timeseries: Vec::new(),
+            results_missing: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
-    pub(crate) fn cmp(b: &[CompareRow], c: &[CompareRow], allow_flagged: bool) -> Comparison {
+    pub(crate) fn cmp(b: &[ResultRow], c: &[ResultRow], allow_flagged: bool) -> Comparison {
         compare(
-            info("b"),
-            b,
-            info("c"),
-            c,
+            run("b", b),
+            run("c", c),
             Options {
                 thresholds: default_thresholds(),
                 all_metrics: false,
@@ -549,20 +464,26 @@ pub(crate) mod tests {
     fn settings_that_differ_are_listed() {
         let mut c = row("a", 1, 1000.0, 10.0);
         c.acks = "1".into();
+        c.linger_ms = 0.0;
         let x = cmp(&[row("a", 1, 1000.0, 10.0)], &[c], false);
+        let diff = |k: &str, a: &str, b: &str| (k.to_string(), a.to_string(), b.to_string());
         assert_eq!(
             x.cells[0].settings_diff,
-            vec![("acks".to_string(), "all".to_string(), "1".to_string())]
+            vec![diff("acks", "all", "1"), diff("linger_ms", "5.0", "0.0")]
         );
+        // A column that one run's file lacked is unknown, not a difference.
+        let mut old = run("b", &[row("a", 1, 1000.0, 10.0)]);
+        old.results[0].max_in_flight = 0;
+        old.results_missing = vec!["max_in_flight"];
+        let x = compare(old, run("c", &[row("a", 1, 1000.0, 10.0)]), x.options);
+        assert!(x.cells[0].settings_diff.is_empty(), "{:?}", x.cells[0]);
     }
 
     #[test]
     fn all_metrics_adds_unthresholded_lines() {
         let x = compare(
-            info("b"),
-            &[row("a", 1, 1000.0, 10.0)],
-            info("c"),
-            &[row("a", 1, 1000.0, 10.0)],
+            run("b", &[row("a", 1, 1000.0, 10.0)]),
+            run("c", &[row("a", 1, 1000.0, 10.0)]),
             Options {
                 thresholds: vec![Threshold::new(Metric::P50, 10.0)],
                 all_metrics: true,

@@ -8,7 +8,7 @@
 //! reported as `noise`. A single run has a zero-width range, so with one run on each side this
 //! is the plain threshold test.
 
-use super::thresholds::{Direction, Kind, Metric, Threshold};
+use super::thresholds::{Direction, Metric, Threshold};
 
 /// Median and range of one cell's repeats for one metric.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,15 +50,6 @@ pub fn apart(baseline: &Spread, current: &Spread, direction: Direction) -> bool 
         Direction::Rise => current.median > baseline.max && baseline.median < current.min,
         Direction::Fall => current.median < baseline.min && baseline.median > current.max,
     }
-}
-
-/// The values of one metric over a cell's repeats. A latency of 0 means the histogram was
-/// empty (no messages of that kind), so it is left out rather than taken as "0 ms".
-pub fn metric_values(metric: Metric, values: impl IntoIterator<Item = f64>) -> Vec<f64> {
-    values
-        .into_iter()
-        .filter(|v| metric.kind() == Kind::Rate || *v > 0.0)
-        .collect()
 }
 
 /// Change of `current` against `baseline`, in percent of the baseline.
@@ -214,15 +205,6 @@ mod tests {
         assert_eq!(delta_pct(200.0, 250.0), 25.0);
         assert_eq!(delta_pct(0.0, 0.0), 0.0);
         assert_eq!(delta_pct(0.0, 5.0), f64::INFINITY);
-    }
-
-    #[test]
-    fn zero_latency_is_missing_but_zero_rate_is_a_value() {
-        assert_eq!(metric_values(Metric::P99, [0.0, 5.0]), vec![5.0]);
-        assert_eq!(
-            metric_values(Metric::Throughput, [0.0, 5.0]),
-            vec![0.0, 5.0]
-        );
     }
 
     #[test]

@@ -123,7 +123,7 @@ pub fn print(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
         "compare {}: baseline {} vs current {}",
-        c.current.scenario, c.baseline.run_id, c.current.run_id
+        c.current.info.scenario.name, c.baseline.info.run_id, c.current.info.run_id
     )?;
     let rows = table_rows(c);
     let mut w = HEADER.map(str::len);

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::report::csv::ResultRow;
+
 /// A column of `results.csv` that can be compared between two runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Metric {
@@ -108,6 +110,28 @@ impl Metric {
             Metric::E2eP99 => "end-to-end p99",
             Metric::E2eP999 => "end-to-end p99.9",
             Metric::E2eP9999 => "end-to-end p99.99",
+        }
+    }
+
+    /// This metric in one row of `results.csv` (the [`Metric::column`] field). A latency of 0
+    /// means the histogram was empty (no messages of that kind), so it is `None` rather than
+    /// "0 ms"; a rate of 0 is a real value.
+    pub fn value(self, r: &ResultRow) -> Option<f64> {
+        let latency = |us: u64| (us > 0).then_some(us as f64);
+        match self {
+            Metric::Throughput => Some(r.acked_per_sec),
+            Metric::Mb => Some(r.acked_mb_per_sec),
+            Metric::Consumed => Some(r.consumed_per_sec),
+            Metric::P50 => latency(r.publish_p50_us),
+            Metric::P90 => latency(r.publish_p90_us),
+            Metric::P99 => latency(r.publish_p99_us),
+            Metric::P999 => latency(r.publish_p999_us),
+            Metric::P9999 => latency(r.publish_p9999_us),
+            Metric::E2eP50 => latency(r.e2e_p50_us),
+            Metric::E2eP90 => latency(r.e2e_p90_us),
+            Metric::E2eP99 => latency(r.e2e_p99_us),
+            Metric::E2eP999 => latency(r.e2e_p999_us),
+            Metric::E2eP9999 => latency(r.e2e_p9999_us),
         }
     }
 
@@ -398,6 +422,47 @@ mod tests {
         assert!(b.is_err());
         assert!(check_unique(&[a, a]).unwrap_err().contains("p99"));
         assert!(check_unique(&default_thresholds()).is_ok());
+    }
+
+    #[test]
+    fn zero_latency_is_missing_but_zero_rate_is_a_value() {
+        let r = ResultRow {
+            publish_p99_us: 5,
+            ..ResultRow::default()
+        };
+        assert_eq!(Metric::P99.value(&r), Some(5.0));
+        assert_eq!(Metric::E2eP99.value(&r), None);
+        assert_eq!(Metric::Throughput.value(&r), Some(0.0));
+    }
+
+    /// `value` reads the field that `column` names: a `results.csv` row with a distinct number
+    /// in each metric's column gives that number back.
+    #[test]
+    fn every_metric_reads_its_column() {
+        let csv = crate::report::csv::to_csv(&[ResultRow::default()]).unwrap();
+        let mut reader = ::csv::Reader::from_reader(&csv[..]);
+        let header = reader.headers().unwrap().clone();
+        let mut record: Vec<String> = reader
+            .records()
+            .next()
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(String::from)
+            .collect();
+        for (i, m) in Metric::ALL.into_iter().enumerate() {
+            let col = header
+                .iter()
+                .position(|h| h == m.column())
+                .unwrap_or_else(|| panic!("no column {}", m.column()));
+            record[col] = (i + 1).to_string();
+        }
+        let r: ResultRow = ::csv::StringRecord::from(record)
+            .deserialize(Some(&header))
+            .unwrap();
+        for (i, m) in Metric::ALL.into_iter().enumerate() {
+            assert_eq!(m.value(&r), Some((i + 1) as f64), "{m}");
+        }
     }
 
     #[test]

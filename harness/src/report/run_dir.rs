@@ -83,6 +83,8 @@ pub struct RunData {
     pub info: RunInfo,
     pub results: Vec<ResultRow>,
     pub timeseries: Vec<TimeseriesRow>,
+    /// Columns that `results.csv` lacked (an older kbench), read as empty / zero / false.
+    pub results_missing: Vec<&'static str>,
     /// Things worth telling the reader that are not errors (e.g. columns an older kbench did
     /// not write).
     pub notes: Vec<String>,
@@ -91,6 +93,16 @@ pub struct RunData {
 /// Read `manifest.json`, `results.csv` and `timeseries.csv` of `dir`. The `.hlog` files are read
 /// on demand ([`measured_latency`]) because only the spectrum charts need them.
 pub fn load(dir: &Path) -> Result<RunData, ReportError> {
+    let mut data = load_results(dir)?;
+    data.timeseries =
+        read_table::<TimeseriesRow>(&dir.join("timeseries.csv"), "", &mut data.notes)?;
+    Ok(data)
+}
+
+/// [`load`] without `timeseries.csv` (`timeseries` is left empty): the manifest and the
+/// results, all that `kbench compare` reads, so a run directory copied without its time series
+/// still compares.
+pub fn load_results(dir: &Path) -> Result<RunData, ReportError> {
     if !dir.is_dir() {
         return Err(ReportError::Missing {
             path: dir.to_path_buf(),
@@ -99,17 +111,17 @@ pub fn load(dir: &Path) -> Result<RunData, ReportError> {
     }
     let info = read_manifest(&dir.join("manifest.json"))?;
     let mut notes = Vec::new();
-    let results = read_table::<ResultRow>(
+    let (results, results_missing) = read_table_and_missing::<ResultRow>(
         &dir.join("results.csv"),
         " (no cell of this run finished, or this is not a kbench run directory)",
         &mut notes,
     )?;
-    let timeseries = read_table::<TimeseriesRow>(&dir.join("timeseries.csv"), "", &mut notes)?;
     Ok(RunData {
         dir: dir.to_path_buf(),
         info,
         results,
-        timeseries,
+        timeseries: Vec::new(),
+        results_missing,
         notes,
     })
 }
@@ -118,7 +130,11 @@ fn read_manifest(path: &Path) -> Result<RunInfo, ReportError> {
     let bytes = read_file(path, "")?;
     serde_json::from_slice(&bytes).map_err(|e| ReportError::Corrupt {
         path: path.to_path_buf(),
-        message: format!("not a kbench manifest: {e}"),
+        message: if e.is_syntax() || e.is_eof() {
+            format!("not a kbench manifest: not valid JSON: {e}")
+        } else {
+            format!("not a kbench manifest: {e}")
+        },
     })
 }
 
@@ -131,6 +147,15 @@ pub(crate) fn read_table<T: serde::de::DeserializeOwned>(
     hint: &'static str,
     notes: &mut Vec<String>,
 ) -> Result<Vec<T>, ReportError> {
+    Ok(read_table_and_missing(path, hint, notes)?.0)
+}
+
+/// [`read_table`], and the columns the file lacked.
+fn read_table_and_missing<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    hint: &'static str,
+    notes: &mut Vec<String>,
+) -> Result<(Vec<T>, Vec<&'static str>), ReportError> {
     if !path.is_file() {
         return Err(ReportError::Missing {
             path: path.to_path_buf(),
@@ -148,7 +173,7 @@ pub(crate) fn read_table<T: serde::de::DeserializeOwned>(
     for r in reader.records() {
         records.push(r.map_err(|e| at(e, None))?);
     }
-    let missing: Vec<&str> = field_names::<T>()
+    let missing: Vec<&'static str> = field_names::<T>()
         .iter()
         .filter(|f| !headers.iter().any(|h| h == **f))
         .copied()
@@ -188,7 +213,7 @@ pub(crate) fn read_table<T: serde::de::DeserializeOwned>(
                 missing.join(", ")
             ));
         }
-        return Ok(rows);
+        return Ok((rows, missing));
     }
 }
 
@@ -476,8 +501,30 @@ mod tests {
         let e = load(dir.path()).unwrap_err();
         assert!(
             e.to_string()
-                .contains("manifest.json: not a kbench manifest"),
+                .contains("manifest.json: not a kbench manifest: not valid JSON"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn results_load_without_timeseries_and_name_their_missing_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("manifest.json"), "{}").unwrap();
+        std::fs::write(
+            dir.path().join("results.csv"),
+            "cell,repeat
+a,1
+",
+        )
+        .unwrap();
+        let data = load_results(dir.path()).unwrap();
+        assert_eq!(
+            (data.results[0].cell.as_str(), data.results[0].repeat),
+            ("a", 1)
+        );
+        assert!(data.results_missing.contains(&"acked_per_sec"));
+        assert!(!data.results_missing.contains(&"repeat"));
+        let e = load(dir.path()).unwrap_err();
+        assert!(e.to_string().contains("timeseries.csv: not found"), "{e}");
     }
 }
