@@ -29,7 +29,18 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Cluster { dirs, command } => cluster(&dirs, command, &mut out),
         Command::Run(args) => run_scenario(args, &mut out),
         Command::Report { run_dir } => crate::report::report_command(&run_dir, &mut out),
-        Command::Compare(args) => crate::compare::run_command(args, &mut out),
+        Command::Compare(a) => {
+            let opts = crate::compare::CompareOptions {
+                baseline: a.baseline,
+                current: a.current,
+                thresholds: a.thresholds,
+                allow_flagged: a.allow_flagged,
+                all_metrics: a.all_metrics,
+                out: a.out,
+                chart_cells: a.chart_cells,
+            };
+            crate::compare::run_command(opts, &mut out)
+        }
         Command::Cleanup { run_dir, bootstrap } => cleanup(&run_dir, bootstrap, &mut out),
         Command::FindMax(args) => find_max(args, &mut out),
         Command::Versus(args) => versus(args, &mut out),

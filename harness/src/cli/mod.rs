@@ -45,7 +45,7 @@ pub enum Command {
     },
     /// Compare a run with a baseline run cell by cell; exit 1 on a regression (for CI).
     #[command(after_help = crate::compare::AFTER_HELP)]
-    Compare(crate::compare::CompareArgs),
+    Compare(CompareArgs),
     /// Delete the topics a run directory recorded (topics.txt) that still exist, e.g. after
     /// a `kill -9`; never any other topic.
     Cleanup {
@@ -275,4 +275,30 @@ pub struct VersusArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub dirs: ClusterDirs,
+}
+
+/// `kbench compare BASELINE CURRENT`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Baseline run directory (reports/<scenario>-<timestamp>/, with manifest.json and
+    /// results.csv).
+    pub baseline: PathBuf,
+    /// Current run directory, compared against the baseline.
+    pub current: PathBuf,
+    /// Regression threshold METRIC=±PCT% (repeatable), e.g. throughput=-10% or p99=+20%.
+    #[arg(long = "threshold", value_name = "METRIC=±PCT%", value_parser = crate::compare::parse_threshold)]
+    pub thresholds: Vec<crate::compare::Threshold>,
+    /// Compare cells flagged in results.csv anyway (marked "(flagged)") instead of failing
+    /// them as not comparable.
+    #[arg(long)]
+    pub allow_flagged: bool,
+    /// Also show every other metric, without a verdict.
+    #[arg(long)]
+    pub all_metrics: bool,
+    /// Where compare.md and compare.png go [default: the CURRENT run directory].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Cells per chart panel; with more, the worst are shown.
+    #[arg(long, default_value_t = crate::compare::DEFAULT_MAX_CELLS, value_name = "N")]
+    pub chart_cells: usize,
 }

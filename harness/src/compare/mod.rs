@@ -17,10 +17,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::Args;
 
+pub use self::chart::DEFAULT_MAX_CELLS;
 use self::model::Options;
-use self::thresholds::{check_unique, default_thresholds, parse_threshold, Metric, Threshold};
+use self::thresholds::{check_unique, default_thresholds, Metric};
+pub use self::thresholds::{parse_threshold, Threshold};
 use crate::error::UsageError;
 use crate::report::run_dir::{self, ReportError, RunData};
 
@@ -47,28 +48,18 @@ Exit codes: 0 within thresholds; 1 a regression, a thresholded metric without da
 current run, or a flagged cell; 2 unusable input (missing or corrupt manifest.json or \
 results.csv, different scenarios, no cells in common) or bad arguments.";
 
-#[derive(Debug, Args)]
-pub struct CompareArgs {
-    /// Baseline run directory (reports/<scenario>-<timestamp>/, with manifest.json and
-    /// results.csv).
+/// What to compare, and how.
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
     pub baseline: PathBuf,
-    /// Current run directory, compared against the baseline.
     pub current: PathBuf,
-    /// Regression threshold METRIC=±PCT% (repeatable), e.g. throughput=-10% or p99=+20%.
-    #[arg(long = "threshold", value_name = "METRIC=±PCT%", value_parser = parse_threshold)]
+    /// Empty: the defaults ([`default_thresholds`]).
     pub thresholds: Vec<Threshold>,
-    /// Compare cells flagged in results.csv anyway (marked "(flagged)") instead of failing
-    /// them as not comparable.
-    #[arg(long)]
     pub allow_flagged: bool,
-    /// Also show every other metric, without a verdict.
-    #[arg(long)]
     pub all_metrics: bool,
-    /// Where compare.md and compare.png go [default: the CURRENT run directory].
-    #[arg(long, value_name = "DIR")]
+    /// Where compare.md and compare.png go; `None`: the current run directory.
     pub out: Option<PathBuf>,
-    /// Cells per chart panel; with more, the worst are shown.
-    #[arg(long, default_value_t = chart::DEFAULT_MAX_CELLS, value_name = "N")]
+    /// Cells per chart panel.
     pub chart_cells: usize,
 }
 
@@ -116,11 +107,11 @@ fn load_run(path: &Path) -> anyhow::Result<RunData> {
 /// [`ReportError`] for a run directory that cannot be read, a [`UsageError`] for the rest,
 /// both mapped in `crate::error`), so that CI can tell "could not compare" (2) from
 /// "regressed" (1).
-pub fn run_command(args: CompareArgs, out: &mut impl Write) -> anyhow::Result<i32> {
+pub fn run_command(args: CompareOptions, out: &mut impl Write) -> anyhow::Result<i32> {
     compare_dirs(&args, out).context("compare")
 }
 
-fn compare_dirs(args: &CompareArgs, out: &mut impl Write) -> anyhow::Result<i32> {
+fn compare_dirs(args: &CompareOptions, out: &mut impl Write) -> anyhow::Result<i32> {
     let thresholds = if args.thresholds.is_empty() {
         default_thresholds()
     } else {
