@@ -23,7 +23,7 @@ use kbench::fleet::producer::ProducerShared;
 use kbench::metrics::cell::{Interval, Phase};
 use kbench::metrics::delivery::{GroupAccount, MemberDeliveries};
 use kbench::metrics::{CellEnd, CellMetrics, ClientStats, Clock, SharedStats};
-use kbench::report::csv::{to_csv, CellFacts, ResultRow};
+use kbench::rundir::rows::{to_csv, CellFacts, ResultRow};
 use kbench::scenario::{KeySpec, MessageSize};
 
 fn pacing(c: &mut Criterion) {

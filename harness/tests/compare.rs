@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{bootstrap, kbench, text, workspace_root};
-use kbench::report::csv::{to_csv, ResultRow};
+use kbench::rundir::rows::{to_csv, ResultRow};
 
 /// A results row for cell `cell`, repeat `repeat`: `tput` msg/s acked, publish p50 / p99 in ms.
 fn row(cell: &str, repeat: u32, tput: f64, p50_ms: f64, p99_ms: f64) -> ResultRow {

@@ -213,8 +213,8 @@ fn failover_run_loses_nothing(bootstrap: &str, state_dir: &std::path::Path, tmp:
         .unwrap()
         .unwrap()
         .path();
-    let rows: Vec<kbench::report::csv::ResultRow> =
-        kbench::report::csv::read_csv(&run_dir.join("results.csv")).unwrap();
+    let rows: Vec<kbench::rundir::rows::ResultRow> =
+        kbench::rundir::rows::read_csv(&run_dir.join("results.csv")).unwrap();
     let r = &rows[0];
     eprintln!(
         "failover: acked {} lost {} dup {} reordered {} unavailable {:?} ms first error {:?} ms recover {:?} ms",

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{bootstrap, kbench, random_topic, text};
 use kbench::cluster::admin::Admin;
-use kbench::report::csv::{read_csv, ResultRow};
+use kbench::rundir::rows::{read_csv, ResultRow};
 
 const SCENARIO: &str = r#"name = "resume"
 [topic]

@@ -11,8 +11,8 @@ use std::time::Duration;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::Histogram;
-use kbench::report::csv::{read_csv, to_csv, ResultRow, TimeseriesRow};
-use kbench::report::run_dir;
+use kbench::rundir::read;
+use kbench::rundir::rows::{read_csv, to_csv, ResultRow, TimeseriesRow};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -177,9 +177,9 @@ fn the_spectrum_agrees_with_results_csv() {
     // The spectrum merges the measure and drain intervals of the .hlog; the cell's p99 in
     // results.csv covers the same messages.
     let dir = fixture("mini-sweep");
-    let rows: Vec<ResultRow> = run_dir::load(&dir).unwrap().results;
+    let rows: Vec<ResultRow> = read::load(&dir).unwrap().results;
     for r in rows {
-        let h = run_dir::measured_latency(
+        let h = read::measured_latency(
             &dir,
             &r.cell,
             &[1],
@@ -221,7 +221,7 @@ struct GenCell<'a> {
 
 impl Gen {
     fn new(dir: PathBuf) -> Gen {
-        let real = run_dir::load(&fixture("mini-sweep")).unwrap();
+        let real = read::load(&fixture("mini-sweep")).unwrap();
         Gen {
             dir,
             template: real.results[0].clone(),
@@ -634,7 +634,7 @@ fn render_run_is_callable_from_the_runner() {
 
 #[test]
 fn results_csv_round_trips() {
-    let rows = run_dir::load(&fixture("mini-sweep")).unwrap().results;
+    let rows = read::load(&fixture("mini-sweep")).unwrap().results;
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("results.csv");
     std::fs::write(&p, to_csv(&rows).unwrap()).unwrap();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{bootstrap, kbench, random_topic, text};
-use kbench::report::csv::{read_csv, ResultRow};
+use kbench::rundir::rows::{read_csv, ResultRow};
 
 /// One run at a time: these tests check latency and placement, which a 2-core machine running
 /// four fleets at once would blur.

@@ -23,7 +23,7 @@ use self::model::Options;
 use self::thresholds::{check_unique, default_thresholds, Metric};
 pub use self::thresholds::{parse_threshold, Threshold};
 use crate::error::UsageError;
-use crate::report::run_dir::{self, ReportError, RunData};
+use crate::rundir::read::{self, ReportError, RunData};
 
 /// Shown under `kbench compare --help`.
 pub const AFTER_HELP: &str = "\
@@ -75,7 +75,7 @@ fn load_run(path: &Path) -> anyhow::Result<RunData> {
     } else {
         path
     };
-    let mut run = run_dir::load_results(dir)?;
+    let mut run = read::load_results(dir)?;
     if run.info.scenario.name.is_empty() {
         let manifest = dir.join("manifest.json");
         return Err(UsageError(format!("{}: no scenario.name", manifest.display())).into());
@@ -161,7 +161,7 @@ fn compare_dirs(args: &CompareOptions, out: &mut impl Write) -> anyhow::Result<i
         }
     };
     let md = out_dir.join("compare.md");
-    crate::report::write_atomic(&md, markdown::render(&c, chart_name).as_bytes()).map_err(
+    crate::rundir::write_atomic(&md, markdown::render(&c, chart_name).as_bytes()).map_err(
         |source| ReportError::Io {
             path: md.clone(),
             source,
@@ -184,7 +184,7 @@ fn compare_dirs(args: &CompareOptions, out: &mut impl Write) -> anyhow::Result<i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::csv::{to_csv, ResultRow};
+    use crate::rundir::rows::{to_csv, ResultRow};
 
     fn write_run(dir: &Path, manifest: &str, results: &[u8]) {
         std::fs::write(dir.join("manifest.json"), manifest).unwrap();

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use super::stats::{judge, Outcome, Spread, Verdict};
 use super::thresholds::{Metric, Threshold};
-use crate::report::csv::ResultRow;
-use crate::report::run_dir::RunData;
+use crate::rundir::read::RunData;
+use crate::rundir::rows::ResultRow;
 
 /// The settings that should be equal for a cell to be the same experiment, as `results.csv`
 /// writes them.
@@ -311,7 +311,7 @@ pub fn compare(baseline: RunData, current: RunData, options: Options) -> Compari
 pub(crate) mod tests {
     use super::*;
     use crate::compare::thresholds::default_thresholds;
-    use crate::report::run_dir::{RunInfo, ScenarioInfo};
+    use crate::rundir::read::{Manifest, ScenarioInfo};
 
     pub(crate) fn row(cell: &str, repeat: u32, tput: f64, p99_ms: f64) -> ResultRow {
         let us = |f: f64| (p99_ms * f).round() as u64;
@@ -350,13 +350,13 @@ pub(crate) mod tests {
     fn run(id: &str, rows: &[ResultRow]) -> RunData {
         RunData {
             dir: id.into(),
-            info: RunInfo {
+            info: Manifest {
                 run_id: id.into(),
                 scenario: ScenarioInfo {
                     name: "s".into(),
                     ..ScenarioInfo::default()
                 },
-                ..RunInfo::default()
+                ..Manifest::default()
             },
             results: rows.to_vec(),
             timeseries: Vec::new(),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::report::csv::ResultRow;
+use crate::rundir::rows::ResultRow;
 
 /// A column of `results.csv` that can be compared between two runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -439,7 +439,7 @@ mod tests {
     /// in each metric's column gives that number back.
     #[test]
     fn every_metric_reads_its_column() {
-        let csv = crate::report::csv::to_csv(&[ResultRow::default()]).unwrap();
+        let csv = crate::rundir::rows::to_csv(&[ResultRow::default()]).unwrap();
         let mut reader = ::csv::Reader::from_reader(&csv[..]);
         let header = reader.headers().unwrap().clone();
         let mut record: Vec<String> = reader

@@ -624,8 +624,8 @@ mod tests {
         assert_eq!(rows[2].reason, "publish p99 90ms >= 50ms");
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("findmax.csv");
-        std::fs::write(&p, crate::report::csv::to_csv(&rows).unwrap()).unwrap();
-        let back: Vec<ProbeRow> = crate::report::csv::read_csv(&p).unwrap();
+        std::fs::write(&p, crate::rundir::rows::to_csv(&rows).unwrap()).unwrap();
+        let back: Vec<ProbeRow> = crate::rundir::rows::read_csv(&p).unwrap();
         assert_eq!(back, rows);
 
         let outcome = Outcome {

@@ -3,18 +3,14 @@
 //! half-written CSV; results are rewritten after each cell, so finished cells are on disk
 //! before the next one starts.
 pub mod chart;
-pub mod csv;
-pub mod hlog;
-pub mod manifest;
 pub mod model;
-pub mod run_dir;
 pub mod summary;
 
-use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use run_dir::ReportError;
+use crate::rundir::read;
+pub use crate::rundir::read::ReportError;
 
 /// What [`render_run`] wrote.
 #[derive(Debug)]
@@ -37,14 +33,14 @@ pub fn render_run(run_dir: &Path) -> Result<RenderOutcome, ReportError> {
     use crate::metrics::cell::LatencyKind;
     use chart::{cells, spectrum, sweep, timeseries, ChartFile, ChartKind, Rendered};
 
-    let data = run_dir::load(run_dir)?;
+    let data = read::load(run_dir)?;
     let model = model::RunModel::build(&data);
     // Read every interval log first, so a bad one fails the command before any chart changes.
     let mut spectra = Vec::new();
     for kind in [LatencyKind::Publish, LatencyKind::EndToEnd] {
         let mut curves = Vec::new();
         for c in &model.cells {
-            let h = run_dir::measured_latency(run_dir, &c.id, &c.repeats, kind)?;
+            let h = read::measured_latency(run_dir, &c.id, &c.repeats, kind)?;
             if !h.is_empty() {
                 curves.push(spectrum::spectrum_of(&c.id, &c.label(), c.flagged(), &h));
             }
@@ -81,7 +77,7 @@ pub fn render_run(run_dir: &Path) -> Result<RenderOutcome, ReportError> {
                 .map(|r| r.flags.clone())
                 .unwrap_or_default()
         };
-        let faults = |cell: &str, repeat: u32| run_dir::fault_marks(run_dir, cell, repeat);
+        let faults = |cell: &str, repeat: u32| read::fault_marks(run_dir, cell, repeat);
         timeseries::render(
             &model,
             &data.timeseries,
@@ -96,7 +92,7 @@ pub fn render_run(run_dir: &Path) -> Result<RenderOutcome, ReportError> {
     warnings.extend(out.failed.iter().cloned());
     let md = summary::markdown(&model, &out.files, &warnings);
     let summary_path = run_dir.join(crate::rundir::SUMMARY);
-    write_atomic(&summary_path, md.as_bytes()).map_err(|e| ReportError::Io {
+    crate::rundir::write_atomic(&summary_path, md.as_bytes()).map_err(|e| ReportError::Io {
         path: summary_path.clone(),
         source: e,
     })?;
@@ -123,50 +119,5 @@ pub fn report_command(run_dir: &Path, out: &mut impl Write) -> anyhow::Result<i3
         }
         // A bad run directory is a usage error (exit 2): see `crate::error`.
         Err(e) => Err(e.into()),
-    }
-}
-
-/// Write `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    replace_atomic(path, "tmp", |tmp| fs::File::create(tmp)?.write_all(bytes))
-}
-
-/// Put a file in place atomically: `write` creates the temporary file it is given (`.NAME.` +
-/// `tmp_ext`, in the same directory so the rename stays on one file system), which is then
-/// fsynced and renamed over `path`. On failure the temporary file is removed and an older
-/// `path` is left as it was. Charts use this too ([`chart::write_png`]).
-pub(crate) fn replace_atomic<E: From<std::io::Error>>(
-    path: &Path,
-    tmp_ext: &str,
-    write: impl FnOnce(&Path) -> Result<(), E>,
-) -> Result<(), E> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.{tmp_ext}"));
-    let written = write(&tmp).and_then(|()| Ok(fs::File::open(&tmp)?.sync_all()?));
-    match written {
-        Ok(()) => Ok(fs::rename(&tmp, path)?),
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn atomic_write_replaces_and_leaves_no_temp_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("sub/results.csv");
-        super::write_atomic(&p, b"a\n").unwrap();
-        super::write_atomic(&p, b"b\n").unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "b\n");
-        let names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().collect();
-        assert_eq!(names.len(), 1);
     }
 }

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::csv::ResultRow;
-use super::run_dir::{RunData, RunInfo};
 use crate::metrics::cell::Flag;
+use crate::rundir::read::{Manifest, RunData};
+use crate::rundir::rows::ResultRow;
 
 /// A figure over a cell's repetitions. With one repetition, `min == median == max`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -109,7 +109,7 @@ pub struct Axis {
 /// Everything the charts and the summary draw from.
 #[derive(Debug, Clone)]
 pub struct RunModel {
-    pub info: RunInfo,
+    pub info: Manifest,
     /// Axes with at least two values present; an axis swept over one value is a constant.
     pub axes: Vec<Axis>,
     /// Cells in sweep order.
@@ -278,7 +278,7 @@ impl RunModel {
         RunModel::from_rows(data.info.clone(), &data.results)
     }
 
-    pub fn from_rows(info: RunInfo, results: &[ResultRow]) -> RunModel {
+    pub fn from_rows(info: Manifest, results: &[ResultRow]) -> RunModel {
         // Group rows by cell id, in sweep order (index, then id).
         let mut groups: BTreeMap<(usize, String), Vec<&ResultRow>> = BTreeMap::new();
         for r in results {
@@ -332,7 +332,7 @@ impl RunModel {
 /// The swept axes: names and value order from the manifest (scenario file order), values
 /// restricted to those present in results.csv (an interrupted run has fewer), plus any axis
 /// seen only in `params`. Axes left with one value are constants and dropped.
-fn axes_of(info: &RunInfo, cells: &[CellAgg]) -> Vec<Axis> {
+fn axes_of(info: &Manifest, cells: &[CellAgg]) -> Vec<Axis> {
     let mut axes: Vec<Axis> = Vec::new();
     let present = |axis: &str, value: &str| cells.iter().any(|c| c.param(axis) == Some(value));
     for a in &info.scenario.axes {
@@ -502,10 +502,10 @@ mod tests {
                 }
             }
         }
-        let axes = axes_of(&RunInfo::default(), &cells);
+        let axes = axes_of(&Manifest::default(), &cells);
         assert_eq!(axes.len(), 3);
         let m = RunModel {
-            info: RunInfo::default(),
+            info: Manifest::default(),
             axes,
             cells,
             max_repeats: 1,
@@ -521,13 +521,13 @@ mod tests {
 
     #[test]
     fn manifest_order_wins_and_single_valued_axes_are_constants() {
-        let mut info = RunInfo::default();
+        let mut info = Manifest::default();
         info.scenario.axes = vec![
-            super::super::run_dir::AxisInfo {
+            crate::rundir::read::AxisInfo {
                 name: "partitions".into(),
                 values: vec!["24".into(), "1".into(), "6".into()],
             },
-            super::super::run_dir::AxisInfo {
+            crate::rundir::read::AxisInfo {
                 name: "acks".into(),
                 values: vec!["all".into()],
             },
@@ -559,7 +559,7 @@ mod tests {
         c.acked_per_sec = Stat::of(&[200.0]);
         c.e2e.p99 = Stat::of(&[9000.0]);
         let m = RunModel {
-            info: RunInfo::default(),
+            info: Manifest::default(),
             axes: vec![],
             cells: vec![a, b, c],
             max_repeats: 1,

@@ -3,7 +3,7 @@
 //! `reports/README.md` is the public description of the same layout.
 //!
 //! ```text
-//! manifest.json          exactly what ran (typed: report::manifest::Manifest)
+//! manifest.json          exactly what ran (typed: [`manifest::Manifest`])
 //! results.csv            one row per cell run (ResultRow), rewritten whole after each cell
 //! timeseries.csv         one row per interval per cell run (TimeseriesRow)
 //! topics.txt             every topic kbench created, fsynced before it is written to
@@ -13,6 +13,11 @@
 //! findmax.csv, findmax-summary.csv                    find-max's probes and answers
 //! versus.csv, ratios.csv, cpu-threads.csv, versus.md, versus.png, raw/   kbench versus
 //! ```
+
+pub mod hlog;
+pub mod manifest;
+pub mod read;
+pub mod rows;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,9 +30,9 @@ use crate::cluster::admin::TOPIC_PREFIX;
 use crate::fault::FaultOutcome;
 use crate::fleet::MemberReport;
 use crate::metrics::cell::{Flag, IntervalRecord};
-use crate::report::csv::{ResultRow, TimeseriesRow};
-use crate::report::{self, manifest};
+
 use crate::scenario::Scenario;
+use rows::{ResultRow, TimeseriesRow};
 
 pub const MANIFEST: &str = "manifest.json";
 pub const RESULTS: &str = "results.csv";
@@ -76,8 +81,8 @@ impl CellFiles {
     pub fn write_hlogs(&self, intervals: &[IntervalRecord], start_unix: f64) -> anyhow::Result<()> {
         use crate::metrics::cell::LatencyKind;
         for kind in [LatencyKind::Publish, LatencyKind::EndToEnd] {
-            let log = report::hlog::render(intervals, kind, start_unix);
-            report::write_atomic(&self.dir.join(format!("{}.hlog", kind.name())), &log)?;
+            let log = hlog::render(intervals, kind, start_unix);
+            write_atomic(&self.dir.join(format!("{}.hlog", kind.name())), &log)?;
         }
         Ok(())
     }
@@ -124,29 +129,21 @@ impl RunDir {
     /// Reopen a run directory to finish it: the scenario must be the one it was started with;
     /// cells marked interrupted are dropped so they run again.
     pub fn resume(dir: &Path, scenario: &Scenario) -> anyhow::Result<(RunDir, u32)> {
-        let manifest_path = dir.join(MANIFEST);
-        let usage = |why: String| UsageError(format!("{}: {why}", manifest_path.display()));
-        let text = std::fs::read(&manifest_path)
-            .map_err(|e| usage(format!("cannot read ({e}): is this a run directory?")))?;
-        let manifest: manifest::Manifest = serde_json::from_slice(&text)
-            .map_err(|e| usage(format!("not a kbench manifest: {e}")))?;
-        let without_path = |mut v: serde_json::Value| {
-            if let Some(o) = v.as_object_mut() {
-                o.remove("path");
-            }
-            v
-        };
-        if without_path(manifest.scenario.clone())
-            != without_path(manifest::redacted_scenario(scenario))
+        let manifest = read::read_manifest(&dir.join(MANIFEST))?;
+        if !manifest
+            .scenario
+            .same_as(&manifest::ScenarioInfo::of(scenario))
         {
-            return Err(usage(format!(
-                "this run was started with a different scenario than {} (or the file changed since): start a new run instead",
+            return Err(UsageError(format!(
+                "{}: this run was started with a different scenario than {} (or the file changed since): start a new run instead",
+                dir.join(MANIFEST).display(),
                 scenario.path.display()
             ))
             .into());
         }
         if manifest.run_id.is_empty() {
-            return Err(usage("no run_id".into()).into());
+            let m = dir.join(MANIFEST);
+            return Err(UsageError(format!("{}: no run_id", m.display())).into());
         }
         let run_id = manifest.run_id;
         let repeat = manifest.repeat.max(1);
@@ -174,18 +171,18 @@ impl RunDir {
 
     /// Write a table of this run (`findmax.csv`, `versus.csv`, ...) atomically.
     pub fn write_table<T: serde::Serialize>(&self, name: &str, rows: &[T]) -> anyhow::Result<()> {
-        self.write_file(name, &report::csv::to_csv(rows)?)
+        self.write_file(name, &rows::to_csv(rows)?)
     }
 
     /// Write a file of this run atomically (`summary.md`, ...).
     pub fn write_file(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-        report::write_atomic(&self.dir.join(name), bytes)?;
+        write_atomic(&self.dir.join(name), bytes)?;
         Ok(())
     }
 
     /// Write `manifest.json`: exactly what ran.
     pub fn write_manifest(&self, m: &manifest::Manifest) -> anyhow::Result<()> {
-        report::write_atomic(&self.dir.join(MANIFEST), &serde_json::to_vec_pretty(m)?)?;
+        write_atomic(&self.dir.join(MANIFEST), &serde_json::to_vec_pretty(m)?)?;
         Ok(())
     }
 
@@ -226,11 +223,13 @@ impl RunDir {
 }
 
 /// Rows of a CSV file, none if it does not exist yet (a run killed before its first cell ended).
+/// Read through the run-directory reader (so an older file's missing columns are tolerated
+/// the same way everywhere).
 fn read_if_there<T: serde::de::DeserializeOwned>(p: &Path) -> anyhow::Result<Vec<T>> {
     if !p.exists() {
         return Ok(Vec::new());
     }
-    report::csv::read_csv(p).map_err(|e| UsageError(e).into())
+    Ok(read::read_table(p, "", &mut Vec::new())?)
 }
 
 /// The topics recorded in a run directory's `topics.txt`: the only ones kbench may delete.
@@ -264,8 +263,8 @@ fn write_cell_files(
     rows: &[ResultRow],
     series: &[TimeseriesRow],
 ) -> anyhow::Result<()> {
-    report::write_atomic(&run_dir.join(RESULTS), &report::csv::to_csv(rows)?)?;
-    report::write_atomic(&run_dir.join(TIMESERIES), &report::csv::to_csv(series)?)?;
+    write_atomic(&run_dir.join(RESULTS), &rows::to_csv(rows)?)?;
+    write_atomic(&run_dir.join(TIMESERIES), &rows::to_csv(series)?)?;
     let dir = &files.dir;
     files.write_hlogs(outcome.intervals, outcome.start_unix)?;
     let members: Vec<_> = outcome
@@ -273,12 +272,59 @@ fn write_cell_files(
         .iter()
         .map(|m| serde_json::json!({"group": m.group, "member": m.member, "partitions": m.partitions, "consumed": m.consumed, "idle": m.idle()}))
         .collect();
-    report::write_atomic(&dir.join(MEMBERS), &serde_json::to_vec_pretty(&members)?)?;
+    write_atomic(&dir.join(MEMBERS), &serde_json::to_vec_pretty(&members)?)?;
     if !outcome.faults.is_empty() {
-        report::write_atomic(
+        write_atomic(
             &dir.join(FAULTS),
             &serde_json::to_vec_pretty(&outcome.faults)?,
         )?;
     }
     Ok(())
+}
+
+/// Write `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace_atomic(path, "tmp", |tmp| {
+        std::fs::File::create(tmp)?.write_all(bytes)
+    })
+}
+
+/// Put a file in place atomically: `write` creates the temporary file it is given (`.NAME.` +
+/// `tmp_ext`, in the same directory so the rename stays on one file system), which is then
+/// fsynced and renamed over `path`. On failure the temporary file is removed and an older
+/// `path` is left as it was. Charts use this too ([`chart::write_png`]).
+pub(crate) fn replace_atomic<E: From<std::io::Error>>(
+    path: &Path,
+    tmp_ext: &str,
+    write: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), E> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.{tmp_ext}"));
+    let written = write(&tmp).and_then(|()| Ok(std::fs::File::open(&tmp)?.sync_all()?));
+    match written {
+        Ok(()) => Ok(std::fs::rename(&tmp, path)?),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/results.csv");
+        super::write_atomic(&p, b"a\n").unwrap();
+        super::write_atomic(&p, b"b\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "b\n");
+        let names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
 }

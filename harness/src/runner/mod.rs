@@ -18,7 +18,7 @@ use crate::error::UsageError;
 use crate::fault::Target;
 use crate::metrics::delivery::GroupAccount;
 use crate::report;
-use crate::report::csv::{CellFacts, ResultRow, TimeseriesRow};
+use crate::rundir::rows::{CellFacts, ResultRow, TimeseriesRow};
 use crate::rundir::{CellFiles, CellRecord, RunDir};
 use crate::scenario::{CellSpec, Scenario};
 use crate::session::Session;

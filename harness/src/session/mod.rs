@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cluster::admin::{Admin, TopicShape, TOPIC_PREFIX};
-use crate::report::manifest::{self, Manifest};
+use crate::rundir::manifest::{self, Manifest, ScenarioInfo};
 use crate::rundir::RunDir;
 use crate::scenario::Scenario;
 use crate::shutdown::Shutdown;
@@ -97,9 +97,7 @@ impl Session {
             local_cluster: self.conn.local,
             repeat,
             host: manifest::Host::this(),
-            scenario: scenario
-                .map(manifest::redacted_scenario)
-                .unwrap_or_default(),
+            scenario: scenario.map(ScenarioInfo::of).unwrap_or_default(),
             find_max,
         };
         run.write_manifest(&m)?;

@@ -19,7 +19,7 @@ use crate::fleet::keys::KeyGen;
 use crate::fleet::payload::PayloadGen;
 use crate::fleet::producer::{self, ProducerPlan, ProducerShared};
 use crate::metrics::Clock;
-use crate::report::csv::ResultRow;
+use crate::rundir::rows::ResultRow;
 use crate::runner::{self, CellEnv, CellOutcome};
 use crate::scenario::{CellSpec, StartFrom};
 
@@ -155,9 +155,8 @@ pub fn run_child(
                 log.display()
             )
         })?;
-    let rows: Vec<ResultRow> =
-        crate::report::csv::read_csv(&run.join(crate::rundir::RESULTS)).map_err(|e| anyhow!(e))?;
-    let row = rows
+    let row = crate::rundir::read::load_results(&run)?
+        .results
         .into_iter()
         .next()
         .ok_or_else(|| anyhow!("{}: no result row", run.display()))?;

@@ -548,7 +548,7 @@ impl Run<'_> {
             bootstrap: self.bootstrap,
             brokers: self.brokers,
             kafka_version: DEFAULT_KAFKA_VERSION,
-            librdkafka: crate::report::manifest::librdkafka_version(),
+            librdkafka: crate::rundir::manifest::librdkafka_version(),
             pairs: self.plan.pairs,
             quick: self.plan.quick,
             host_cores: crate::sys::cpu::cores(),

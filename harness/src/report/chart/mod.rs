@@ -178,7 +178,7 @@ pub fn write_png(
 ) -> DrawResult {
     ensure_font();
     // BitMapBackend picks the encoder from the extension: the temporary name must end in .png.
-    crate::report::replace_atomic(path, "tmp.png", |tmp| {
+    crate::rundir::replace_atomic(path, "tmp.png", |tmp| {
         let root = BitMapBackend::new(tmp, size).into_drawing_area();
         root.fill(&WHITE)?;
         draw(&root)?;

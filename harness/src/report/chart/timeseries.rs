@@ -12,17 +12,9 @@ use super::{
     broken_line, frame, layout, legend, legend_height, safe_name, write_png, ChartFile, ChartKind,
     DrawResult, Frame, LegendItem, Plot, Rendered, Shape, Swatch, PALETTE, WARN,
 };
-use crate::report::csv::TimeseriesRow;
 use crate::report::model::{CellAgg, RunModel};
-
-/// A fault during a cell, in seconds since its producers started: a span, or an instant when
-/// `end_s` is `None`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FaultMark {
-    pub start_s: f64,
-    pub end_s: Option<f64>,
-    pub label: String,
-}
+use crate::rundir::read::FaultMark;
+use crate::rundir::rows::TimeseriesRow;
 
 const WARMUP_SHADE: RGBColor = RGBColor(120, 120, 120);
 const DRAIN_SHADE: RGBColor = PALETTE[4];
@@ -357,7 +349,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("timeseries.csv");
         std::fs::write(&p, text).unwrap();
-        crate::report::run_dir::read_table(&p, "", &mut Vec::new()).unwrap()
+        crate::rundir::read::read_table(&p, "", &mut Vec::new()).unwrap()
     }
 
     #[test]

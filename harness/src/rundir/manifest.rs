@@ -22,10 +22,47 @@ pub struct Manifest {
     pub repeat: u32,
     pub host: Host,
     /// The scenario as resolved, secrets redacted.
-    pub scenario: serde_json::Value,
+    pub scenario: ScenarioInfo,
     /// find-max's own settings (SLOs, search parameters); absent for other commands.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub find_max: Option<serde_json::Value>,
+}
+
+/// The resolved scenario: the parts the reports read typed (its name and the sweep axes in
+/// file order, which gives the order of the values on every chart), the rest as written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub path: String,
+    pub axes: Vec<AxisInfo>,
+    #[serde(flatten)]
+    pub rest: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ScenarioInfo {
+    /// `s` as the manifest records it, secrets redacted.
+    pub fn of(s: &Scenario) -> ScenarioInfo {
+        serde_json::from_value(redacted_scenario(s)).unwrap_or_default()
+    }
+
+    /// The same scenario, wherever its file lives (a resumed run may name it differently).
+    pub fn same_as(&self, other: &ScenarioInfo) -> bool {
+        ScenarioInfo {
+            path: String::new(),
+            ..self.clone()
+        } == ScenarioInfo {
+            path: String::new(),
+            ..other.clone()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AxisInfo {
+    pub name: String,
+    pub values: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -74,7 +111,7 @@ pub fn is_secret(key: &str) -> bool {
 }
 
 /// The scenario as JSON with secret-looking values replaced by "<redacted>".
-pub fn redacted_scenario(s: &Scenario) -> serde_json::Value {
+fn redacted_scenario(s: &Scenario) -> serde_json::Value {
     let mut v = serde_json::to_value(s).unwrap_or(serde_json::Value::Null);
     redact(&mut v);
     v

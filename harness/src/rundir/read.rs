@@ -10,8 +10,7 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use serde::Deserialize;
 
-use super::chart::timeseries::FaultMark;
-use super::csv::{ResultRow, TimeseriesRow};
+use super::rows::{ResultRow, TimeseriesRow};
 use crate::metrics::cell::LatencyKind;
 
 /// Why a run directory could not be read or rendered. `kbench report` exits 2 on any of these.
@@ -32,55 +31,13 @@ pub enum ReportError {
     },
 }
 
-/// What `manifest.json` says about the run. Every field has a default so that a manifest from
-/// an older or newer kbench still loads; only a file that is not JSON (or has a field of the
-/// wrong type) is an error.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct RunInfo {
-    pub run_id: String,
-    pub started_at: String,
-    pub kbench_version: String,
-    pub librdkafka_version: String,
-    pub kafka_version: Option<String>,
-    pub bootstrap: String,
-    pub brokers: usize,
-    pub local_cluster: bool,
-    pub host: HostInfo,
-    pub scenario: ScenarioInfo,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct HostInfo {
-    pub hostname: String,
-    pub cpus: usize,
-    pub os: String,
-    pub arch: String,
-}
-
-/// The part of the resolved scenario the reports need: its name and the sweep axes in file
-/// order (which gives the order of the values on every chart).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct ScenarioInfo {
-    pub name: String,
-    pub path: String,
-    pub axes: Vec<AxisInfo>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct AxisInfo {
-    pub name: String,
-    pub values: Vec<String>,
-}
+pub use super::manifest::{AxisInfo, Manifest, ScenarioInfo};
 
 /// A run directory's tables, as written by `kbench run`.
 #[derive(Debug, Clone)]
 pub struct RunData {
     pub dir: PathBuf,
-    pub info: RunInfo,
+    pub info: Manifest,
     pub results: Vec<ResultRow>,
     pub timeseries: Vec<TimeseriesRow>,
     /// Columns that `results.csv` lacked (an older kbench), read as empty / zero / false.
@@ -126,7 +83,7 @@ pub fn load_results(dir: &Path) -> Result<RunData, ReportError> {
     })
 }
 
-fn read_manifest(path: &Path) -> Result<RunInfo, ReportError> {
+pub fn read_manifest(path: &Path) -> Result<Manifest, ReportError> {
     let bytes = read_file(path, "")?;
     serde_json::from_slice(&bytes).map_err(|e| ReportError::Corrupt {
         path: path.to_path_buf(),
@@ -138,7 +95,7 @@ fn read_manifest(path: &Path) -> Result<RunInfo, ReportError> {
     })
 }
 
-/// Read a CSV table written by [`super::csv::to_csv`]. A file from an older kbench may lack
+/// Read a CSV table written by [`super::rows::to_csv`]. A file from an older kbench may lack
 /// columns added since: those are filled with an empty / zero / false default (whichever the
 /// column's type accepts) and named in `notes`, so an old run directory still re-renders.
 /// Anything else wrong is an error naming the file and line.
@@ -377,13 +334,22 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// A fault during a cell, in seconds since its producers started: a span, or an instant when
+/// `end_s` is `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultMark {
+    pub start_s: f64,
+    pub end_s: Option<f64>,
+    pub label: String,
+}
+
 /// The faults of one cell run, from `cells/<id>/[repeat-<r>/]faults.json`, as chart marks
 /// (start and end in seconds since the producers started, like `timeseries.csv`). None when
 /// the cell had no faults; an unreadable file gives none too (the chart is still useful).
 pub fn fault_marks(run_dir: &Path, cell: &str, repeat: u32) -> Vec<FaultMark> {
     let path = crate::rundir::CellFiles::new(run_dir, cell, repeat)
         .dir
-        .join("faults.json");
+        .join(super::FAULTS);
     let Ok(bytes) = std::fs::read(&path) else {
         return Vec::new();
     };
@@ -450,7 +416,7 @@ mod tests {
             interval(1.0, Phase::Measure, 2, 100),
             interval(2.0, Phase::Drain, 40, 10),
         ];
-        let log = super::super::hlog::render(&intervals, LatencyKind::Publish, 1.7e9);
+        let log = crate::rundir::hlog::render(&intervals, LatencyKind::Publish, 1.7e9);
         let h = measured_from_log(&log).unwrap();
         assert_eq!(h.len(), 110);
         assert!(h.max() < 41_000, "warm-up leaked: max {}", h.max());
