@@ -1,6 +1,6 @@
 //! The exit code of every command, from one mapping. Library code returns typed errors
 //! ([`UsageError`], [`crate::scenario::ScenarioError`], [`crate::cluster::ClusterError`],
-//! [`crate::rundir::read::ReportError`]); only `main.rs` turns them into a code.
+//! [`crate::rundir::read::RunDirError`]); only `main.rs` turns them into a code.
 
 /// Input kbench cannot use (a run directory that does not match, a missing file, a flag out
 /// of range): exit 2, like a bad scenario.
@@ -18,7 +18,7 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
             .is_some()
             || cause.downcast_ref::<UsageError>().is_some()
             || cause
-                .downcast_ref::<crate::rundir::read::ReportError>()
+                .downcast_ref::<crate::rundir::read::RunDirError>()
                 .is_some()
         {
             return 2;

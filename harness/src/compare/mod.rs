@@ -23,7 +23,7 @@ use self::model::Options;
 use self::thresholds::{check_unique, default_thresholds, Metric};
 pub use self::thresholds::{parse_threshold, Threshold};
 use crate::error::UsageError;
-use crate::rundir::read::{self, ReportError, RunData};
+use crate::rundir::read::{self, RunData, RunDirError};
 
 /// Shown under `kbench compare --help`.
 pub const AFTER_HELP: &str = "\
@@ -104,7 +104,7 @@ fn load_run(path: &Path) -> anyhow::Result<RunData> {
 }
 
 /// `kbench compare`. Unusable input is an error that gives exit code 2 (a
-/// [`ReportError`] for a run directory that cannot be read, a [`UsageError`] for the rest,
+/// [`RunDirError`] for a run directory that cannot be read, a [`UsageError`] for the rest,
 /// both mapped in `crate::error`), so that CI can tell "could not compare" (2) from
 /// "regressed" (1).
 pub fn run_command(args: CompareOptions, out: &mut impl Write) -> anyhow::Result<i32> {
@@ -162,7 +162,7 @@ fn compare_dirs(args: &CompareOptions, out: &mut impl Write) -> anyhow::Result<i
     };
     let md = out_dir.join("compare.md");
     crate::rundir::write_atomic(&md, markdown::render(&c, chart_name).as_bytes()).map_err(
-        |source| ReportError::Io {
+        |source| RunDirError::Io {
             path: md.clone(),
             source,
         },

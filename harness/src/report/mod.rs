@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::rundir::read;
-pub use crate::rundir::read::ReportError;
+pub use crate::rundir::read::RunDirError;
 
 /// What [`render_run`] wrote.
 #[derive(Debug)]
@@ -29,7 +29,7 @@ pub struct RenderOutcome {
 /// Render every chart (`RUN_DIR/charts/`) and `summary.md` from a run directory's files alone:
 /// `kbench report`, and the end of `kbench run`. A missing or corrupt input file is an error
 /// naming it; a chart that fails to draw is a warning and the rest are still written.
-pub fn render_run(run_dir: &Path) -> Result<RenderOutcome, ReportError> {
+pub fn render_run(run_dir: &Path) -> Result<RenderOutcome, RunDirError> {
     use crate::metrics::cell::LatencyKind;
     use chart::{cells, spectrum, sweep, timeseries, ChartFile, ChartKind, Rendered};
 
@@ -92,7 +92,7 @@ pub fn render_run(run_dir: &Path) -> Result<RenderOutcome, ReportError> {
     warnings.extend(out.failed.iter().cloned());
     let md = summary::markdown(&model, &out.files, &warnings);
     let summary_path = run_dir.join(crate::rundir::SUMMARY);
-    crate::rundir::write_atomic(&summary_path, md.as_bytes()).map_err(|e| ReportError::Io {
+    crate::rundir::write_atomic(&summary_path, md.as_bytes()).map_err(|e| RunDirError::Io {
         path: summary_path.clone(),
         source: e,
     })?;

@@ -1,7 +1,7 @@
 //! Loading a run directory back from its files alone (`manifest.json`, `results.csv`,
 //! `timeseries.csv`, `cells/<id>/*.hlog`), so `kbench report` can re-render a run copied from
 //! another machine. Every failure names the file (and the line for CSV) and is a
-//! [`ReportError`]; nothing here panics on bad input.
+//! [`RunDirError`]; nothing here panics on bad input.
 
 use std::path::{Path, PathBuf};
 
@@ -13,9 +13,9 @@ use serde::Deserialize;
 use super::rows::{ResultRow, TimeseriesRow};
 use crate::metrics::cell::LatencyKind;
 
-/// Why a run directory could not be read or rendered. `kbench report` exits 2 on any of these.
+/// Why a run directory could not be read or rendered: every command exits 2 on these (`crate::error`).
 #[derive(Debug, thiserror::Error)]
-pub enum ReportError {
+pub enum RunDirError {
     #[error("{}: not found{hint}", path.display())]
     Missing { path: PathBuf, hint: &'static str },
     /// A file that exists but cannot be parsed; `message` says where (line, offset) and why.
@@ -49,7 +49,7 @@ pub struct RunData {
 
 /// Read `manifest.json`, `results.csv` and `timeseries.csv` of `dir`. The `.hlog` files are read
 /// on demand ([`measured_latency`]) because only the spectrum charts need them.
-pub fn load(dir: &Path) -> Result<RunData, ReportError> {
+pub fn load(dir: &Path) -> Result<RunData, RunDirError> {
     let mut data = load_results(dir)?;
     data.timeseries =
         read_table::<TimeseriesRow>(&dir.join("timeseries.csv"), "", &mut data.notes)?;
@@ -59,9 +59,9 @@ pub fn load(dir: &Path) -> Result<RunData, ReportError> {
 /// [`load`] without `timeseries.csv` (`timeseries` is left empty): the manifest and the
 /// results, all that `kbench compare` reads, so a run directory copied without its time series
 /// still compares.
-pub fn load_results(dir: &Path) -> Result<RunData, ReportError> {
+pub fn load_results(dir: &Path) -> Result<RunData, RunDirError> {
     if !dir.is_dir() {
-        return Err(ReportError::Missing {
+        return Err(RunDirError::Missing {
             path: dir.to_path_buf(),
             hint: " (expected a run directory written by `kbench run`)",
         });
@@ -83,9 +83,9 @@ pub fn load_results(dir: &Path) -> Result<RunData, ReportError> {
     })
 }
 
-pub fn read_manifest(path: &Path) -> Result<Manifest, ReportError> {
+pub fn read_manifest(path: &Path) -> Result<Manifest, RunDirError> {
     let bytes = read_file(path, "")?;
-    serde_json::from_slice(&bytes).map_err(|e| ReportError::Corrupt {
+    serde_json::from_slice(&bytes).map_err(|e| RunDirError::Corrupt {
         path: path.to_path_buf(),
         message: if e.is_syntax() || e.is_eof() {
             format!("not a kbench manifest: not valid JSON: {e}")
@@ -103,7 +103,7 @@ pub(crate) fn read_table<T: serde::de::DeserializeOwned>(
     path: &Path,
     hint: &'static str,
     notes: &mut Vec<String>,
-) -> Result<Vec<T>, ReportError> {
+) -> Result<Vec<T>, RunDirError> {
     Ok(read_table_and_missing(path, hint, notes)?.0)
 }
 
@@ -112,9 +112,9 @@ fn read_table_and_missing<T: serde::de::DeserializeOwned>(
     path: &Path,
     hint: &'static str,
     notes: &mut Vec<String>,
-) -> Result<(Vec<T>, Vec<&'static str>), ReportError> {
+) -> Result<(Vec<T>, Vec<&'static str>), RunDirError> {
     if !path.is_file() {
-        return Err(ReportError::Missing {
+        return Err(RunDirError::Missing {
             path: path.to_path_buf(),
             hint,
         });
@@ -122,7 +122,7 @@ fn read_table_and_missing<T: serde::de::DeserializeOwned>(
     let bytes = read_file(path, hint)?;
     let at = |e: ::csv::Error, line: Option<u64>| {
         let line = line.or_else(|| e.position().map(|p| p.line())).unwrap_or(0);
-        ReportError::Csv(format!("{}:{line}: {e}", path.display()))
+        RunDirError::Csv(format!("{}:{line}: {e}", path.display()))
     };
     let mut reader = ::csv::Reader::from_reader(&bytes[..]);
     let headers = reader.headers().map_err(|e| at(e, Some(1)))?.clone();
@@ -204,13 +204,13 @@ fn field_names<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
     p.0
 }
 
-fn read_file(path: &Path, hint: &'static str) -> Result<Vec<u8>, ReportError> {
+fn read_file(path: &Path, hint: &'static str) -> Result<Vec<u8>, RunDirError> {
     std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ReportError::Missing {
+        std::io::ErrorKind::NotFound => RunDirError::Missing {
             path: path.to_path_buf(),
             hint,
         },
-        _ => ReportError::Io {
+        _ => RunDirError::Io {
             path: path.to_path_buf(),
             source: e,
         },
@@ -236,12 +236,12 @@ pub fn measured_latency(
     cell: &str,
     repeats: &[u32],
     kind: LatencyKind,
-) -> Result<Histogram<u64>, ReportError> {
+) -> Result<Histogram<u64>, RunDirError> {
     let mut total = empty_histogram();
     for &r in repeats {
         let path = hlog_path(run_dir, cell, r, kind);
         let h = read_hlog(&path)?;
-        total.add(&h).map_err(|e| ReportError::Corrupt {
+        total.add(&h).map_err(|e| RunDirError::Corrupt {
             path: path.clone(),
             message: format!("cannot merge histograms: {e:?}"),
         })?;
@@ -257,9 +257,9 @@ fn empty_histogram() -> Histogram<u64> {
 }
 
 /// Merge the non-warm-up intervals of one `.hlog` file.
-pub fn read_hlog(path: &Path) -> Result<Histogram<u64>, ReportError> {
+pub fn read_hlog(path: &Path) -> Result<Histogram<u64>, RunDirError> {
     let bytes = read_file(path, "")?;
-    measured_from_log(&bytes).map_err(|message| ReportError::Corrupt {
+    measured_from_log(&bytes).map_err(|message| RunDirError::Corrupt {
         path: path.to_path_buf(),
         message,
     })
