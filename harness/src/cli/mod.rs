@@ -1,5 +1,5 @@
 //! The command line: the only code that knows clap. Each subcommand's arguments become the
-//! library's plain options in [`commands`], which also opens the connection, builds the one
+//! library's plain options in `commands.rs`, which also opens the connection, builds the one
 //! runtime and the shutdown handle, and calls the library. All output goes to a `Write` so
 //! the printers can be tested.
 

@@ -1,6 +1,6 @@
 //! Running a scenario: its cells in order, each from topic creation to teardown.
 //!
-//! One cell ([`cell`]): create its topic (prefixed, recorded in the run directory's
+//! One cell (`cell.rs`): create its topic (prefixed, recorded in the run directory's
 //! `topics.txt`), wait until every partition has a leader, start the consumers and wait for
 //! their assignment, start the producers, warm up, measure, stop the producers, drain until
 //! every acked message is consumed by every group (or the drain timeout passes), delete the
