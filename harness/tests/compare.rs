@@ -5,7 +5,7 @@
 mod common;
 use std::path::{Path, PathBuf};
 
-use common::{bootstrap, kbench, text, workspace_root};
+use common::{kbench, text, workspace_root};
 use kbench::rundir::rows::{to_csv, ResultRow};
 
 /// A results row for cell `cell`, repeat `repeat`: `tput` msg/s acked, publish p50 / p99 in ms.
@@ -492,14 +492,13 @@ drain_timeout = "5s"
 }
 
 /// `kbench run` into a fresh reports dir under `parent`; returns the run directory.
-fn real_run(scenario: &Path, parent: &Path, extra: &[&str]) -> PathBuf {
+fn real_run(bootstrap: &str, scenario: &Path, parent: &Path, extra: &[&str]) -> PathBuf {
     let reports = tempfile::tempdir_in(parent).unwrap().keep();
-    let bootstrap = bootstrap();
     let mut args = vec![
         "run",
         scenario.to_str().unwrap(),
         "--bootstrap",
-        &bootstrap,
+        bootstrap,
         "--reports",
         reports.to_str().unwrap(),
         "--quiet",
@@ -518,11 +517,12 @@ fn real_run(scenario: &Path, parent: &Path, extra: &[&str]) -> PathBuf {
 /// acks=1 as the baseline, acks=all as the current run: publish p50 rises well beyond +25%.
 #[test]
 fn real_cluster_acks_all_after_acks_1_fails_the_compare() {
+    let bootstrap = common::require_cluster!();
     let t = tempfile::tempdir().unwrap();
     let (one, all) = (scenario(t.path(), "1"), scenario(t.path(), "all"));
     for attempt in 1..=ATTEMPTS {
-        let b = real_run(&one, t.path(), &[]);
-        let c = real_run(&all, t.path(), &[]);
+        let b = real_run(&bootstrap, &one, t.path(), &[]);
+        let c = real_run(&bootstrap, &all, t.path(), &[]);
         let o = compare(&b, &c, &["--threshold", "p50=+25%", "--allow-flagged"]);
         eprintln!("--- attempt {attempt}\n{}", text(&o));
         assert_ne!(o.status.code(), Some(2), "{}", text(&o));
@@ -547,11 +547,12 @@ fn real_cluster_acks_all_after_acks_1_fails_the_compare() {
 /// or a larger p50 change that the repeats show to be noise.
 #[test]
 fn real_cluster_two_runs_of_the_same_scenario_pass() {
+    let bootstrap = common::require_cluster!();
     let t = tempfile::tempdir().unwrap();
     let one = scenario(t.path(), "1");
     for attempt in 1..=ATTEMPTS {
-        let b = real_run(&one, t.path(), &["--repeat", "3"]);
-        let c = real_run(&one, t.path(), &["--repeat", "3"]);
+        let b = real_run(&bootstrap, &one, t.path(), &["--repeat", "3"]);
+        let c = real_run(&bootstrap, &one, t.path(), &["--repeat", "3"]);
         let o = compare(
             &b,
             &c,

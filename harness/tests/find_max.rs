@@ -4,7 +4,7 @@
 //! first probe; the test checks the structure of the answer, not particular rates.
 
 mod common;
-use common::{bootstrap, kbench, text, workspace_root};
+use common::{kbench, text, workspace_root};
 
 fn read(path: &std::path::Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {
     let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -23,6 +23,7 @@ fn col<'a>(h: &csv::StringRecord, row: &'a csv::StringRecord, name: &str) -> &'a
 
 #[test]
 fn a_tiny_search_reports_a_passing_max_with_only_failures_above() {
+    let bootstrap = common::require_cluster!();
     let reports = tempfile::tempdir().unwrap();
     let scenario = workspace_root().join("scenarios/find-max.toml");
     let started = std::time::Instant::now();
@@ -43,7 +44,7 @@ fn a_tiny_search_reports_a_passing_max_with_only_failures_above() {
             "--probe-warmup",
             "1s",
             "--bootstrap",
-            &bootstrap(),
+            &bootstrap,
             "--reports",
             reports.path().to_str().unwrap(),
             "--quiet",

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bootstrap, kbench, random_topic, text};
+use common::{kbench, random_topic, text};
 use kbench::cluster::admin::Admin;
 use kbench::rundir::rows::{read_csv, ResultRow};
 
@@ -30,14 +30,9 @@ duration = "5s"
 partitions = [1, 2, 3]
 "#;
 
-fn start(scenario: &Path, reports: &Path) -> Child {
+fn start(bootstrap: &str, scenario: &Path, reports: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_kbench"))
-        .args([
-            "run",
-            scenario.to_str().unwrap(),
-            "--bootstrap",
-            &bootstrap(),
-        ])
+        .args(["run", scenario.to_str().unwrap(), "--bootstrap", bootstrap])
         .args(["--reports", reports.to_str().unwrap(), "--quiet"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -80,13 +75,13 @@ fn wait_exit(child: &mut Child, timeout: Duration) -> Option<i32> {
     }
 }
 
-fn resume(scenario: &Path, run_dir: &Path) -> std::process::Output {
+fn resume(bootstrap: &str, scenario: &Path, run_dir: &Path) -> std::process::Output {
     kbench(
         &[
             "run",
             scenario.to_str().unwrap(),
             "--bootstrap",
-            &bootstrap(),
+            bootstrap,
             "--resume",
             run_dir.to_str().unwrap(),
             "--quiet",
@@ -105,11 +100,12 @@ fn cells(run_dir: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn sigint_keeps_finished_cells_marks_the_running_one_and_resume_completes_the_sweep() {
+    let bootstrap = common::require_cluster!();
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("resume.toml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let reports = dir.path().join("reports");
-    let mut child = start(&scenario, &reports);
+    let mut child = start(&bootstrap, &scenario, &reports);
     let run_dir = wait_for_rows(&mut child, &reports, 1, Duration::from_secs(120));
     // The second cell is now setting up; 3 s later it is warming up or measuring.
     std::thread::sleep(Duration::from_secs(3));
@@ -124,7 +120,7 @@ fn sigint_keeps_finished_cells_marks_the_running_one_and_resume_completes_the_sw
     assert!(got[1].1.contains("interrupted"), "{got:?}");
     assert!(run_dir.join("cells/partitions-1/publish.hlog").exists());
 
-    let o = resume(&scenario, &run_dir);
+    let o = resume(&bootstrap, &scenario, &run_dir);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("1 of 3 cell runs already done"), "{stdout}");
@@ -146,11 +142,12 @@ fn sigint_keeps_finished_cells_marks_the_running_one_and_resume_completes_the_sw
 
 #[test]
 fn kill_9_leaves_valid_files_and_resume_removes_the_orphaned_topic() {
+    let bootstrap = common::require_cluster!();
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("resume.toml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let reports = dir.path().join("reports");
-    let mut child = start(&scenario, &reports);
+    let mut child = start(&bootstrap, &scenario, &reports);
     let run_dir = wait_for_rows(&mut child, &reports, 1, Duration::from_secs(120));
     // Wait until the second cell's topic is registered, then kill without warning.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -164,7 +161,7 @@ fn kill_9_leaves_valid_files_and_resume_removes_the_orphaned_topic() {
     // Whatever was on disk is complete: one valid row, no temp files in the way.
     assert_eq!(cells(&run_dir).len(), 1);
     let orphan = kbench::rundir::registered_topics(&run_dir).unwrap()[1].clone();
-    let admin = Admin::new(&bootstrap(), &BTreeMap::new()).unwrap();
+    let admin = Admin::new(&bootstrap, &BTreeMap::new()).unwrap();
     assert!(
         admin
             .describe(&orphan, Duration::from_secs(10))
@@ -173,7 +170,7 @@ fn kill_9_leaves_valid_files_and_resume_removes_the_orphaned_topic() {
         "the killed cell's topic is still there"
     );
 
-    let o = resume(&scenario, &run_dir);
+    let o = resume(&bootstrap, &scenario, &run_dir);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout).contains(&format!("deleted topic {orphan}")),
@@ -189,7 +186,8 @@ fn kill_9_leaves_valid_files_and_resume_removes_the_orphaned_topic() {
 
 #[test]
 fn cleanup_deletes_only_registered_topics_even_among_same_prefix_names() {
-    let admin = Admin::new(&bootstrap(), &BTreeMap::new()).unwrap();
+    let bootstrap = common::require_cluster!();
+    let admin = Admin::new(&bootstrap, &BTreeMap::new()).unwrap();
     let ours = random_topic("ours");
     let foreign = format!("kbench-{}", random_topic("foreign")); // same prefix, not ours
     for t in [&ours, &foreign] {
@@ -201,10 +199,10 @@ fn cleanup_deletes_only_registered_topics_even_among_same_prefix_names() {
     std::fs::write(run_dir.path().join("topics.txt"), format!("{ours}\n")).unwrap();
     // Through the command: not a run directory yet, refused; then only `ours` goes.
     let dir = run_dir.path().to_str().unwrap();
-    let o = kbench(&["cleanup", dir, "--bootstrap", &bootstrap()], &[]);
+    let o = kbench(&["cleanup", dir, "--bootstrap", &bootstrap], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     std::fs::write(run_dir.path().join("manifest.json"), "{}").unwrap();
-    let o = kbench(&["cleanup", dir, "--bootstrap", &bootstrap()], &[]);
+    let o = kbench(&["cleanup", dir, "--bootstrap", &bootstrap], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains(&format!("deleted {ours}")), "{stdout}");
@@ -229,7 +227,8 @@ fn cleanup_deletes_only_registered_topics_even_among_same_prefix_names() {
 
 #[test]
 fn a_cell_never_runs_on_or_deletes_a_topic_that_already_exists() {
-    let admin = Admin::new(&bootstrap(), &BTreeMap::new()).unwrap();
+    let bootstrap = common::require_cluster!();
+    let admin = Admin::new(&bootstrap, &BTreeMap::new()).unwrap();
     let existing = format!("kbench-{}", random_topic("existing"));
     admin
         .create_topic(&existing, 1, 1, &BTreeMap::new(), Duration::from_secs(30))
@@ -237,7 +236,7 @@ fn a_cell_never_runs_on_or_deletes_a_topic_that_already_exists() {
     let scenario = kbench::scenario::parse_str(SCENARIO, Path::new("resume.toml")).unwrap();
     let reports = tempfile::tempdir().unwrap();
     let conn = kbench::session::ConnectionOptions {
-        bootstrap: Some(bootstrap()),
+        bootstrap: Some(bootstrap.clone()),
         ..Default::default()
     };
     let conn = kbench::session::Connection::open(&conn, &mut std::io::sink()).unwrap();
@@ -269,15 +268,16 @@ fn a_cell_never_runs_on_or_deletes_a_topic_that_already_exists() {
 
 #[test]
 fn an_existing_topic_needs_the_flag_is_never_deleted_and_old_data_is_not_read() {
+    let bootstrap = common::require_cluster!();
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    let admin = Admin::new(&bootstrap(), &BTreeMap::new()).unwrap();
+    let admin = Admin::new(&bootstrap, &BTreeMap::new()).unwrap();
     let existing = random_topic("theirs");
     admin
         .create_topic(&existing, 2, 1, &BTreeMap::new(), Duration::from_secs(30))
         .unwrap();
     // Somebody's data, already in the topic.
     let p: BaseProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
+        .set("bootstrap.servers", &bootstrap)
         .create()
         .unwrap();
     for i in 0..50 {
@@ -301,7 +301,7 @@ fn an_existing_topic_needs_the_flag_is_never_deleted_and_old_data_is_not_read() 
             "run".to_string(),
             file.to_str().unwrap().to_string(),
             "--bootstrap".into(),
-            bootstrap(),
+            bootstrap.clone(),
             "--reports".into(),
             reports.to_str().unwrap().to_string(),
             "--quiet".into(),

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{bootstrap, kbench, random_topic, text};
+use common::{kbench, random_topic, text};
 use kbench::rundir::rows::{read_csv, ResultRow};
 
 /// One run at a time: these tests check latency and placement, which a 2-core machine running
@@ -16,11 +16,16 @@ use kbench::rundir::rows::{read_csv, ResultRow};
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Run `scenario` (TOML text) and return the run directory and its result rows.
-fn run(name: &str, scenario: &str) -> (tempfile::TempDir, PathBuf, Vec<ResultRow>) {
-    run_with(name, scenario, &[])
+fn run(
+    bootstrap: &str,
+    name: &str,
+    scenario: &str,
+) -> (tempfile::TempDir, PathBuf, Vec<ResultRow>) {
+    run_with(bootstrap, name, scenario, &[])
 }
 
 fn run_with(
+    bootstrap: &str,
     name: &str,
     scenario: &str,
     extra: &[&str],
@@ -30,12 +35,11 @@ fn run_with(
     let file = dir.path().join(format!("{name}.toml"));
     std::fs::write(&file, format!("name = \"{name}\"\n{scenario}")).unwrap();
     let reports = dir.path().join("reports");
-    let bootstrap = bootstrap();
     let mut args = vec![
         "run",
         file.to_str().unwrap(),
         "--bootstrap",
-        &bootstrap,
+        bootstrap,
         "--reports",
         reports.to_str().unwrap(),
         "--quiet",
@@ -59,9 +63,11 @@ fn counts(list: &str) -> Vec<u64> {
 
 #[test]
 fn publish_latency_orders_acks_0_below_1_below_all() {
+    let bootstrap = common::require_cluster!();
     // linger 0 so batching does not blur the difference the acks level makes; three interleaved
     // passes, compared by their median, so one noisy moment on a shared machine cannot flip it.
     let (_d, _run, rows) = run_with(
+        &bootstrap,
         "acks-order",
         r#"
 [topic]
@@ -106,7 +112,9 @@ acks = ["0", "1", "all"]
 
 #[test]
 fn members_beyond_the_partition_count_are_idle_and_groups_each_get_everything() {
+    let bootstrap = common::require_cluster!();
     let (_d, run_dir, rows) = run(
+        &bootstrap,
         "groups",
         r#"
 [topic]
@@ -156,7 +164,9 @@ duration = "3s"
 
 #[test]
 fn zipf_keys_make_hot_partitions_and_uniform_keys_do_not() {
+    let bootstrap = common::require_cluster!();
     let (_d, _run, rows) = run(
+        &bootstrap,
         "skew",
         r#"
 [topic]
@@ -211,13 +221,13 @@ fn kafka_lib() -> PathBuf {
     lib
 }
 
-fn java_keyed_produce(lib: &Path, topic: &str, count: usize) {
+fn java_keyed_produce(bootstrap: &str, lib: &Path, topic: &str, count: usize) {
     let src = common::workspace_root().join("harness/tests/java/KeyedProducer.java");
     let o = std::process::Command::new(kbench::cluster::fetch::java_cmd())
         .arg("-cp")
         .arg(kbench::cluster::fetch::classpath(lib))
         .arg(src)
-        .args([&bootstrap(), topic, &count.to_string()])
+        .args([bootstrap, topic, &count.to_string()])
         .output()
         .expect("java");
     assert!(
@@ -229,6 +239,7 @@ fn java_keyed_produce(lib: &Path, topic: &str, count: usize) {
 
 #[test]
 fn murmur2_puts_keys_where_the_java_client_does() {
+    let bootstrap = common::require_cluster!();
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
     use rdkafka::Message;
@@ -236,7 +247,7 @@ fn murmur2_puts_keys_where_the_java_client_does() {
     let topic = random_topic("murmur2");
     let partitions = 6;
     let count = 300;
-    let admin = kbench::cluster::admin::Admin::new(&bootstrap(), &BTreeMap::new()).unwrap();
+    let admin = kbench::cluster::admin::Admin::new(&bootstrap, &BTreeMap::new()).unwrap();
     admin
         .create_topic(
             &topic,
@@ -248,7 +259,7 @@ fn murmur2_puts_keys_where_the_java_client_does() {
         .unwrap();
 
     // The real Java producer, default partitioner, value "java".
-    java_keyed_produce(&kafka_lib(), &topic, count);
+    java_keyed_produce(&bootstrap, &kafka_lib(), &topic, count);
 
     // kbench's producer configuration for partitioner = murmur2, value "kbench".
     let scenario = kbench::scenario::parse_str(
@@ -257,7 +268,7 @@ fn murmur2_puts_keys_where_the_java_client_does() {
     )
     .unwrap();
     let spec = &scenario.cells[0].producers;
-    let plan_config = kbench::fleet::producer::librdkafka_settings(&bootstrap(), 0, spec);
+    let plan_config = kbench::fleet::producer::librdkafka_settings(&bootstrap, 0, spec);
     let producer: BaseProducer = plan_config.create().unwrap();
     for i in 0..count {
         let key = format!("key-{i}");
@@ -268,7 +279,7 @@ fn murmur2_puts_keys_where_the_java_client_does() {
     producer.flush(Duration::from_secs(30)).unwrap();
 
     let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
+        .set("bootstrap.servers", &bootstrap)
         .set("group.id", format!("{topic}-check"))
         .set("auto.offset.reset", "earliest")
         .create()
@@ -307,6 +318,7 @@ fn murmur2_puts_keys_where_the_java_client_does() {
 
 #[test]
 fn a_fleet_of_100_producers_and_100_consumers_runs_in_one_process() {
+    let bootstrap = common::require_cluster!();
     let text =
         std::fs::read_to_string(common::workspace_root().join("scenarios/fleet-100.toml")).unwrap();
     let body = text
@@ -314,7 +326,7 @@ fn a_fleet_of_100_producers_and_100_consumers_runs_in_one_process() {
         .filter(|l| !l.starts_with("name"))
         .collect::<Vec<_>>()
         .join("\n");
-    let (_d, run_dir, rows) = run("fleet-100", &body);
+    let (_d, run_dir, rows) = run(&bootstrap, "fleet-100", &body);
     let r = &rows[0];
     assert_eq!((r.producers, r.groups, r.members), (100, 10, 10));
     assert!(r.acked > 5_000, "{r:?}");
@@ -333,6 +345,7 @@ fn a_fleet_of_100_producers_and_100_consumers_runs_in_one_process() {
 
 #[test]
 fn a_cell_asking_more_than_one_core_can_give_is_flagged_as_kbench_s_limit() {
+    let bootstrap = common::require_cluster!();
     let text =
         std::fs::read_to_string(common::workspace_root().join("scenarios/saturate.toml")).unwrap();
     let body = text
@@ -340,7 +353,7 @@ fn a_cell_asking_more_than_one_core_can_give_is_flagged_as_kbench_s_limit() {
         .filter(|l| !l.starts_with("name"))
         .collect::<Vec<_>>()
         .join("\n");
-    let (_d, _run, rows) = run("saturate", &body);
+    let (_d, _run, rows) = run(&bootstrap, "saturate", &body);
     let r = &rows[0];
     eprintln!(
         "saturate: offered {} sent {} unsent {} busiest thread {} kbench cores {} host {}",

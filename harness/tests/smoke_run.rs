@@ -2,10 +2,11 @@
 //! numbers add up, a time series, interval logs, a manifest and a PNG.
 
 mod common;
-use common::{bootstrap, kbench, text, workspace_root};
+use common::{kbench, text, workspace_root};
 
 #[test]
 fn smoke_run_writes_consistent_reports() {
+    let bootstrap = common::require_cluster!();
     let reports = tempfile::tempdir().unwrap();
     let scenario = workspace_root().join("scenarios/smoke.toml");
     let o = kbench(
@@ -13,7 +14,7 @@ fn smoke_run_writes_consistent_reports() {
             "run",
             scenario.to_str().unwrap(),
             "--bootstrap",
-            &bootstrap(),
+            &bootstrap,
             "--reports",
             reports.path().to_str().unwrap(),
             "--quiet",

@@ -2,10 +2,11 @@
 //! comparison produce non-zero figures, and the CSVs, the table and the PNG are written.
 
 mod common;
-use common::{bootstrap, kbench, text};
+use common::{kbench, text};
 
 #[test]
 fn versus_quick_writes_both_tools_figures() {
+    let bootstrap = common::require_cluster!();
     let reports = tempfile::tempdir().unwrap();
     let o = kbench(
         &[
@@ -14,7 +15,7 @@ fn versus_quick_writes_both_tools_figures() {
             "--pairs",
             "1",
             "--bootstrap",
-            &bootstrap(),
+            &bootstrap,
             "--reports",
             reports.path().to_str().unwrap(),
         ],

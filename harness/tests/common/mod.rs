@@ -1,16 +1,69 @@
 //! Shared helpers for the integration tests: the real cluster's bootstrap servers, random
 //! topic names, and running the `kbench` binary.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros, unused_imports)]
 
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Bootstrap servers of the real cluster `scripts/test` starts. Tests against Kafka never fall
-/// back to a mock: without a cluster they fail and say how to get one.
-pub fn bootstrap() -> String {
-    std::env::var("KBENCH_BOOTSTRAP").unwrap_or_else(|_| {
-        panic!("KBENCH_BOOTSTRAP is not set: run the suite with scripts/test (it starts a local Kafka cluster)")
-    })
+/// First line of every test that needs the real cluster `scripts/test` starts:
+///
+/// ```ignore
+/// let bootstrap = common::require_cluster!();
+/// ```
+///
+/// evaluates to the cluster's bootstrap servers (`KBENCH_BOOTSTRAP`). Without them the test
+/// says so in one line on stderr and returns: a plain `cargo test` skips the tests against
+/// Kafka instead of failing in them. Tests against Kafka never fall back to a mock. With
+/// `KBENCH_REQUIRE_CLUSTER=1` (as in CI) a missing cluster is a failure instead; see
+/// [`cluster`].
+macro_rules! require_cluster {
+    () => {{
+        fn here() {}
+        let test = ::std::any::type_name_of_val(&here);
+        match $crate::common::cluster(test.strip_suffix("::here").unwrap_or(test)) {
+            Some(bootstrap) => bootstrap,
+            None => return,
+        }
+    }};
+}
+pub(crate) use require_cluster;
+
+/// The one line a test without its cluster prints (or panics with).
+fn needs_a_cluster(test: &str) -> String {
+    format!("{test}: needs a Kafka cluster (KBENCH_BOOTSTRAP unset); run scripts/test")
+}
+
+/// Bootstrap servers of the real cluster `scripts/test` starts, or `None` when
+/// `KBENCH_BOOTSTRAP` is unset or empty: then `test` (its name) is reported as skipped, in one
+/// line written straight to stderr (not through `eprintln!`, which the test harness captures
+/// and only shows for failing tests). Use it through [`require_cluster!`].
+///
+/// # Panics
+/// When `KBENCH_REQUIRE_CLUSTER` is set (to anything but empty or `0`) and there is no cluster,
+/// so that a CI run whose cluster went missing fails loudly instead of skipping silently; and
+/// when `KBENCH_BOOTSTRAP` is not valid Unicode. The panic names the line of the test.
+#[track_caller]
+pub fn cluster(test: &str) -> Option<String> {
+    match std::env::var("KBENCH_BOOTSTRAP") {
+        Ok(b) if !b.trim().is_empty() => return Some(b),
+        Err(std::env::VarError::NotUnicode(b)) => {
+            panic!("{test}: KBENCH_BOOTSTRAP is not valid Unicode: {b:?}")
+        }
+        _ => {}
+    }
+    let line = needs_a_cluster(test);
+    if cluster_required() {
+        panic!("{line} (KBENCH_REQUIRE_CLUSTER is set, so this is a failure, not a skip)");
+    }
+    // One write of the whole line, so that parallel tests do not interleave mid-line.
+    let _ = std::io::stderr().write_all(format!("skipped {line}\n").as_bytes());
+    None
+}
+
+/// `KBENCH_REQUIRE_CLUSTER` set to anything but empty or `0`.
+fn cluster_required() -> bool {
+    std::env::var_os("KBENCH_REQUIRE_CLUSTER").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// A topic name no other test (or run) uses.
