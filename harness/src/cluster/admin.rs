@@ -38,7 +38,16 @@ fn config(bootstrap: &str, extra: &BTreeMap<String, String>) -> ClientConfig {
 
 /// Ids of the brokers the cluster currently lists in its metadata (registered and unfenced).
 pub fn broker_ids(bootstrap: &str, timeout: Duration) -> Result<Vec<i32>, ClusterError> {
-    let consumer: BaseConsumer = config(bootstrap, &BTreeMap::new())
+    broker_ids_with(bootstrap, &BTreeMap::new(), timeout)
+}
+
+/// [`broker_ids`] with extra client properties (the security settings of a secured cluster).
+pub fn broker_ids_with(
+    bootstrap: &str,
+    extra: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> Result<Vec<i32>, ClusterError> {
+    let consumer: BaseConsumer = config(bootstrap, extra)
         .create()
         .map_err(|e| kafka_err(bootstrap, e))?;
     let md = consumer

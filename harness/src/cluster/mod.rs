@@ -6,6 +6,8 @@ pub mod fetch;
 pub mod kafka_config;
 pub mod local;
 pub mod process;
+pub mod security;
 
 pub use error::ClusterError;
 pub use local::{LocalCluster, LocalClusterOpts, NodeStatus};
+pub use security::SecurityMode;
