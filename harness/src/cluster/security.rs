@@ -753,6 +753,24 @@ mod tests {
     }
 
     #[test]
+    fn compose_material_has_host_and_container_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_compose_material(dir.path()).unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let host = Material::new(&base);
+        assert_eq!(files[0], host.client_properties());
+        for f in [host.ca(), host.broker_keystore(), host.broker_password()] {
+            assert!(f.exists(), "{}", f.display());
+        }
+        let props = fs::read_to_string(host.client_properties()).unwrap();
+        assert!(props.contains(&format!("ssl.ca.location={}\n", host.ca().display())));
+        assert!(props.contains("# bootstrap.servers=localhost:9092,localhost:9192,localhost:9292"));
+        let inside = fs::read_to_string(base.join(COMPOSE_CONTAINER_CLIENT)).unwrap();
+        assert!(inside.contains("ssl.truststore.location=/etc/kafka/kbench/tls/ca.pem\n"));
+        assert!(inside.contains("security.protocol=SASL_SSL\n"));
+    }
+
+    #[test]
     fn private_files_are_owner_only() {
         let dir = tempfile::tempdir().unwrap();
         let m = Material::new(dir.path());
