@@ -14,6 +14,7 @@ use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
 
 use super::error::ClusterError;
+use super::Access;
 
 /// Prefix of every topic kbench creates; cleanup only ever considers topics it recorded itself.
 pub const TOPIC_PREFIX: &str = "kbench-";
@@ -25,20 +26,18 @@ fn kafka_err(bootstrap: &str, cause: impl std::fmt::Display) -> ClusterError {
     }
 }
 
-fn config(bootstrap: &str, extra: &BTreeMap<String, String>) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", bootstrap);
+fn config(access: &Access, extra: &BTreeMap<String, String>) -> ClientConfig {
+    let mut c = access.config();
     // A broker that is down is normal in fault tests; don't spam stderr about it.
     c.set("log_level", "3");
-    for (k, v) in extra {
-        c.set(k, v);
-    }
+    Access::apply_extra(&mut c, extra);
     c
 }
 
 /// Ids of the brokers the cluster currently lists in its metadata (registered and unfenced).
-pub fn broker_ids(bootstrap: &str, timeout: Duration) -> Result<Vec<i32>, ClusterError> {
-    let consumer: BaseConsumer = config(bootstrap, &BTreeMap::new())
+pub fn broker_ids(access: &Access, timeout: Duration) -> Result<Vec<i32>, ClusterError> {
+    let bootstrap = &access.bootstrap;
+    let consumer: BaseConsumer = config(access, &BTreeMap::new())
         .create()
         .map_err(|e| kafka_err(bootstrap, e))?;
     let md = consumer
@@ -64,8 +63,9 @@ pub struct Admin {
 }
 
 impl Admin {
-    pub fn new(bootstrap: &str, extra: &BTreeMap<String, String>) -> Result<Admin, ClusterError> {
-        let cfg = config(bootstrap, extra);
+    pub fn new(access: &Access, extra: &BTreeMap<String, String>) -> Result<Admin, ClusterError> {
+        let bootstrap = &access.bootstrap;
+        let cfg = config(access, extra);
         Ok(Admin {
             bootstrap: bootstrap.to_string(),
             client: cfg.create().map_err(|e| kafka_err(bootstrap, e))?,
