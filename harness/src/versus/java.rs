@@ -429,6 +429,31 @@ pub fn parse_e2e(output: &str) -> Option<EndToEnd> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn connection_properties_become_the_java_client_s() {
+        let p = |kv: &[(&str, &str)]| -> Vec<(String, String)> {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let text = super::java_client_properties(&p(&[
+            ("security.protocol", "sasl_ssl"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.username", "kbench"),
+            ("sasl.password", "pa\"ss"),
+            ("ssl.ca.location", "/t/ca.pem"),
+        ]))
+        .unwrap();
+        assert!(text.contains("security.protocol=SASL_SSL\n"), "{text}");
+        assert!(text.contains("ssl.truststore.type=PEM\nssl.truststore.location=/t/ca.pem\n"));
+        assert!(text.contains(
+            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \
+             username=\"kbench\" password=\"pa\\\\\"ss\";"
+        ), "{text}");
+        assert!(super::java_client_properties(&p(&[("sasl.oauthbearer.config", "x")])).is_err());
+        assert_eq!(super::java_client_properties(&[]).unwrap(), "");
+    }
+
     use super::*;
 
     #[test]
