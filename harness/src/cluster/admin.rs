@@ -137,6 +137,8 @@ impl Admin {
             let attempt = self
                 .meta
                 .fetch_metadata(None, left.min(Duration::from_secs(1)));
+            // Connection errors reach the context only when the client's queue is served.
+            let _ = self.meta.poll(Duration::from_millis(50));
             let errors = self
                 .meta
                 .context()
