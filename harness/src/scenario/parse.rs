@@ -243,6 +243,19 @@ fn set(
     base: &mut CellSpec,
     origins: &mut Origins,
 ) -> Result<(), ScenarioError> {
+    // `linger.ms = 5` (a dotted key) and `"linger.ms" = 500` are two keys to TOML and one
+    // property to librdkafka: the last one would silently win.
+    if let Some((first, span)) = origins.get(&setting) {
+        let at = cx
+            .src
+            .line(span.clone())
+            .map(|l| format!(" at line {l}"))
+            .unwrap_or_default();
+        return Err(f.err(
+            cx,
+            format!("set twice: also written as {first}{at}; keep one"),
+        ));
+    }
     setting.apply(f, cx, base)?;
     origins.insert(setting, (f.key.clone(), f.span.clone()));
     Ok(())

@@ -290,7 +290,7 @@ producers.acks = ["all"]
 "topic.partitions" = [3]
 "producers.count" = [2]
 topic.configs."min.insync.replicas" = [1]
-"client.producer.linger.ms" = [0, 5]
+"client.producer.batch.num.messages" = [1, 5]
 client.consumer."fetch.min.bytes" = [1]
 keys = [{ uniform = 1000 }, { zipf = 10, exponent = 1.5 }]
 message_size = [100, "1KiB", { min = 1, max = 2 }]
@@ -303,7 +303,7 @@ message_size = [100, "1KiB", { min = 1, max = 2 }]
             "topic.partitions",
             "producers.count",
             "topic.configs.min.insync.replicas",
-            "client.producer.linger.ms",
+            "client.producer.batch.num.messages",
             "client.consumer.fetch.min.bytes",
             "keys",
             "message_size",
@@ -312,14 +312,14 @@ message_size = [100, "1KiB", { min = 1, max = 2 }]
     assert_eq!(s.cells.len(), 12);
     assert_eq!(
         s.cells[0].id,
-        "acks-all_partitions-3_producers-2_min.insync.replicas-1_linger.ms-0_fetch.min.bytes-1_keys-uniform-1000_message_size-100"
+        "acks-all_partitions-3_producers-2_min.insync.replicas-1_batch.num.messages-1_fetch.min.bytes-1_keys-uniform-1000_message_size-100"
     );
     assert_eq!(s.axes[6].values, ["uniform=1000", "zipf=10,exponent=1.5"]);
     assert_eq!(s.axes[7].values, ["100", "1KiB", "min=1,max=2"]);
     let last = s.cells.last().expect("cells");
     assert_eq!(last.producers.count, 2);
     assert_eq!(last.topic.configs["min.insync.replicas"], "1");
-    assert_eq!(last.client.producer["linger.ms"], "5");
+    assert_eq!(last.client.producer["batch.num.messages"], "5");
     assert_eq!(last.client.consumer["fetch.min.bytes"], "1");
     assert_eq!(
         last.producers.keys,
@@ -1011,7 +1011,7 @@ partitioner = "murmur2"
 [run]
 warmup = "1m30s"
 [client.producer]
-linger.ms = 1
+message.timeout.ms = 30000
 [sweep]
 acks = ["0", 1, -1]
 "client.producer.batch.num.messages" = [1, 10]
@@ -1515,5 +1515,68 @@ fn an_unresolvable_reference_names_the_key_and_reference_and_keeps_the_text_as_w
     assert!(
         !text.contains("hunter2") && text.contains("<redacted>"),
         "{text}"
+    );
+}
+
+// ---------------------------------------------------------------- client properties
+
+#[test]
+fn a_property_kbench_sets_itself_is_refused_in_the_pass_through() {
+    fails(
+        "name = \"x\"\n[producers]\nacks = \"all\"\n[client.producer]\nacks = \"1\"\n",
+        5,
+        "client.producer.acks",
+        "set by kbench from producers.acks",
+    );
+    fails(
+        "name = \"x\"\n[client.consumer]\n\"group.id\" = \"g\"\n",
+        3,
+        "client.consumer.group.id",
+        "consumers.groups",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\n\"client.producer.compression.type\" = [\"lz4\"]\n",
+        3,
+        "sweep.client.producer.compression.type",
+        "producers.compression",
+    );
+}
+
+#[test]
+fn librdkafka_checks_names_and_values_before_any_load() {
+    fails(
+        "name = \"x\"\n[client.producer]\n\"linger.msx\" = 5\n",
+        3,
+        "client.producer.linger.msx",
+        "No such configuration property",
+    );
+    fails(
+        "name = \"x\"\n[client.consumer]\n\"fetch.min.bytes\" = \"abc\"\n",
+        3,
+        "client.consumer.fetch.min.bytes",
+        "Invalid value",
+    );
+    fails(
+        "name = \"x\"\n[client.admin]\n\"socket.timeout.msec\" = 1\n",
+        3,
+        "client.admin.socket.timeout.msec",
+        "librdkafka",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\n\"client.consumer.fetch.min.bytes\" = [1, \"lots\"]\n",
+        3,
+        "sweep.client.consumer.fetch.min.bytes",
+        "Invalid value",
+    );
+    ok("name = \"x\"\n[client.producer]\n\"socket.nagle.disable\" = true\n");
+}
+
+#[test]
+fn a_property_written_twice_in_two_spellings_is_refused() {
+    fails(
+        "name = \"x\"\n[client.producer]\nbatch.num.messages = 5\n\"batch.num.messages\" = 500\n",
+        4,
+        "client.producer.batch.num.messages",
+        "line 3",
     );
 }
