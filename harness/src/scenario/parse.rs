@@ -25,8 +25,12 @@ use super::units::parse_duration;
 /// Reads and parses a scenario file. Relative paths in it (message files) are resolved against
 /// the file's directory.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError::new(path, None, None, format!("cannot read: {e}")))?;
+    // Bounded before anything is parsed: a regular file (a named pipe would block forever),
+    // of a size a scenario can have, in UTF-8 (else the line and byte offset where it is not).
+    let bytes = super::input::read_bounded(path, super::input::MAX_SCENARIO_BYTES)
+        .map_err(|m| ScenarioError::new(path, None, None, m))?;
+    let text = super::input::utf8(bytes)
+        .map_err(|(line, m)| ScenarioError::new(path, Some(line), None, m))?;
     parse_str(&text, path)
 }
 

@@ -94,6 +94,19 @@ pub(crate) fn collect_axes(
                 ),
             )
         })?;
+        // Before any value is looked at: an axis longer than the cell cap can never run, and
+        // checking 300,000 values one by one would take minutes.
+        if list.len() > MAX_CELLS {
+            return Err(cx.src.err(
+                span,
+                &key,
+                format!(
+                    "{} values: a sweep has at most {MAX_CELLS} cells, so an axis at most \
+                     {MAX_CELLS} values",
+                    list.len()
+                ),
+            ));
+        }
         if list.is_empty() {
             return Err(cx.src.err(
                 span,
@@ -102,6 +115,8 @@ pub(crate) fn collect_axes(
             ));
         }
         let mut values: Vec<AxisValue> = Vec::new();
+        // Each value's text, for the duplicate check: one lookup per value, not a scan.
+        let mut seen: HashSet<String> = HashSet::with_capacity(list.len());
         for v in list.iter() {
             let item = Item::Value(v.clone());
             let field = Field {
@@ -112,7 +127,7 @@ pub(crate) fn collect_axes(
             // Same validation as in the section; the scratch cell is thrown away.
             setting.apply(&field, cx, &mut base.clone())?;
             let text = render(&item);
-            if values.iter().any(|prev| prev.text == text) {
+            if !seen.insert(text.clone()) {
                 return Err(field.err(cx, format!("value {text:?} is listed twice")));
             }
             let span = field.span.clone();

@@ -1465,3 +1465,127 @@ fn an_existing_topic_is_named_by_a_non_empty_string() {
         "expected a topic name",
     );
 }
+
+// ---------------------------------------------------------------- bounded inputs (issue 15 A.3)
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+#[test]
+fn a_named_pipe_as_scenario_or_message_file_is_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = dir.path().join("s.toml");
+    mkfifo(&pipe);
+    // No writer ever comes: a blocking read would hang here.
+    let e = load(&pipe).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert!(
+        e.to_string().starts_with(&format!(
+            "{}: not a regular file but a named pipe",
+            pipe.display()
+        )),
+        "{e}"
+    );
+
+    mkfifo(&dir.path().join("values.log"));
+    let path = dir.path().join("ok.toml");
+    let text = "name = \"f\"\n[producers]\nmessage_size = { file = \"values.log\" }\n";
+    std::fs::write(&path, text).unwrap();
+    let e = load(&path).unwrap_err();
+    assert_eq!(e.line, Some(3));
+    assert_eq!(e.key.as_deref(), Some("producers.message_size.file"));
+    assert!(
+        e.message.contains("not a regular file but a named pipe"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_endless_message_file_is_refused() {
+    let e = fails(
+        "name = \"f\"\n[producers]\nmessage_size = { file = \"/dev/zero\" }\n",
+        3,
+        "producers.message_size.file",
+        "message file /dev/zero: not a regular file but a character device",
+    );
+    assert!(e.message.len() < 200);
+}
+
+#[test]
+fn a_scenario_file_over_the_size_bound_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.toml");
+    let mut text = String::from("name = \"big\"\n");
+    while text.len() as u64 <= input::MAX_SCENARIO_BYTES {
+        text.push_str("# padding padding padding padding padding padding padding padding\n");
+    }
+    std::fs::write(&path, &text).unwrap();
+    let e = load(&path).unwrap_err();
+    assert!(e.to_string().contains("larger than 1 MiB"), "{e}");
+}
+
+#[test]
+fn a_300000_value_axis_is_refused_before_its_values_are_checked() {
+    let values: Vec<String> = (1..=300_000).map(|i| i.to_string()).collect();
+    let text = format!(
+        "name = \"x\"\n[sweep]\npartitions = [{}]\n",
+        values.join(", ")
+    );
+    fails(
+        &text,
+        3,
+        "sweep.partitions",
+        "300000 values: a sweep has at most 10000 cells",
+    );
+    // Duplicates within the cap are found (one lookup per value).
+    let mut values: Vec<String> = (1..=10_000).map(|i| i.to_string()).collect();
+    values[9_999] = "1".into();
+    let text = format!(
+        "name = \"x\"\n[sweep]\npartitions = [{}]\n",
+        values.join(", ")
+    );
+    fails(&text, 3, "sweep.partitions", "value \"1\" is listed twice");
+}
+
+#[test]
+fn eighty_thousand_faults_are_refused_and_a_thousand_checked() {
+    let restarts = |n: usize| {
+        let mut t = String::from("name = \"x\"\n[run]\nduration = \"1h\"\n");
+        for i in 0..n {
+            t.push_str(&format!(
+                "[[fault]]\nat = \"{}ms\"\naction = \"restart\"\nbroker = {}\n",
+                i * 1000,
+                i % 3 + 1
+            ));
+        }
+        t
+    };
+    fails(
+        &restarts(80_000),
+        4,
+        "fault",
+        "80000 faults: a scenario has at most 1000 [[fault]] entries",
+    );
+    assert_eq!(ok(&restarts(1000)).cells[0].faults.len(), 1000);
+    // The overlap check still finds the one overlap among many faults, wherever it is.
+    let mut t = restarts(999);
+    t.push_str("[[fault]]\nat = \"500s\"\naction = \"kill\"\nduration = \"2s\"\nbroker = 3\n");
+    fails(&t, 2 + 999 * 4 + 3, "fault[999].at", "");
+}
+
+#[test]
+fn a_scenario_that_is_not_utf8_names_line_and_byte_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.toml");
+    std::fs::write(&path, b"name = \"x\"\n[topic]\n# caf\xe9\npartitions = 1\n").unwrap();
+    let e = load(&path).unwrap_err();
+    assert_eq!(e.line, Some(3));
+    assert!(
+        e.to_string()
+            .ends_with("not UTF-8 text: byte 0xe9 at byte offset 24 (scenario files are UTF-8)"),
+        "{e}"
+    );
+}
