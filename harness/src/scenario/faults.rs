@@ -262,12 +262,18 @@ fn broker_of(f: &Field, cx: &Ctx) -> Result<BrokerRef, ScenarioError> {
     }
 }
 
-/// When a fault holds its node: from `at` to `at + duration`, or to the end of the cell.
-/// A restart holds it only at `at`.
+/// How long a broker takes, at least, from being started to serving clients again. The
+/// executor holds the node until then, so another fault on it sooner fails when it fires.
+pub const BROKER_START: Duration = Duration::from_secs(5);
+
+/// When a fault holds its node: from `at` to `at + duration` (plus [`BROKER_START`] when the
+/// broker is started again: kill, stop, restart), or to the end of the cell. A pause's
+/// resume is immediate.
 fn held_until(f: &FaultSpec) -> Option<Duration> {
     match (f.action, f.duration) {
-        (FaultAction::Restart, _) => Some(f.at),
-        (_, Some(d)) => Some(f.at + d),
+        (FaultAction::Restart, _) => Some(f.at + BROKER_START),
+        (FaultAction::Pause, Some(d)) => Some(f.at + d),
+        (_, Some(d)) => Some(f.at + d + BROKER_START),
         (_, None) => None,
     }
 }
@@ -300,8 +306,14 @@ fn check_overlaps(faults: &[ParsedFault], cx: &Ctx) -> Result<(), ScenarioError>
         let until = held_until(a);
         if a.at == at || until.is_none_or(|u| at < u) {
             let until = match until {
-                Some(u) if u > a.at => format!("until {}", format_duration(u)),
-                Some(_) => "then".to_string(),
+                Some(u) if a.action == FaultAction::Pause => {
+                    format!("until {}", format_duration(u))
+                }
+                Some(u) => format!(
+                    "until {}, counting {} for the broker to start and serve again",
+                    format_duration(u),
+                    format_duration(BROKER_START)
+                ),
                 None => "until the end of the cell".to_string(),
             };
             return Err(cx.src.err(
