@@ -1740,3 +1740,20 @@ fn two_spellings_of_one_value_in_a_sweep_are_one_cell_and_refused() {
     );
     ok("name = \"x\"\n[sweep]\nmessage_size = [1024, \"2KiB\"]\n");
 }
+
+#[test]
+fn validate_prints_swept_values_escaped_and_shortened() {
+    let long = "v".repeat(150); // the cell id cap keeps swept values short anyway
+    let s = ok(&format!(
+        "name = \"x\"\n[sweep]\n\"client.producer.client.id\" = [\"\\u001b[2Jred\\nline\", \"{long}\"]\n"
+    ));
+    let mut out = Vec::new();
+    render_cells(&s, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(
+        text.contains("client.producer.client.id = [\\u{1b}[2Jred\\nline, vvv"),
+        "{text}"
+    );
+    assert!(text.contains("bytes cut]"), "{text}");
+}
