@@ -86,8 +86,11 @@ fn a_fault_on_a_broker_the_cluster_does_not_have_is_refused_before_the_first_cel
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let err = stderr(&o);
-    let ids =
-        kbench::cluster::admin::broker_ids(&bootstrap, std::time::Duration::from_secs(10)).unwrap();
+    let ids = kbench::cluster::admin::broker_ids(
+        &kbench::cluster::Access::plaintext(&bootstrap),
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
     let mut ids: Vec<String> = ids.iter().map(i32::to_string).collect();
     ids.sort();
     let line = format!(

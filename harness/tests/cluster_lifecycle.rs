@@ -80,7 +80,11 @@ fn three_brokers_survive_one_killed_with_acks_all() {
 
     let bootstrap = report.bootstrap.clone();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let admin = Admin::new(&bootstrap, &BTreeMap::new()).unwrap();
+    let admin = Admin::new(
+        &kbench::cluster::Access::plaintext(&bootstrap),
+        &BTreeMap::new(),
+    )
+    .unwrap();
     let topic = common::random_topic("life");
     let configs = BTreeMap::from([("min.insync.replicas".to_string(), "2".to_string())]);
     admin

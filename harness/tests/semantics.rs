@@ -247,7 +247,11 @@ fn murmur2_puts_keys_where_the_java_client_does() {
     let topic = random_topic("murmur2");
     let partitions = 6;
     let count = 300;
-    let admin = kbench::cluster::admin::Admin::new(&bootstrap, &BTreeMap::new()).unwrap();
+    let admin = kbench::cluster::admin::Admin::new(
+        &kbench::cluster::Access::plaintext(&bootstrap),
+        &BTreeMap::new(),
+    )
+    .unwrap();
     admin
         .create_topic(
             &topic,
@@ -268,7 +272,11 @@ fn murmur2_puts_keys_where_the_java_client_does() {
     )
     .unwrap();
     let spec = &scenario.cells[0].producers;
-    let plan_config = kbench::fleet::producer::librdkafka_settings(&bootstrap, 0, spec);
+    let plan_config = kbench::fleet::producer::librdkafka_settings(
+        &kbench::cluster::Access::plaintext(&bootstrap),
+        0,
+        spec,
+    );
     let producer: BaseProducer = plan_config.create().unwrap();
     for i in 0..count {
         let key = format!("key-{i}");

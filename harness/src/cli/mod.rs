@@ -54,6 +54,9 @@ pub enum Command {
         /// Bootstrap servers of the cluster the run used.
         #[arg(long, env = "KBENCH_BOOTSTRAP", value_parser = parse_bootstrap)]
         bootstrap: String,
+        /// Connection properties (TLS, SASL), as for `kbench run`.
+        #[arg(long, env = "KBENCH_CLIENT_CONFIG", value_name = "FILE")]
+        client_config: Option<PathBuf>,
     },
     /// kbench side by side with Kafka's own tools (ProducerPerformance, ConsumerPerformance,
     /// EndToEndLatency) on the same cluster: throughput, CPU per message, latency.
@@ -74,6 +77,12 @@ pub struct RunArgs {
     /// Bootstrap servers of the cluster to test.
     #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local", value_parser = parse_bootstrap)]
     pub bootstrap: Option<String>,
+    /// Connection properties for every client (TLS, SASL): a Java-properties file with
+    /// librdkafka names (`security.protocol`, `ssl.ca.location`, `sasl.username`, ...), like
+    /// Kafka's `--command-config`. Values may be `${env:NAME}` or `${file:PATH}`. A scenario's
+    /// `[client.*]` properties win over it.
+    #[arg(long, env = "KBENCH_CLIENT_CONFIG", value_name = "FILE")]
+    pub client_config: Option<PathBuf>,
     /// Start (or reuse) a local cluster with this many brokers, and stop it at the end if
     /// this run started it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3))]
@@ -140,6 +149,12 @@ pub struct FindMaxArgs {
     /// Bootstrap servers of the cluster to test.
     #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local", value_parser = parse_bootstrap)]
     pub bootstrap: Option<String>,
+    /// Connection properties for every client (TLS, SASL): a Java-properties file with
+    /// librdkafka names (`security.protocol`, `ssl.ca.location`, `sasl.username`, ...), like
+    /// Kafka's `--command-config`. Values may be `${env:NAME}` or `${file:PATH}`. A scenario's
+    /// `[client.*]` properties win over it.
+    #[arg(long, env = "KBENCH_CLIENT_CONFIG", value_name = "FILE")]
+    pub client_config: Option<PathBuf>,
     /// Start (or reuse) a local cluster with this many brokers, and stop it at the end if
     /// this command started it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3))]
@@ -260,6 +275,12 @@ pub struct VersusArgs {
     /// Bootstrap servers of the cluster both tools load.
     #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local", value_parser = parse_bootstrap)]
     pub bootstrap: Option<String>,
+    /// Connection properties for every client (TLS, SASL): a Java-properties file with
+    /// librdkafka names (`security.protocol`, `ssl.ca.location`, `sasl.username`, ...), like
+    /// Kafka's `--command-config`. Values may be `${env:NAME}` or `${file:PATH}`. A scenario's
+    /// `[client.*]` properties win over it.
+    #[arg(long, env = "KBENCH_CLIENT_CONFIG", value_name = "FILE")]
+    pub client_config: Option<PathBuf>,
     /// Start (or reuse) a local cluster with this many brokers, and stop it at the end if
     /// this command started it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3))]

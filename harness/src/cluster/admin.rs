@@ -14,6 +14,7 @@ use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
 
 use super::error::ClusterError;
+use super::Access;
 
 /// Prefix of every topic kbench creates; cleanup only ever considers topics it recorded itself.
 pub const TOPIC_PREFIX: &str = "kbench-";
@@ -25,20 +26,18 @@ fn kafka_err(bootstrap: &str, cause: impl std::fmt::Display) -> ClusterError {
     }
 }
 
-fn config(bootstrap: &str, extra: &BTreeMap<String, String>) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", bootstrap);
+fn config(access: &Access, extra: &BTreeMap<String, String>) -> ClientConfig {
+    let mut c = access.config();
     // A broker that is down is normal in fault tests; don't spam stderr about it.
     c.set("log_level", "3");
-    for (k, v) in extra {
-        c.set(k, v);
-    }
+    Access::apply_extra(&mut c, extra);
     c
 }
 
 /// Ids of the brokers the cluster currently lists in its metadata (registered and unfenced).
-pub fn broker_ids(bootstrap: &str, timeout: Duration) -> Result<Vec<i32>, ClusterError> {
-    let consumer: BaseConsumer = config(bootstrap, &BTreeMap::new())
+pub fn broker_ids(access: &Access, timeout: Duration) -> Result<Vec<i32>, ClusterError> {
+    let bootstrap = &access.bootstrap;
+    let consumer: BaseConsumer = config(access, &BTreeMap::new())
         .create()
         .map_err(|e| kafka_err(bootstrap, e))?;
     let md = consumer
@@ -60,16 +59,67 @@ pub struct Admin {
     bootstrap: String,
     client: AdminClient<DefaultClientContext>,
     /// For metadata requests (the admin client has no public metadata call of its own).
-    meta: BaseConsumer,
+    meta: BaseConsumer<ConnContext>,
+}
+
+/// Keeps the errors librdkafka reports about connections (refused, TLS handshake, SASL),
+/// which a timed-out metadata request does not carry, so the first contact can say why.
+#[derive(Default)]
+pub struct ConnContext {
+    errors: std::sync::Mutex<Vec<String>>,
+}
+
+impl rdkafka::ClientContext for ConnContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        if let Ok(mut e) = self.errors.lock() {
+            if e.len() < 32 {
+                e.push(format!("{reason} ({error})"));
+            }
+        }
+    }
+}
+impl rdkafka::consumer::ConsumerContext for ConnContext {}
+
+/// Why a cluster cannot be reached, from librdkafka's connection errors: the kind, then the
+/// first such error (it names the broker). `None` when nothing says more than a timeout.
+pub fn connection_failure(errors: &[String]) -> Option<String> {
+    let find = |needles: &[&str]| {
+        errors
+            .iter()
+            .find(|e| needles.iter().any(|n| e.contains(n)))
+            .cloned()
+    };
+    if let Some(e) = find(&[
+        "SASL authentication",
+        "Authentication failed",
+        "SASL handshake",
+    ]) {
+        return Some(format!("authentication failed: {e}"));
+    }
+    if let Some(e) = find(&["SSL handshake failed", "certificate verify failed"]) {
+        return Some(format!("TLS handshake failed: {e}"));
+    }
+    if let Some(e) = find(&[
+        "incorrect security.protocol",
+        "Disconnected while requesting ApiVersion",
+    ]) {
+        return Some(format!(
+            "protocol mismatch (does security.protocol match the listener?): {e}"
+        ));
+    }
+    errors.first().map(|e| format!("connection failed: {e}"))
 }
 
 impl Admin {
-    pub fn new(bootstrap: &str, extra: &BTreeMap<String, String>) -> Result<Admin, ClusterError> {
-        let cfg = config(bootstrap, extra);
+    pub fn new(access: &Access, extra: &BTreeMap<String, String>) -> Result<Admin, ClusterError> {
+        let bootstrap = &access.bootstrap;
+        let cfg = config(access, extra);
         Ok(Admin {
             bootstrap: bootstrap.to_string(),
             client: cfg.create().map_err(|e| kafka_err(bootstrap, e))?,
-            meta: cfg.create().map_err(|e| kafka_err(bootstrap, e))?,
+            meta: cfg
+                .create_with_context(ConnContext::default())
+                .map_err(|e| kafka_err(bootstrap, e))?,
         })
     }
 
@@ -79,12 +129,41 @@ impl Admin {
 
     /// Number of brokers in the cluster; the first call on a run, so it also proves the
     /// cluster answers (within `timeout`).
+    /// A failed authentication or TLS handshake ends the wait at once, with its cause.
     pub fn broker_count(&self, timeout: Duration) -> Result<usize, ClusterError> {
-        let md = self
-            .meta
-            .fetch_metadata(None, timeout)
-            .map_err(|e| kafka_err(&self.bootstrap, format!("unreachable: {e}")))?;
-        Ok(md.brokers().len())
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let attempt = self
+                .meta
+                .fetch_metadata(None, left.min(Duration::from_secs(1)));
+            // Connection errors reach the context only when the client's queue is served.
+            let _ = self.meta.poll(Duration::from_millis(50));
+            let errors = self
+                .meta
+                .context()
+                .errors
+                .lock()
+                .map(|e| e.clone())
+                .unwrap_or_default();
+            match attempt {
+                Ok(md) => return Ok(md.brokers().len()),
+                Err(e) => {
+                    let fatal =
+                        connection_failure(&errors).filter(|f| !f.starts_with("connection failed"));
+                    if let Some(why) = fatal {
+                        return Err(kafka_err(&self.bootstrap, why));
+                    }
+                    if Instant::now() >= deadline {
+                        let why = match connection_failure(&errors) {
+                            Some(f) => format!("unreachable: {f}"),
+                            None => format!("unreachable: {e}"),
+                        };
+                        return Err(kafka_err(&self.bootstrap, why));
+                    }
+                }
+            }
+        }
     }
 
     fn options(timeout: Duration) -> AdminOptions {
@@ -218,5 +297,32 @@ fn describe_code(code: RDKafkaErrorCode) -> String {
             "already exists (kbench only writes to topics it creates)".into()
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connection_failure;
+
+    #[test]
+    fn connection_errors_are_classified() {
+        let auth = "sasl_ssl://127.0.0.1:25092/bootstrap: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512";
+        let tls = "ssl://127.0.0.1:25092/bootstrap: SSL handshake failed: error:0A000086:SSL routines::certificate verify failed";
+        let proto = "127.0.0.1:25092/bootstrap: Disconnected while requesting ApiVersion: might be caused by incorrect security.protocol configuration (connecting to a SSL listener?)";
+        let refused =
+            "127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused";
+        let c =
+            |e: &[&str]| connection_failure(&e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert!(c(&[refused, auth])
+            .unwrap()
+            .starts_with("authentication failed: sasl_ssl://127.0.0.1:25092"));
+        assert!(c(&[tls])
+            .unwrap()
+            .starts_with("TLS handshake failed: ssl://127.0.0.1:25092"));
+        assert!(c(&[proto]).unwrap().starts_with("protocol mismatch"));
+        assert!(c(&[refused])
+            .unwrap()
+            .starts_with("connection failed: 127.0.0.1:1"));
+        assert_eq!(c(&[]), None);
     }
 }

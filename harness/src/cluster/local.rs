@@ -444,7 +444,10 @@ impl LocalCluster {
             }
         }
         loop {
-            let ids = super::admin::broker_ids(&self.bootstrap(), Duration::from_secs(5));
+            let ids = super::admin::broker_ids(
+                &super::Access::plaintext(&self.bootstrap()),
+                Duration::from_secs(5),
+            );
             let missing = nodes
                 .iter()
                 .find(|n| !ids.as_ref().is_ok_and(|ids| ids.contains(&(**n as i32))));

@@ -21,6 +21,7 @@ use super::pacing::Schedule;
 use super::partition::KbenchChooser;
 use super::payload::{header, PayloadGen};
 use super::wake::QueueWaker;
+use crate::cluster::Access;
 use crate::metrics::delivery::ProducerLog;
 use crate::metrics::{Clock, SharedStats};
 use crate::scenario::{Partitioner, ProducerSpec, RunSpec};
@@ -34,7 +35,8 @@ pub struct ProducerPlan {
     pub partitions: i32,
     pub spec: ProducerSpec,
     pub run: RunSpec,
-    pub bootstrap: String,
+    /// The cluster and its connection properties.
+    pub access: Access,
     /// Pass-through librdkafka properties (they win over kbench's own).
     pub extra: BTreeMap<String, String>,
     pub clock: Clock,
@@ -144,10 +146,9 @@ fn error_kind(e: &KafkaError) -> String {
 }
 
 /// librdkafka settings for a producer spec, before pass-through properties.
-pub fn librdkafka_settings(bootstrap: &str, index: usize, s: &ProducerSpec) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", bootstrap)
-        .set("client.id", format!("kbench-producer-{index}"))
+pub fn librdkafka_settings(access: &Access, index: usize, s: &ProducerSpec) -> ClientConfig {
+    let mut c = access.config();
+    c.set("client.id", format!("kbench-producer-{index}"))
         .set("acks", s.acks.as_config())
         .set("compression.type", &s.compression)
         .set("linger.ms", s.linger_ms.to_string())
@@ -174,10 +175,8 @@ pub fn librdkafka_settings(bootstrap: &str, index: usize, s: &ProducerSpec) -> C
 
 /// The producer's full librdkafka configuration: pass-through properties are applied last.
 pub fn client_config(plan: &ProducerPlan) -> ClientConfig {
-    let mut c = librdkafka_settings(&plan.bootstrap, plan.index, &plan.spec);
-    for (k, v) in &plan.extra {
-        c.set(k, v);
-    }
+    let mut c = librdkafka_settings(&plan.access, plan.index, &plan.spec);
+    Access::apply_extra(&mut c, &plan.extra);
     c
 }
 

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::secrets;
 use crate::scenario::Scenario;
 
 /// `manifest.json`. Every field has a default, so a manifest from an older or newer kbench
@@ -16,6 +17,8 @@ pub struct Manifest {
     pub librdkafka_version: String,
     pub kafka_version: Option<String>,
     pub bootstrap: String,
+    /// `security.protocol` of the connection (from `--client-config`), e.g. `SASL_SSL`.
+    pub security_protocol: String,
     pub brokers: usize,
     pub local_cluster: bool,
     /// Passes over the sweep (`--repeat`).
@@ -93,23 +96,6 @@ pub fn librdkafka_version() -> String {
     rdkafka::util::get_rdkafka_version().1
 }
 
-/// Is a property name one whose value must never reach a report or a log?
-pub fn is_secret(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    [
-        "password",
-        "secret",
-        "key.pem",
-        "keystore",
-        "token",
-        "jaas",
-        "credential",
-        "private",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
-}
-
 /// The scenario as JSON with secret-looking values replaced by "<redacted>".
 fn redacted_scenario(s: &Scenario) -> serde_json::Value {
     let mut v = serde_json::to_value(s).unwrap_or(serde_json::Value::Null);
@@ -121,8 +107,8 @@ fn redact(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(map) => {
             for (k, val) in map.iter_mut() {
-                if is_secret(k) && val.is_string() {
-                    *val = serde_json::Value::String("<redacted>".into());
+                if let Some(text) = val.as_str().filter(|_| secrets::is_secret(k)) {
+                    *val = serde_json::Value::String(secrets::shown(k, text));
                 } else {
                     redact(val);
                 }

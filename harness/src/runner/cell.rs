@@ -96,7 +96,7 @@ fn run_on_topic(cell: &CellSpec, topic: &str, env: &CellEnv<'_>) -> anyhow::Resu
     let plan = FleetPlan {
         topic: topic.to_string(),
         partitions,
-        bootstrap: session.bootstrap().to_string(),
+        access: session.access().clone(),
         group_prefix: format!("{TOPIC_PREFIX}{}", topic.trim_start_matches(TOPIC_PREFIX)),
         clock,
     };
@@ -222,7 +222,7 @@ impl FaultsInFlight {
                 let mut setup = FaultSetup::new(
                     cell.faults.clone(),
                     target.clone(),
-                    Some(env.session.bootstrap().to_string()),
+                    Some(env.session.access().clone()),
                     topic,
                     start,
                 );

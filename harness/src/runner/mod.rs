@@ -60,7 +60,7 @@ pub fn run_scenario(
     }
     let fault_target = if scenario.cells.iter().any(|c| !c.faults.is_empty()) {
         let ids = crate::cluster::admin::broker_ids(
-            session.bootstrap(),
+            session.access(),
             std::time::Duration::from_secs(10),
         )?;
         crate::scenario::validate_faults_against_cluster(scenario, &ids)?;

@@ -478,6 +478,11 @@ impl Setting {
                     ));
                 }
                 let v = prop_value(f, cx)?;
+                // A reference must resolve now, so a bad one is refused before any load. The
+                // value it stands for is not kept: clients resolve it when they are built.
+                if let Err(why) = crate::cluster::secrets::resolve(&v) {
+                    return Err(f.err(cx, why));
+                }
                 let map = match kind {
                     ClientKind::Producer => &mut cell.client.producer,
                     ClientKind::Consumer => &mut cell.client.consumer,

@@ -76,6 +76,17 @@ pub(crate) fn collect_axes(
                 format!("unknown sweep key; expected {}", Setting::sweep_keys_help()),
             )
         })?;
+        if let Setting::Client(_, prop) = &setting {
+            if crate::cluster::secrets::is_secret(prop) {
+                return Err(cx.src.err(
+                    kspan,
+                    &key,
+                    "a secret cannot be swept: swept values become cell ids, topic and folder \
+                     names and CSV columns; set it once in [client.*] or --client-config, \
+                     preferably as \"${env:NAME}\" or \"${file:PATH}\"",
+                ));
+            }
+        }
         if let Some(prev) = axes.iter().find(|a| a.setting == setting) {
             return Err(cx.src.err(
                 kspan,
@@ -125,6 +136,15 @@ pub(crate) fn collect_axes(
                 key: key.clone(),
                 span: v.span().or_else(|| span.clone()),
             };
+            if v.as_str()
+                .is_some_and(crate::cluster::secrets::is_reference)
+            {
+                return Err(field.err(
+                    cx,
+                    "a ${env:..} or ${file:..} reference cannot be swept: the value it stands \
+                     for would become a cell id, topic and folder names and CSV columns",
+                ));
+            }
             // Same validation as in the section; the scratch cell is thrown away.
             let mut scratch = base.clone();
             setting.apply(&field, cx, &mut scratch)?;

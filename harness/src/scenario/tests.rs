@@ -1757,3 +1757,55 @@ fn validate_prints_swept_values_escaped_and_shortened() {
     );
     assert!(text.contains("bytes cut]"), "{text}");
 }
+
+// ---------------------------------------------------------------- secrets
+
+#[test]
+fn a_secret_property_cannot_be_swept() {
+    fails(
+        "name = \"x\"\n[sweep]\n\"client.producer.sasl.password\" = [\"a\", \"b\"]\n",
+        3,
+        "sweep.client.producer.sasl.password",
+        "a secret cannot be swept",
+    );
+}
+
+#[test]
+fn a_reference_cannot_be_swept() {
+    fails(
+        "name = \"x\"\n[sweep]\n\"client.producer.sasl.username\" = [\"${env:A}\", \"b\"]\n",
+        3,
+        "sweep.client.producer.sasl.username",
+        "cannot be swept",
+    );
+}
+
+#[test]
+fn an_unresolvable_reference_names_the_key_and_reference_and_keeps_the_text_as_written() {
+    let e = fails(
+        "name = \"x\"\n[client.producer]\n\"sasl.password\" = \"${env:KBENCH_TEST_UNSET_PW_9}\"\n",
+        3,
+        "client.producer.sasl.password",
+        "KBENCH_TEST_UNSET_PW_9 is not set",
+    );
+    assert!(!e.to_string().contains("hunter"), "{e}");
+    std::env::set_var("KBENCH_TEST_SET_PW_9", "hunter2");
+    let s = ok(
+        "name = \"x\"\n[client.producer]\n\"sasl.password\" = \"${env:KBENCH_TEST_SET_PW_9}\"\n",
+    );
+    // The cell keeps the reference; only a client's configuration holds the value.
+    assert_eq!(
+        s.cells[0].client.producer["sasl.password"],
+        "${env:KBENCH_TEST_SET_PW_9}"
+    );
+    let manifest = crate::rundir::manifest::ScenarioInfo::of(&s);
+    let text = serde_json::to_string(&manifest).unwrap();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("${env:KBENCH_TEST_SET_PW_9}"), "{text}");
+    let literal = ok("name = \"x\"\n[client.producer]\n\"sasl.password\" = \"hunter2\"\n");
+    let text = serde_json::to_string(&crate::rundir::manifest::ScenarioInfo::of(&literal)).unwrap();
+    assert!(
+        !text.contains("hunter2") && text.contains("<redacted>"),
+        "{text}"
+    );
+}

@@ -41,7 +41,7 @@ impl Session {
         admin_props: &BTreeMap<String, String>,
         shutdown: Shutdown,
     ) -> anyhow::Result<Session> {
-        let admin = Admin::new(&conn.bootstrap, admin_props)?;
+        let admin = Admin::new(&conn.access, admin_props)?;
         let brokers = admin
             .broker_count(Duration::from_secs(10))
             .context("is the cluster up? (`kbench cluster up`, or check --bootstrap)")?;
@@ -72,7 +72,12 @@ impl Session {
     }
 
     pub fn bootstrap(&self) -> &str {
-        &self.conn.bootstrap
+        &self.conn.access.bootstrap
+    }
+
+    /// How every client of this session reaches the cluster.
+    pub fn access(&self) -> &crate::cluster::Access {
+        &self.conn.access
     }
 
     /// A new run directory `<reports_dir>/<name>-<timestamp>` with its `manifest.json`.
@@ -92,7 +97,8 @@ impl Session {
             kbench_version: env!("CARGO_PKG_VERSION").to_string(),
             librdkafka_version: manifest::librdkafka_version(),
             kafka_version: self.conn.kafka_version.clone(),
-            bootstrap: self.conn.bootstrap.clone(),
+            bootstrap: self.conn.access.bootstrap.clone(),
+            security_protocol: self.conn.access.security_protocol(),
             brokers: self.brokers,
             local_cluster: self.conn.local,
             repeat,

@@ -85,7 +85,12 @@ pub fn run(
     let (bootstrap, brokers) = (session.bootstrap(), session.brokers);
     let plan = Plan::new(opts.quick, opts.pairs, brokers, &opts.only, opts.cpu_rate);
     let run_dir = session.create_run(&opts.reports_dir, "versus", None, opts.pairs, None)?;
-    let java = JavaEnv::new(fetch::java_cmd(), lib, bootstrap, run_dir.dir.join("raw"));
+    let java = JavaEnv::new(
+        fetch::java_cmd(),
+        lib,
+        session.access(),
+        run_dir.dir.join("raw"),
+    )?;
     let mut r = Run {
         plan,
         session,
@@ -95,7 +100,7 @@ pub fn run(
         bootstrap,
         brokers,
         java,
-        offsets: EndOffsets::new(bootstrap)?,
+        offsets: EndOffsets::new(session.access())?,
         measurements: Vec::new(),
         threads: Vec::new(),
         kbench_rate: HashMap::new(),
@@ -228,7 +233,7 @@ impl Run<'_> {
             .session
             .topic_name(&self.run_id, &format!("{}-prefill", c.id));
         self.create_topic(&topic, c.partitions)?;
-        let n = kbench::prefill(c, self.rf(), self.bootstrap, &topic)?;
+        let n = kbench::prefill(c, self.rf(), self.session.access(), &topic)?;
         self.prefilled = Some((topic.clone(), n));
         Ok((topic, n))
     }
@@ -284,7 +289,7 @@ impl Run<'_> {
                 let child = kbench::run_child(
                     c,
                     self.rf(),
-                    self.bootstrap,
+                    self.session.access(),
                     &self.dir,
                     &name,
                     &self.offsets,
@@ -308,7 +313,7 @@ impl Run<'_> {
             Kind::Consume => {
                 let (topic, n) = self.prefilled(c)?;
                 let group = self.topic(c, pair, "kbench");
-                let read = kbench::consume(self.bootstrap, &topic, c.partitions, n, &group)?;
+                let read = kbench::consume(self.session.access(), &topic, c.partitions, n, &group)?;
                 m.records = read.records;
                 m.msgs_per_sec = read.records as f64 / read.fetch_secs.max(1e-9);
                 m.mb_per_sec = read.bytes as f64 / read.fetch_secs.max(1e-9) / 1e6;
