@@ -279,10 +279,16 @@ impl TimeseriesRow {
         let secs = i.secs().max(1e-9);
         let pc = &i.producers;
         let cc = &i.consumers;
-        // Warm-up intervals show their traffic too (it is in warmup_* counters).
-        let (sent, acked, consumed) = match i.phase {
-            crate::metrics::Phase::Warmup => (0, pc.warmup_acked, cc.warmup_consumed),
-            _ => (pc.sent, pc.acked, cc.consumed),
+        // Warm-up intervals show their traffic too (it is in the warmup_* counters): every
+        // series of a row counts the same messages, warm-up ones in warm-up, measured ones after.
+        let (sent, acked, acked_bytes, consumed) = match i.phase {
+            crate::metrics::Phase::Warmup => (
+                pc.warmup_sent,
+                pc.warmup_acked,
+                pc.warmup_bytes_acked,
+                cc.warmup_consumed,
+            ),
+            _ => (pc.sent, pc.acked, pc.bytes_acked, cc.consumed),
         };
         let pb = &i.publish.percentiles;
         let e2e = &i.e2e.percentiles;
@@ -294,7 +300,7 @@ impl TimeseriesRow {
             sent_per_sec: round3(sent as f64 / secs),
             acked_per_sec: round3(acked as f64 / secs),
             consumed_per_sec: round3(consumed as f64 / secs),
-            acked_mb_per_sec: round3(pc.bytes_acked as f64 / secs / 1e6),
+            acked_mb_per_sec: round3(acked_bytes as f64 / secs / 1e6),
             failed: pc.failed,
             queue_full: pc.queue_full,
             publish_p50_us: pb.p50,
@@ -331,6 +337,31 @@ pub fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_series_of_a_row_counts_the_same_messages_in_warmup_and_after() {
+        use crate::metrics::cell::{Interval, IntervalRecord, Phase};
+        use crate::metrics::ClientStats;
+        for (phase, measured) in [(Phase::Warmup, false), (Phase::Measure, true)] {
+            let (mut p, mut c) = (ClientStats::new(1), ClientStats::new(1));
+            for _ in 0..500 {
+                p.record_send(measured, 1000, 0);
+                p.record_ack(measured, 0, 1_000_000, 1000, 0);
+                c.record_consume(measured, 0, 2_000_000, 1000, 0);
+            }
+            let i = Interval {
+                start_s: 0.0,
+                end_s: 0.5,
+                phase,
+                producers: p,
+                consumers: c,
+            };
+            let row = TimeseriesRow::new("c", 1, &IntervalRecord::of(&i));
+            let rates = (row.sent_per_sec, row.acked_per_sec, row.consumed_per_sec);
+            assert_eq!(rates, (1000.0, 1000.0, 1000.0), "{phase:?}");
+            assert_eq!(row.acked_mb_per_sec, 1.0, "{phase:?}");
+        }
+    }
 
     #[test]
     fn timeseries_round_trips_through_csv() {

@@ -678,21 +678,9 @@ fn message_size(f: &Field, cx: &Ctx) -> Result<MessageSize, ScenarioError> {
 }
 
 /// A lines file must exist and hold at least one non-empty line (an empty one would mean
-/// zero-byte messages forever). Reads only up to the first such line.
+/// zero-byte messages forever). See [`super::input::check_lines_file`].
 fn check_lines_file(path: &Path) -> Result<(), String> {
-    use std::io::BufRead;
-    let file = std::fs::File::open(path)
-        .map_err(|e| format!("cannot open message file {}: {e}", path.display()))?;
-    for line in std::io::BufReader::new(file).split(b'\n') {
-        let line = line.map_err(|e| format!("cannot read message file {}: {e}", path.display()))?;
-        if line.iter().any(|b| !b.is_ascii_whitespace()) {
-            return Ok(());
-        }
-    }
-    Err(format!(
-        "message file {} has no non-empty line",
-        path.display()
-    ))
+    super::input::check_lines_file(path)
 }
 
 fn keys(f: &Field, cx: &Ctx) -> Result<KeySpec, ScenarioError> {
