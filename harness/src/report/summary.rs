@@ -130,6 +130,7 @@ pub fn markdown(model: &RunModel, charts: &[ChartFile], notes: &[String]) -> Str
     best_section(&mut s, model);
     cells_section(&mut s, model, charts);
     flagged_section(&mut s, model);
+    behind_section(&mut s, model);
     charts_section(&mut s, charts);
     if !notes.is_empty() {
         let _ = writeln!(s, "## Notes\n");
@@ -243,6 +244,28 @@ fn cells_section(s: &mut String, model: &RunModel, charts: &[ChartFile]) {
         let _ = writeln!(s, "| {} |", row.join(" | "));
     }
     s.push('\n');
+}
+
+/// Cells where the cluster, not kbench, fell short of the offered rate.
+fn behind_section(s: &mut String, model: &RunModel) {
+    let behind: Vec<(&CellAgg, &String)> = model
+        .cells
+        .iter()
+        .filter_map(|c| c.fell_behind.as_ref().map(|t| (c, t)))
+        .collect();
+    if behind.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## The cluster fell behind\n");
+    let _ = writeln!(
+        s,
+        "In these cells kbench kept its schedule (no flag) but the cluster acknowledged less than \
+         {:.0} % of the offered rate: a finding about the cluster at this load.\n",
+        super::model::KEPT_UP * 100.0
+    );
+    for (c, t) in behind {
+        let _ = writeln!(s, "- `{}`: {t}", c.id);
+    }
 }
 
 fn flagged_section(s: &mut String, model: &RunModel) {

@@ -160,8 +160,13 @@ pub fn run_scenario(
             members: &outcome.members,
             faults: &outcome.faults,
         };
+        let behind = report::model::cluster_fell_behind(&row)
+            .map(|share| report::model::fell_behind_text(&row, share));
         run.record(row, series, &files, &record)?;
         writeln!(out, "{}", summary_line(cell, repeat, &outcome))?;
+        if let Some(finding) = behind {
+            writeln!(out, "  cell {}: {finding}", cell.id)?;
+        }
     }
     let run_dir = run.dir.clone();
     // Charts and summary.md from the files alone (what `kbench report` does too). A chart
