@@ -75,6 +75,9 @@ pub struct CellAgg {
     pub acked: u64,
     pub consumed: u64,
     pub message_size: String,
+    /// Acked messages' partition skew (busiest over mean) and its coefficient of variation.
+    pub acked_skew: Stat,
+    pub acked_skew_cv: Stat,
     /// A repetition in which the cluster did not keep up with the offered rate (no kbench
     /// flag), in words.
     pub fell_behind: Option<String>,
@@ -299,6 +302,8 @@ fn aggregate(rows: &[&ResultRow]) -> CellAgg {
         acked: rows.iter().map(|r| r.acked).sum(),
         consumed: rows.iter().map(|r| r.consumed).sum(),
         message_size: first.message_size.clone(),
+        acked_skew: stat_of(rows, |r| r.acked_skew_max_mean),
+        acked_skew_cv: stat_of(rows, |r| r.acked_skew_cv),
         fell_behind: rows
             .iter()
             .find_map(|r| cluster_fell_behind(r).map(|share| fell_behind_text(r, share))),
@@ -545,6 +550,8 @@ mod tests {
             acked: 1,
             consumed: 1,
             message_size: "100".into(),
+            acked_skew: Stat::default(),
+            acked_skew_cv: Stat::default(),
             fell_behind: None,
         }
     }

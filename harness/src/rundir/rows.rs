@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::fault::FaultOutcome;
 use crate::metrics::cell::{CellSummary, IntervalRecord};
 use crate::metrics::delivery::GroupAccount;
+use crate::metrics::skew::Skew;
 use crate::metrics::Percentiles;
 use crate::scenario::{CellSpec, KeySpec, MessageSize};
 
@@ -97,6 +98,13 @@ pub struct ResultRow {
     pub acked_per_partition: String,
     /// Measured messages consumed per partition, summed over groups, `p0;p1;...`.
     pub consumed_per_partition: String,
+    /// Partition skew of the acks: the busiest partition over the mean (1 = even), and the
+    /// coefficient of variation; 0 when nothing was acked.
+    pub acked_skew_max_mean: f64,
+    pub acked_skew_cv: f64,
+    /// The same for consumption.
+    pub consumed_skew_max_mean: f64,
+    pub consumed_skew_cv: f64,
     /// Empty when the cell is valid; else flag names, `;`-separated.
     pub flags: String,
 }
@@ -229,6 +237,10 @@ impl ResultRow {
                 .join(";"),
             acked_per_partition: join(&s.acked_per_partition),
             consumed_per_partition: join(&s.consumed_per_partition),
+            acked_skew_max_mean: skew(&s.acked_per_partition).max_over_mean,
+            acked_skew_cv: skew(&s.acked_per_partition).cv,
+            consumed_skew_max_mean: skew(&s.consumed_per_partition).max_over_mean,
+            consumed_skew_cv: skew(&s.consumed_per_partition).cv,
             flags: s
                 .flags
                 .iter()
@@ -309,6 +321,15 @@ impl TimeseriesRow {
             e2e_p50_us: e2e.p50,
             e2e_p99_us: e2e.p99,
         }
+    }
+}
+
+/// A count list's skew, rounded for the CSV; zeros when there is nothing to spread.
+fn skew(counts: &[u64]) -> Skew {
+    let s = Skew::of(counts).unwrap_or_default();
+    Skew {
+        max_over_mean: round3(s.max_over_mean),
+        cv: round3(s.cv),
     }
 }
 
