@@ -112,6 +112,9 @@ pub fn run_scenario(
         session.brokers
     )?;
     writeln!(out, "reports: {}", run.dir.display())?;
+    if let Some(w) = session.cluster_facts().auto_create_warning() {
+        writeln!(out, "{w}")?;
+    }
 
     let todo = (1..=repeat).flat_map(|r| scenario.cells.iter().map(move |c| (r, c)));
     for (repeat, cell) in todo {
