@@ -209,7 +209,10 @@ keys = [{ uniform = 10000 }, { zipf = 1000, exponent = 1.2 }]
     assert!(u < 1.2, "uniform keys spread evenly: {uc:?}");
     assert!(z > 1.5, "zipf keys make a hot partition: {zc:?}");
     // The reported skew is the same figure, rounded.
-    assert!((uniform.acked_skew_max_mean - u).abs() < 0.01, "{uniform:?}");
+    assert!(
+        (uniform.acked_skew_max_mean - u).abs() < 0.01,
+        "{uniform:?}"
+    );
     assert!((zipf.acked_skew_max_mean - z).abs() < 0.01, "{zipf:?}");
     assert!(zipf.acked_skew_cv > uniform.acked_skew_cv, "{zipf:?}");
 }
