@@ -3,6 +3,7 @@
 pub mod access;
 pub mod admin;
 pub mod error;
+pub mod facts;
 pub mod fetch;
 pub mod kafka_config;
 pub mod local;
