@@ -18,6 +18,9 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
             .is_some()
             || cause.downcast_ref::<UsageError>().is_some()
             || cause
+                .downcast_ref::<crate::cluster::secrets::SecretError>()
+                .is_some()
+            || cause
                 .downcast_ref::<crate::rundir::read::RunDirError>()
                 .is_some()
         {

@@ -72,7 +72,11 @@ fn faults_on_a_real_cluster() {
     let bootstrap = report.bootstrap.clone();
     eprintln!("cluster up in {:.1} s", report.elapsed.as_secs_f64());
 
-    let admin = Admin::new(&bootstrap, &BTreeMap::new()).unwrap();
+    let admin = Admin::new(
+        &kbench::cluster::Access::plaintext(&bootstrap),
+        &BTreeMap::new(),
+    )
+    .unwrap();
     let topic = common::random_topic("faults");
     let configs = BTreeMap::from([("min.insync.replicas".to_string(), "2".to_string())]);
     admin
@@ -83,7 +87,11 @@ fn faults_on_a_real_cluster() {
         .unwrap();
 
     // Resolution: what Kafka reports.
-    let resolver = Resolver::new(&bootstrap, &BTreeMap::new()).unwrap();
+    let resolver = Resolver::new(
+        &kbench::cluster::Access::plaintext(&bootstrap),
+        &BTreeMap::new(),
+    )
+    .unwrap();
     for p in 0..3 {
         assert_eq!(
             resolver.leader_of(&topic, p),
@@ -106,7 +114,7 @@ fn faults_on_a_real_cluster() {
     let runner = FaultRunner::start(FaultSetup::new(
         vec![fault(300, FaultAction::Kill, None, BrokerRef::LeaderOf(0))],
         Target::Local(cluster.clone()),
-        Some(bootstrap.clone()),
+        Some(kbench::cluster::Access::plaintext(&bootstrap)),
         &topic,
         Instant::now(),
     ));
@@ -144,7 +152,7 @@ fn faults_on_a_real_cluster() {
             BrokerRef::Controller,
         )],
         Target::Local(cluster.clone()),
-        Some(bootstrap.clone()),
+        Some(kbench::cluster::Access::plaintext(&bootstrap)),
         &topic,
         Instant::now(),
     ));

@@ -161,7 +161,11 @@ fn kill_9_leaves_valid_files_and_resume_removes_the_orphaned_topic() {
     // Whatever was on disk is complete: one valid row, no temp files in the way.
     assert_eq!(cells(&run_dir).len(), 1);
     let orphan = kbench::rundir::registered_topics(&run_dir).unwrap()[1].clone();
-    let admin = Admin::new(&bootstrap, &BTreeMap::new()).unwrap();
+    let admin = Admin::new(
+        &kbench::cluster::Access::plaintext(&bootstrap),
+        &BTreeMap::new(),
+    )
+    .unwrap();
     assert!(
         admin
             .describe(&orphan, Duration::from_secs(10))
@@ -187,7 +191,11 @@ fn kill_9_leaves_valid_files_and_resume_removes_the_orphaned_topic() {
 #[test]
 fn cleanup_deletes_only_registered_topics_even_among_same_prefix_names() {
     let bootstrap = common::require_cluster!();
-    let admin = Admin::new(&bootstrap, &BTreeMap::new()).unwrap();
+    let admin = Admin::new(
+        &kbench::cluster::Access::plaintext(&bootstrap),
+        &BTreeMap::new(),
+    )
+    .unwrap();
     let ours = random_topic("ours");
     let foreign = format!("kbench-{}", random_topic("foreign")); // same prefix, not ours
     for t in [&ours, &foreign] {
@@ -228,7 +236,11 @@ fn cleanup_deletes_only_registered_topics_even_among_same_prefix_names() {
 #[test]
 fn a_cell_never_runs_on_or_deletes_a_topic_that_already_exists() {
     let bootstrap = common::require_cluster!();
-    let admin = Admin::new(&bootstrap, &BTreeMap::new()).unwrap();
+    let admin = Admin::new(
+        &kbench::cluster::Access::plaintext(&bootstrap),
+        &BTreeMap::new(),
+    )
+    .unwrap();
     let existing = format!("kbench-{}", random_topic("existing"));
     admin
         .create_topic(&existing, 1, 1, &BTreeMap::new(), Duration::from_secs(30))
@@ -270,7 +282,11 @@ fn a_cell_never_runs_on_or_deletes_a_topic_that_already_exists() {
 fn an_existing_topic_needs_the_flag_is_never_deleted_and_old_data_is_not_read() {
     let bootstrap = common::require_cluster!();
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    let admin = Admin::new(&bootstrap, &BTreeMap::new()).unwrap();
+    let admin = Admin::new(
+        &kbench::cluster::Access::plaintext(&bootstrap),
+        &BTreeMap::new(),
+    )
+    .unwrap();
     let existing = random_topic("theirs");
     admin
         .create_topic(&existing, 2, 1, &BTreeMap::new(), Duration::from_secs(30))

@@ -154,7 +154,10 @@ fn exercise(cluster: &LocalCluster, mode: SecurityMode) {
     let props = read_properties(&state.join("client.properties"));
     assert_eq!(props["security.protocol"], mode.protocol());
 
-    let admin = Admin::new(&bootstrap, &props).expect("admin client");
+    // kbench's own way in: the same file through --client-config's reader.
+    let access = cluster.access().expect("access from client.properties");
+    assert_eq!(access.security_protocol(), mode.protocol());
+    let admin = Admin::new(&access, &BTreeMap::new()).expect("admin client");
     assert_eq!(admin.broker_count(Duration::from_secs(10)).unwrap(), 1);
     let topic = common::random_topic(mode.name());
     admin

@@ -41,7 +41,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             crate::compare::run_command(opts, &mut out)
         }
-        Command::Cleanup { run_dir, bootstrap } => cleanup(&run_dir, bootstrap, &mut out),
+        Command::Cleanup {
+            run_dir,
+            bootstrap,
+            client_config,
+        } => cleanup(&run_dir, bootstrap, client_config, &mut out),
         Command::FindMax(args) => find_max(args, &mut out),
         Command::Versus(args) => versus(args, &mut out),
     }
@@ -59,12 +63,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn connection_options(
     bootstrap: Option<String>,
+    client_config: Option<std::path::PathBuf>,
     local: Option<u32>,
     keep_cluster: bool,
     dirs: &ClusterDirs,
 ) -> ConnectionOptions {
     ConnectionOptions {
         bootstrap,
+        client_config,
         local,
         keep_cluster,
         state_dir: dirs.state_dir(),
@@ -101,7 +107,13 @@ fn run_scenario(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
             .into());
         }
     }
-    let conn = connection_options(args.bootstrap, args.local, args.keep_cluster, &args.dirs);
+    let conn = connection_options(
+        args.bootstrap,
+        args.client_config,
+        args.local,
+        args.keep_cluster,
+        &args.dirs,
+    );
     let opts = RunOptions {
         reports_dir: args.reports,
         quiet: args.quiet,
@@ -134,7 +146,13 @@ fn find_max(args: FindMaxArgs, out: &mut impl Write) -> anyhow::Result<i32> {
     };
     // Everything that can be refused is refused before a cluster is touched.
     findmax::check(&scenario, &opts).map_err(UsageError)?;
-    let conn = connection_options(args.bootstrap, args.local, args.keep_cluster, &args.dirs);
+    let conn = connection_options(
+        args.bootstrap,
+        args.client_config,
+        args.local,
+        args.keep_cluster,
+        &args.dirs,
+    );
     with_session(
         &conn,
         out,
@@ -147,7 +165,13 @@ fn find_max(args: FindMaxArgs, out: &mut impl Write) -> anyhow::Result<i32> {
 fn versus(args: VersusArgs, out: &mut impl Write) -> anyhow::Result<i32> {
     fetch::check_java()?;
     let (lib, _) = fetch::ensure_jars(&args.dirs.cache_dir(), DEFAULT_KAFKA_VERSION)?;
-    let conn = connection_options(args.bootstrap, args.local, args.keep_cluster, &args.dirs);
+    let conn = connection_options(
+        args.bootstrap,
+        args.client_config,
+        args.local,
+        args.keep_cluster,
+        &args.dirs,
+    );
     let opts = VersusOptions {
         pairs: args.pairs,
         quick: args.quick,
@@ -165,7 +189,12 @@ fn versus(args: VersusArgs, out: &mut impl Write) -> anyhow::Result<i32> {
 }
 
 /// `kbench cleanup RUN_DIR`: delete the registered topics of a run that still exist.
-fn cleanup(run_dir: &Path, bootstrap: String, out: &mut impl Write) -> anyhow::Result<i32> {
+fn cleanup(
+    run_dir: &Path,
+    bootstrap: String,
+    client_config: Option<std::path::PathBuf>,
+    out: &mut impl Write,
+) -> anyhow::Result<i32> {
     if !run_dir.join(rundir::MANIFEST).exists() {
         return Err(UsageError(format!(
             "{}: not a run directory (no manifest.json)",
@@ -175,6 +204,7 @@ fn cleanup(run_dir: &Path, bootstrap: String, out: &mut impl Write) -> anyhow::R
     }
     let conn = ConnectionOptions {
         bootstrap: Some(bootstrap),
+        client_config,
         ..ConnectionOptions::default()
     };
     with_session(

@@ -53,8 +53,11 @@ pub enum Command {
         /// A run directory written by `kbench run`.
         run_dir: PathBuf,
         /// Bootstrap servers of the cluster the run used.
-        #[arg(long, env = "KBENCH_BOOTSTRAP")]
+        #[arg(long, env = "KBENCH_BOOTSTRAP", value_parser = parse_bootstrap)]
         bootstrap: String,
+        /// Connection properties (TLS, SASL), as for `kbench run`.
+        #[arg(long, env = "KBENCH_CLIENT_CONFIG", value_name = "FILE")]
+        client_config: Option<PathBuf>,
     },
     /// kbench side by side with Kafka's own tools (ProducerPerformance, ConsumerPerformance,
     /// EndToEndLatency) on the same cluster: throughput, CPU per message, latency.
@@ -73,8 +76,14 @@ pub struct RunArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
     /// Bootstrap servers of the cluster to test.
-    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local")]
+    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local", value_parser = parse_bootstrap)]
     pub bootstrap: Option<String>,
+    /// Connection properties for every client (TLS, SASL): a Java-properties file with
+    /// librdkafka names (`security.protocol`, `ssl.ca.location`, `sasl.username`, ...), like
+    /// Kafka's `--command-config`. Values may be `${env:NAME}` or `${file:PATH}`. A scenario's
+    /// `[client.*]` properties win over it.
+    #[arg(long, env = "KBENCH_CLIENT_CONFIG", value_name = "FILE")]
+    pub client_config: Option<PathBuf>,
     /// Start (or reuse) a local cluster with this many brokers, and stop it at the end if
     /// this run started it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3))]
@@ -139,8 +148,14 @@ pub struct FindMaxArgs {
     #[arg(long = "cell", value_name = "ID")]
     pub cells: Vec<String>,
     /// Bootstrap servers of the cluster to test.
-    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local")]
+    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local", value_parser = parse_bootstrap)]
     pub bootstrap: Option<String>,
+    /// Connection properties for every client (TLS, SASL): a Java-properties file with
+    /// librdkafka names (`security.protocol`, `ssl.ca.location`, `sasl.username`, ...), like
+    /// Kafka's `--command-config`. Values may be `${env:NAME}` or `${file:PATH}`. A scenario's
+    /// `[client.*]` properties win over it.
+    #[arg(long, env = "KBENCH_CLIENT_CONFIG", value_name = "FILE")]
+    pub client_config: Option<PathBuf>,
     /// Start (or reuse) a local cluster with this many brokers, and stop it at the end if
     /// this command started it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3))]
@@ -260,12 +275,30 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
 }
 
+/// `--bootstrap`: a comma-separated list of HOST[:PORT], none empty. An empty list would
+/// otherwise reach librdkafka and be reported after a 10 s connection attempt as exit 4.
+fn parse_bootstrap(s: &str) -> Result<String, String> {
+    let servers: Vec<&str> = s.split(',').map(str::trim).collect();
+    if servers.iter().any(|h| h.is_empty()) {
+        return Err(format!(
+            "expected HOST:PORT[,HOST:PORT...] with no empty entry, got {s:?}"
+        ));
+    }
+    Ok(servers.join(","))
+}
+
 /// `kbench versus`.
 #[derive(Debug, Args)]
 pub struct VersusArgs {
     /// Bootstrap servers of the cluster both tools load.
-    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local")]
+    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local", value_parser = parse_bootstrap)]
     pub bootstrap: Option<String>,
+    /// Connection properties for every client (TLS, SASL): a Java-properties file with
+    /// librdkafka names (`security.protocol`, `ssl.ca.location`, `sasl.username`, ...), like
+    /// Kafka's `--command-config`. Values may be `${env:NAME}` or `${file:PATH}`. A scenario's
+    /// `[client.*]` properties win over it.
+    #[arg(long, env = "KBENCH_CLIENT_CONFIG", value_name = "FILE")]
+    pub client_config: Option<PathBuf>,
     /// Start (or reuse) a local cluster with this many brokers, and stop it at the end if
     /// this command started it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3))]

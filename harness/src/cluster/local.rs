@@ -6,7 +6,6 @@
 //! so any later `kbench` process can find, inspect, fault and stop them. The same API is used by
 //! the `kbench cluster` commands, by `kbench run --local` and by fault injection.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,6 +18,7 @@ use super::fetch::{self, DEFAULT_KAFKA_VERSION};
 use super::kafka_config::{self as cfg, NodeConfig};
 use super::process::{self, ProcState};
 use super::security::{self, Material, SecurityMode};
+use super::Access;
 
 /// = KAFKA_JVM_PERFORMANCE_OPTS of Kafka's own `bin/kafka-run-class.sh`, so the brokers run as
 /// they would from the release tarball.
@@ -197,13 +197,13 @@ impl LocalCluster {
             base_port: opts.base_port,
             cluster_id: match (&previous, same_shape) {
                 (Some(p), true) => p.cluster_id.clone(),
-                _ => cfg::new_cluster_id(rand::random()),
+                _ => cfg::new_cluster_id(rand::random),
             },
             lib,
             heap: opts.heap.clone(),
             security: opts.security,
         };
-        let cluster = LocalCluster {
+        let mut cluster = LocalCluster {
             dir: dir.clone(),
             state,
             timeout: opts.start_timeout,
@@ -216,6 +216,8 @@ impl LocalCluster {
                 .iter()
                 .all(|n| cluster.data_dir(*n).join("meta.properties").exists())
             && cluster.material_complete();
+        cluster.state.cluster_id =
+            cluster_id_to_format(&cluster.state.cluster_id, formatted_already, rand::random);
         let passwords = if formatted_already {
             cluster.passwords()?
         } else {
@@ -292,19 +294,18 @@ impl LocalCluster {
         ]
     }
 
-    /// The librdkafka properties (beside `bootstrap.servers`) a client of this cluster needs,
-    /// the password included: what kbench's own readiness checks connect with.
-    pub fn client_properties(&self) -> Result<BTreeMap<String, String>, ClusterError> {
-        let password = if self.state.security.sasl() {
-            self.passwords()?.client
-        } else {
-            String::new()
-        };
-        Ok(
-            security::librdkafka_properties(self.state.security, &self.material(), &password)
-                .into_iter()
-                .collect(),
-        )
+    /// How a client reaches this cluster: its bootstrap servers and, when it is secured, the
+    /// `client.properties` that `up` wrote (what `kbench --client-config` takes). kbench's own
+    /// readiness check connects with it.
+    pub fn access(&self) -> Result<Access, ClusterError> {
+        if !self.state.security.is_secure() {
+            return Ok(Access::plaintext(&self.bootstrap()));
+        }
+        let file = self.material().client_properties();
+        Access::with_file(&self.bootstrap(), &file).map_err(|e| ClusterError::Io {
+            context: format!("reading the cluster's client settings {}", file.display()),
+            source: std::io::Error::other(e.to_string()),
+        })
     }
 
     fn passwords(&self) -> Result<security::Passwords, ClusterError> {
@@ -550,10 +551,9 @@ impl LocalCluster {
                 std::thread::sleep(Duration::from_millis(250));
             }
         }
-        let props = self.client_properties()?;
+        let access = self.access()?;
         loop {
-            let ids =
-                super::admin::broker_ids_with(&self.bootstrap(), &props, Duration::from_secs(5));
+            let ids = super::admin::broker_ids(&access, Duration::from_secs(5));
             let missing = nodes
                 .iter()
                 .find(|n| !ids.as_ref().is_ok_and(|ids| ids.contains(&(**n as i32))));
@@ -764,4 +764,35 @@ fn read_state(dir: &Path) -> Result<ClusterState, ClusterError> {
     serde_json::from_str(&text).map_err(|_| ClusterError::NotCreated {
         dir: dir.to_path_buf(),
     })
+}
+
+/// The cluster id to format (and record) with: `kept`, unless it is one Kafka's tools cannot
+/// take and no node was formatted with it yet. A state directory from before ids were checked
+/// can hold one starting with `-`: its format failed, so nothing holds that id and a new one
+/// recovers it. A cluster already formatted keeps its id whatever it is (it is not formatted
+/// again, so the id is never put on a command line).
+fn cluster_id_to_format(kept: &str, formatted: bool, random: impl FnMut() -> [u8; 16]) -> String {
+    if formatted || cfg::is_usable_cluster_id(kept) {
+        kept.to_string()
+    } else {
+        cfg::new_cluster_id(random)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_dir_holding_a_dash_id_recovers_with_a_new_one() {
+        let bad = "-oZZIDPBqLNbZJl2C2B83A";
+        let id = cluster_id_to_format(bad, false, || [0x41; 16]);
+        assert!(cfg::is_usable_cluster_id(&id) && id != bad, "{id}");
+        // A usable id, or one a cluster was formatted with, is kept.
+        assert_eq!(
+            cluster_id_to_format("oZZIDPBqLNbZJl2C2B83Aw", false, rand::random),
+            "oZZIDPBqLNbZJl2C2B83Aw"
+        );
+        assert_eq!(cluster_id_to_format(bad, true, rand::random), bad);
+    }
 }

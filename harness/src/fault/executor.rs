@@ -16,6 +16,7 @@ use serde::{Serialize, Serializer};
 
 use super::resolve::Resolver;
 use super::target::{Step, Target};
+use crate::cluster::Access;
 use crate::scenario::{BrokerRef, FaultAction, FaultSpec};
 
 /// Default for [`FaultSetup::ready_timeout`].
@@ -30,7 +31,7 @@ pub struct FaultSetup {
     /// The cluster, to find `leader-of` / `controller` nodes and (for [`Target::Commands`]) to
     /// wait until a started broker is listed again. `None`: only node ids can be faulted, and
     /// a started broker is not waited for.
-    pub bootstrap: Option<String>,
+    pub access: Option<Access>,
     /// librdkafka properties of the metadata client (the scenario's `[client.admin]`).
     pub client_props: BTreeMap<String, String>,
     /// The cell's topic (for `leader-of:<partition>`).
@@ -46,14 +47,14 @@ impl FaultSetup {
     pub fn new(
         faults: Vec<FaultSpec>,
         target: Target,
-        bootstrap: Option<String>,
+        access: Option<Access>,
         topic: &str,
         cell_start: Instant,
     ) -> FaultSetup {
         FaultSetup {
             faults,
             target,
-            bootstrap,
+            access,
             client_props: BTreeMap::new(),
             topic: topic.to_string(),
             cell_start,
@@ -164,9 +165,9 @@ impl FaultRunner {
             .map(|(i, f)| FaultEvent::pending(i, f))
             .collect();
         let resolver = setup
-            .bootstrap
-            .as_deref()
-            .map(|b| Resolver::new(b, &setup.client_props));
+            .access
+            .as_ref()
+            .map(|a| Resolver::new(a, &setup.client_props));
         let shared = Arc::new(Shared {
             resolver,
             events: Mutex::new(events),
@@ -207,15 +208,6 @@ impl FaultRunner {
     /// take as long as a broker start). Blocking; returns one event per fault, in order.
     pub fn stop(mut self) -> Vec<FaultEvent> {
         self.finish()
-    }
-
-    /// [`stop`](FaultRunner::stop) off the async runtime's worker threads.
-    pub async fn stop_async(self) -> Vec<FaultEvent> {
-        let shared = self.shared.clone();
-        match tokio::task::spawn_blocking(move || self.stop()).await {
-            Ok(events) => events,
-            Err(_) => lock(&shared.events).clone(),
-        }
     }
 
     fn finish(&mut self) -> Vec<FaultEvent> {

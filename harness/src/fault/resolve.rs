@@ -16,9 +16,8 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
 
-use crate::cluster::LocalCluster;
+use crate::cluster::{Access, LocalCluster};
 
 /// Metadata queries against one cluster.
 pub struct Resolver {
@@ -30,14 +29,12 @@ pub struct Resolver {
 impl Resolver {
     /// `props`: librdkafka properties for the metadata client (security settings); the
     /// scenario's `[client.admin]` is the natural choice.
-    pub fn new(bootstrap: &str, props: &BTreeMap<String, String>) -> Result<Resolver, String> {
-        let mut c = ClientConfig::new();
-        c.set("bootstrap.servers", bootstrap);
+    pub fn new(access: &Access, props: &BTreeMap<String, String>) -> Result<Resolver, String> {
+        let bootstrap = &access.bootstrap;
+        let mut c = access.config();
         // A broker that is down is normal here; don't spam stderr about it.
         c.set("log_level", "3");
-        for (k, v) in props {
-            c.set(k, v);
-        }
+        Access::apply_extra(&mut c, props);
         Ok(Resolver {
             bootstrap: bootstrap.to_string(),
             meta: c

@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::ClientContext;
 
 use super::producer::stamp_of;
+use crate::cluster::Access;
 use crate::metrics::delivery::MemberDeliveries;
 use crate::metrics::{Clock, SharedStats};
 use crate::scenario::StartFrom;
@@ -25,7 +25,7 @@ pub struct ConsumerPlan {
     pub group_id: String,
     pub topic: String,
     pub start_from: StartFrom,
-    pub bootstrap: String,
+    pub access: Access,
     pub extra: BTreeMap<String, String>,
     pub clock: Clock,
     /// Messages intended before this (ns on the run's clock) are warm-up. Set by the runner
@@ -105,9 +105,8 @@ pub fn create(
     plan: &ConsumerPlan,
     shared: &Arc<ConsumerShared>,
 ) -> Result<BaseConsumer<Ctx>, KafkaError> {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &plan.bootstrap)
-        .set("group.id", &plan.group_id)
+    let mut c = plan.access.config();
+    c.set("group.id", &plan.group_id)
         .set(
             "client.id",
             format!("kbench-consumer-{}-{}", plan.group_index, plan.member_index),
@@ -127,9 +126,7 @@ pub fn create(
         // (`kbench versus`: 0.3M instead of 0.9M msg/s reading a pre-filled topic).
         .set("fetch.queue.backoff.ms", "10")
         .set("log_level", "3");
-    for (k, v) in &plan.extra {
-        c.set(k, v);
-    }
+    Access::apply_extra(&mut c, &plan.extra);
     let consumer: BaseConsumer<Ctx> = c.create_with_context(Ctx {
         shared: shared.clone(),
     })?;

@@ -21,10 +21,11 @@ use super::pacing::Schedule;
 use super::partition::KbenchChooser;
 use super::payload::{header, PayloadGen};
 use super::wake::QueueWaker;
+use crate::cluster::Access;
 use crate::metrics::delivery::ProducerLog;
 use crate::metrics::{Clock, SharedStats};
 use crate::scenario::{Partitioner, ProducerSpec, RunSpec};
-use crate::sys::cpu::thread_demand_ns;
+use crate::sys::cpu::{thread_demand_ns, thread_wait_ns};
 
 /// What a producer thread needs to know about its place in the cell.
 #[derive(Clone)]
@@ -34,7 +35,8 @@ pub struct ProducerPlan {
     pub partitions: i32,
     pub spec: ProducerSpec,
     pub run: RunSpec,
-    pub bootstrap: String,
+    /// The cluster and its connection properties.
+    pub access: Access,
     /// Pass-through librdkafka properties (they win over kbench's own).
     pub extra: BTreeMap<String, String>,
     pub clock: Clock,
@@ -64,6 +66,8 @@ pub struct ProducerShared {
     /// How much of its wall time the send thread wanted a CPU (ran or waited in the run
     /// queue), in millionths, set when it stops.
     pub busy_ppm: AtomicU64,
+    /// How much of it the thread spent waiting in the run queue (the host, not kbench).
+    pub wait_ppm: AtomicU64,
 }
 
 impl ProducerShared {
@@ -75,6 +79,7 @@ impl ProducerShared {
             sent_total: AtomicU64::new(0),
             log: Mutex::new(ProducerLog::default()),
             busy_ppm: AtomicU64::new(0),
+            wait_ppm: AtomicU64::new(0),
         }
     }
 
@@ -144,10 +149,9 @@ fn error_kind(e: &KafkaError) -> String {
 }
 
 /// librdkafka settings for a producer spec, before pass-through properties.
-pub fn librdkafka_settings(bootstrap: &str, index: usize, s: &ProducerSpec) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", bootstrap)
-        .set("client.id", format!("kbench-producer-{index}"))
+pub fn librdkafka_settings(access: &Access, index: usize, s: &ProducerSpec) -> ClientConfig {
+    let mut c = access.config();
+    c.set("client.id", format!("kbench-producer-{index}"))
         .set("acks", s.acks.as_config())
         .set("compression.type", &s.compression)
         .set("linger.ms", s.linger_ms.to_string())
@@ -174,10 +178,8 @@ pub fn librdkafka_settings(bootstrap: &str, index: usize, s: &ProducerSpec) -> C
 
 /// The producer's full librdkafka configuration: pass-through properties are applied last.
 pub fn client_config(plan: &ProducerPlan) -> ClientConfig {
-    let mut c = librdkafka_settings(&plan.bootstrap, plan.index, &plan.spec);
-    for (k, v) in &plan.extra {
-        c.set(k, v);
-    }
+    let mut c = librdkafka_settings(&plan.access, plan.index, &plan.spec);
+    Access::apply_extra(&mut c, &plan.extra);
     c
 }
 
@@ -224,7 +226,8 @@ pub fn run(
     };
 
     // How busy this thread is: a send loop that never waits is the producer's limit.
-    let (cpu_start, wall_start) = (thread_demand_ns(), Instant::now());
+    let (cpu_start, wait_start, wall_start) =
+        (thread_demand_ns(), thread_wait_ns(), Instant::now());
     'send: while !stop.load(Ordering::Relaxed) && budget.is_none_or(|b| measured_sent < b) {
         let now = Instant::now();
         if schedule.is_paced() && schedule.due(now) <= seq {
@@ -330,6 +333,8 @@ pub fn run(
     let wall = wall_start.elapsed().as_nanos().max(1) as u64;
     let busy = (thread_demand_ns() - cpu_start).saturating_mul(1_000_000) / wall;
     shared.busy_ppm.store(busy, Ordering::Relaxed);
+    let waited = (thread_wait_ns() - wait_start).saturating_mul(1_000_000) / wall;
+    shared.wait_ppm.store(waited, Ordering::Relaxed);
     // Outstanding messages get the drain timeout to be acked; what is left then is counted as
     // failed by librdkafka's own message timeout.
     let _ = producer.flush(plan.run.drain_timeout);

@@ -13,10 +13,11 @@ use super::consumer::{self, ConsumerPlan, ConsumerShared};
 use super::keys::KeyGen;
 use super::payload::PayloadGen;
 use super::producer::{self, ProducerPlan, ProducerShared};
+use crate::cluster::Access;
 use crate::metrics::cell::{Interval, Phase};
 use crate::metrics::delivery::{self, FleetSeqs, GroupAccount, MemberDeliveries, ProducerLog};
 use crate::metrics::{ClientStats, Clock};
-use crate::scenario::CellSpec;
+use crate::scenario::{CellSpec, StartFrom};
 
 /// Where a fleet runs: its topic, the cluster, the names of its groups.
 #[derive(Debug, Clone)]
@@ -24,7 +25,8 @@ pub struct FleetPlan {
     pub topic: String,
     /// The topic's partition count as the cluster reports it.
     pub partitions: i32,
-    pub bootstrap: String,
+    /// The cluster and its connection properties.
+    pub access: Access,
     /// Group `g` is `<group_prefix>-g<g>`: unique per cell, so no two cells share a group.
     pub group_prefix: String,
     pub clock: Clock,
@@ -56,6 +58,8 @@ pub struct FleetReport {
     pub producer_logs: Vec<ProducerLog>,
     /// The highest share of its wall time a send thread wanted a CPU (the self-check).
     pub busiest_producer: f64,
+    /// That thread's share of its wall time spent waiting in the run queue.
+    pub busiest_producer_wait: f64,
     /// The last stats, recorded after the final interval was taken.
     pub last_interval: Interval,
 }
@@ -104,6 +108,9 @@ impl Fleet {
             spare: ClientStats::new(partitions),
             plan,
         };
+        if cell.consumers.start_from == StartFrom::Latest && cell.consumers.groups > 0 {
+            fleet.pin_groups_at_end()?;
+        }
         for g in 0..cell.consumers.groups {
             let group_offsets = consumer::group_offsets(partitions);
             for m in 0..cell.consumers.members {
@@ -114,7 +121,7 @@ impl Fleet {
                     group_id: format!("{}-g{g}", fleet.plan.group_prefix),
                     topic: fleet.plan.topic.clone(),
                     start_from: cell.consumers.start_from,
-                    bootstrap: fleet.plan.bootstrap.clone(),
+                    access: fleet.plan.access.clone(),
                     extra: cell.client.consumer.clone(),
                     clock: fleet.plan.clock,
                     warmup_end_ns: fleet.warmup_end_ns.clone(),
@@ -178,7 +185,7 @@ impl Fleet {
                 partitions: self.plan.partitions,
                 spec: cell.producers.clone(),
                 run: cell.run.clone(),
-                bootstrap: self.plan.bootstrap.clone(),
+                access: self.plan.access.clone(),
                 extra: cell.client.producer.clone(),
                 clock,
                 warmup_end,
@@ -300,19 +307,56 @@ impl Fleet {
                 consumed: m.consumed,
             })
             .collect();
-        let busiest_producer = self
+        // The thread that wanted a CPU the most, and how much of that was waiting for one.
+        let (busiest_producer, busiest_producer_wait) = self
             .producers
             .iter()
-            .map(|p| p.busy_ppm.load(Ordering::Relaxed) as f64 / 1e6)
-            .fold(0.0, f64::max);
+            .map(|p| {
+                let ppm = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1e6;
+                (ppm(&p.busy_ppm), ppm(&p.wait_ppm))
+            })
+            .fold((0.0, 0.0), |best, t| if t.0 > best.0 { t } else { best });
         Ok(FleetReport {
             delivery,
             members,
             consumer_lag,
             producer_logs: self.producers.iter().map(|p| p.log()).collect(),
             busiest_producer,
+            busiest_producer_wait,
             last_interval,
         })
+    }
+
+    /// Commit every group's offsets at the topic's current end before any member joins, so
+    /// the members start exactly there. `auto.offset.reset=latest` alone resolves the end
+    /// only at a member's first fetch, which can come after the first messages of the load
+    /// (seen on a busy host: 29 messages of a cell on an existing topic never read).
+    fn pin_groups_at_end(&self) -> anyhow::Result<()> {
+        use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+        use rdkafka::{Offset, TopicPartitionList};
+        let topic = &self.plan.topic;
+        let timeout = Duration::from_secs(10);
+        let probe: BaseConsumer = self.plan.access.config().set("log_level", "3").create()?;
+        let mut ends = TopicPartitionList::new();
+        for p in 0..self.plan.partitions {
+            let (_, high) = probe
+                .fetch_watermarks(topic, p, timeout)
+                .map_err(|e| anyhow!("end offset of {topic}/{p}: {e}"))?;
+            ends.add_partition_offset(topic, p, Offset::Offset(high))?;
+        }
+        for g in 0..self.groups {
+            let group_id = format!("{}-g{g}", self.plan.group_prefix);
+            let c: BaseConsumer = self
+                .plan
+                .access
+                .config()
+                .set("group.id", &group_id)
+                .set("log_level", "3")
+                .create()?;
+            c.commit(&ends, CommitMode::Sync)
+                .map_err(|e| anyhow!("committing the start offsets of group {group_id}: {e}"))?;
+        }
+        Ok(())
     }
 
     /// Stop and join everything, after a setup failure.

@@ -96,7 +96,7 @@ fn run_on_topic(cell: &CellSpec, topic: &str, env: &CellEnv<'_>) -> anyhow::Resu
     let plan = FleetPlan {
         topic: topic.to_string(),
         partitions,
-        bootstrap: session.bootstrap().to_string(),
+        access: session.access().clone(),
         group_prefix: format!("{TOPIC_PREFIX}{}", topic.trim_start_matches(TOPIC_PREFIX)),
         clock,
     };
@@ -192,6 +192,7 @@ fn run_on_topic(cell: &CellSpec, topic: &str, env: &CellEnv<'_>) -> anyhow::Resu
         interrupted,
         cpu,
         busiest_producer: report.busiest_producer,
+        busiest_producer_wait: report.busiest_producer_wait,
     });
     Ok(CellOutcome {
         summary,
@@ -222,7 +223,7 @@ impl FaultsInFlight {
                 let mut setup = FaultSetup::new(
                     cell.faults.clone(),
                     target.clone(),
-                    Some(env.session.bootstrap().to_string()),
+                    Some(env.session.access().clone()),
                     topic,
                     start,
                 );

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::cluster::{LocalCluster, LocalClusterOpts};
+use crate::cluster::{Access, LocalCluster, LocalClusterOpts};
 use crate::error::UsageError;
 
 /// How to reach the cluster, as the command line gave it.
@@ -15,17 +15,23 @@ pub struct ConnectionOptions {
     pub local: Option<u32>,
     /// Leave a local cluster this command started running afterwards.
     pub keep_cluster: bool,
+    /// Connection properties (TLS, SASL) for every client: `--client-config FILE`.
+    pub client_config: Option<PathBuf>,
     /// The local cluster's state directory and jar cache.
     pub state_dir: PathBuf,
     pub cache_dir: PathBuf,
 }
 
 pub struct Connection {
-    pub bootstrap: String,
+    /// How every client reaches the cluster: bootstrap servers and connection properties.
+    pub access: Access,
     /// Known when kbench manages the cluster.
     pub kafka_version: Option<String>,
     /// The cluster is kbench's local one.
     pub local: bool,
+    /// This command started the local cluster just now: its JVMs have not compiled their hot
+    /// paths yet (the runner warms it before measuring).
+    pub fresh: bool,
     /// The local cluster's state directory: faults act on it (unless `[fault_commands]`).
     pub state_dir: PathBuf,
     /// Started by this command (and not kept): stopped by [`Connection::close`], or on drop
@@ -35,11 +41,24 @@ pub struct Connection {
 
 impl Connection {
     pub fn open(opts: &ConnectionOptions, out: &mut impl Write) -> anyhow::Result<Connection> {
+        let access = |bootstrap: &str| -> anyhow::Result<Access> {
+            if bootstrap.trim().is_empty() {
+                return Err(UsageError(
+                    "--bootstrap is empty: give HOST:PORT[,HOST:PORT...]".into(),
+                )
+                .into());
+            }
+            Ok(match &opts.client_config {
+                Some(file) => Access::with_file(bootstrap, file)?,
+                None => Access::plaintext(bootstrap),
+            })
+        };
         match (&opts.bootstrap, opts.local) {
             (Some(b), _) => Ok(Connection {
-                bootstrap: b.clone(),
+                access: access(b)?,
                 kafka_version: None,
                 local: false,
+                fresh: false,
                 state_dir: opts.state_dir.clone(),
                 started: None,
             }),
@@ -61,9 +80,10 @@ impl Connection {
                 let kafka_version = Some(cluster.state().kafka_version.clone());
                 let started = (!report.already_running && !opts.keep_cluster).then_some(cluster);
                 Ok(Connection {
-                    bootstrap: report.bootstrap,
+                    access: access(&report.bootstrap)?,
                     kafka_version,
                     local: true,
+                    fresh: !report.already_running,
                     state_dir: opts.state_dir.clone(),
                     started,
                 })

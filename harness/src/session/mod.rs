@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cluster::admin::{Admin, TopicShape, TOPIC_PREFIX};
+use crate::cluster::facts::ClusterFacts;
 use crate::rundir::manifest::{self, Manifest, ScenarioInfo};
 use crate::rundir::RunDir;
 use crate::scenario::Scenario;
@@ -31,6 +32,8 @@ pub struct Session {
     /// Two runs of one scenario started in the same second (CI jobs, tests) get the same run
     /// id: a random tag per session keeps their topics apart.
     topic_tag: String,
+    /// What the cluster says about itself, asked once (by the first run directory).
+    facts: std::sync::OnceLock<ClusterFacts>,
 }
 
 impl Session {
@@ -41,7 +44,7 @@ impl Session {
         admin_props: &BTreeMap<String, String>,
         shutdown: Shutdown,
     ) -> anyhow::Result<Session> {
-        let admin = Admin::new(&conn.bootstrap, admin_props)?;
+        let admin = Admin::new(&conn.access, admin_props)?;
         let brokers = admin
             .broker_count(Duration::from_secs(10))
             .context("is the cluster up? (`kbench cluster up`, or check --bootstrap)")?;
@@ -51,6 +54,7 @@ impl Session {
             brokers,
             shutdown,
             topic_tag: format!("{:06x}", rand::random::<u32>() & 0xff_ffff),
+            facts: std::sync::OnceLock::new(),
         })
     }
 
@@ -72,7 +76,25 @@ impl Session {
     }
 
     pub fn bootstrap(&self) -> &str {
-        &self.conn.bootstrap
+        &self.conn.access.bootstrap
+    }
+
+    /// How every client of this session reaches the cluster.
+    pub fn access(&self) -> &crate::cluster::Access {
+        &self.conn.access
+    }
+
+    /// The cluster's own answers about itself ([`Admin::describe_cluster`]), asked on the
+    /// first call. What it could not learn is in its `errors`, never a failed command.
+    pub fn cluster_facts(&self) -> &ClusterFacts {
+        self.facts.get_or_init(|| {
+            self.admin
+                .describe_cluster(Duration::from_secs(10))
+                .unwrap_or_else(|e| ClusterFacts {
+                    errors: vec![e.to_string()],
+                    ..ClusterFacts::default()
+                })
+        })
     }
 
     /// A new run directory `<reports_dir>/<name>-<timestamp>` with its `manifest.json`.
@@ -90,11 +112,14 @@ impl Session {
             run_id: run.run_id.clone(),
             started_at: chrono::Local::now().to_rfc3339(),
             kbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            kbench_git_revision: manifest::git_revision(),
             librdkafka_version: manifest::librdkafka_version(),
             kafka_version: self.conn.kafka_version.clone(),
-            bootstrap: self.conn.bootstrap.clone(),
+            bootstrap: self.conn.access.bootstrap.clone(),
+            security_protocol: self.conn.access.security_protocol(),
             brokers: self.brokers,
             local_cluster: self.conn.local,
+            cluster: Some(self.cluster_facts().clone()),
             repeat,
             host: manifest::Host::this(),
             scenario: scenario.map(ScenarioInfo::of).unwrap_or_default(),
@@ -121,13 +146,22 @@ impl Session {
         replication_factor: i32,
         configs: &BTreeMap<String, String>,
     ) -> anyhow::Result<()> {
-        self.admin.create_topic(
+        let started = std::time::Instant::now();
+        let created = self.admin.create_topic(
             topic,
             partitions,
             replication_factor,
             configs,
             ADMIN_TIMEOUT,
-        )?;
+        );
+        if let Err(e) = created {
+            let waited = started.elapsed();
+            return Err(anyhow::anyhow!(
+                "{e}; after {:.1} s, {}; this run stops (finished cells are on disk)",
+                waited.as_secs_f64(),
+                self.brokers_against(replication_factor)
+            ));
+        }
         run.register_topic(topic)?;
         Ok(())
     }
@@ -144,9 +178,38 @@ impl Session {
         partitions: i32,
         replication_factor: i32,
     ) -> anyhow::Result<()> {
-        Ok(self
-            .admin
-            .wait_for_leaders(topic, partitions, replication_factor, ADMIN_TIMEOUT)?)
+        let waited =
+            self.admin
+                .wait_for_leaders(topic, partitions, replication_factor, ADMIN_TIMEOUT);
+        waited.map_err(|e| {
+            let leaderless = self
+                .describe(topic)
+                .ok()
+                .flatten()
+                .map(|s| {
+                    format!(
+                        "; {} of {partitions} partitions have a leader",
+                        s.with_leader
+                    )
+                })
+                .unwrap_or_default();
+            anyhow::anyhow!(
+                "{e}{leaderless}; {}; this run stops (finished cells are on disk)",
+                self.brokers_against(replication_factor)
+            )
+        })
+    }
+
+    /// How many brokers the cluster lists now, against what a replication factor needs: the
+    /// first thing to know when a topic cannot be created or has no leaders.
+    fn brokers_against(&self, replication_factor: i32) -> String {
+        match self.admin.broker_count(Duration::from_secs(5)) {
+            Ok(n) => format!(
+                "the cluster lists {n} of the {} brokers it had at the start (replication factor {replication_factor} needs {replication_factor})",
+                self.brokers
+            ),
+            Err(e) => format!("the cluster does not answer: {e}"),
+        }
     }
 
     /// A topic's shape as the cluster reports it; `None` if it does not exist.

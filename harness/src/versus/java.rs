@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::Context;
 
+use crate::cluster::Access;
 use crate::scenario::Acks;
 
 pub const PRODUCER_PERF: &str = "org.apache.kafka.tools.ProducerPerformance";
@@ -34,15 +35,47 @@ pub struct JavaEnv {
     pub bootstrap: String,
     /// Where each run's output is kept (`raw/<name>.log`).
     pub raw_dir: PathBuf,
+    /// The connection properties in the Java client's names, for a secured cluster: a
+    /// private file outside the run directory, deleted when this is dropped.
+    client_config: Option<std::sync::Arc<PrivateFile>>,
 }
 
 impl JavaEnv {
-    pub fn new(java: String, lib: &Path, bootstrap: &str, raw_dir: PathBuf) -> JavaEnv {
-        JavaEnv {
+    pub fn new(
+        java: String,
+        lib: &Path,
+        access: &Access,
+        raw_dir: PathBuf,
+    ) -> anyhow::Result<JavaEnv> {
+        let props = java_client_properties(&access.resolved())?;
+        let client_config = if props.is_empty() {
+            None
+        } else {
+            Some(std::sync::Arc::new(PrivateFile::write(
+                "client-java.properties",
+                &props,
+            )?))
+        };
+        Ok(JavaEnv {
             java,
             classpath: crate::cluster::fetch::classpath(lib),
-            bootstrap: bootstrap.to_string(),
+            bootstrap: access.bootstrap.clone(),
             raw_dir,
+            client_config,
+        })
+    }
+
+    /// Arguments that hand `class` the connection properties file: never the values.
+    fn config_args(&self, class: &str) -> Vec<String> {
+        let Some(f) = &self.client_config else {
+            return Vec::new();
+        };
+        let path = f.path.display().to_string();
+        match class {
+            PRODUCER_PERF => vec!["--producer.config".into(), path],
+            CONSUMER_PERF => vec!["--consumer.config".into(), path],
+            // EndToEndLatency: the properties file is its sixth positional argument.
+            _ => vec![path],
         }
     }
 
@@ -58,6 +91,7 @@ impl JavaEnv {
             .arg(&self.classpath)
             .arg(class)
             .args(args)
+            .args(self.config_args(class))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -72,6 +106,116 @@ impl JavaEnv {
     /// The output of a finished run (for parsing and for error messages).
     pub fn output(&self, name: &str) -> String {
         std::fs::read_to_string(self.log_path(name)).unwrap_or_default()
+    }
+}
+
+/// librdkafka connection properties in the Java client's names (Java properties text).
+/// Covers TLS (a PEM CA, a PEM client certificate and key), SASL PLAIN and SCRAM; anything
+/// else is refused rather than silently dropped, since the Java side would then measure a
+/// different connection.
+pub fn java_client_properties(props: &[(String, String)]) -> anyhow::Result<String> {
+    let get = |k: &str| {
+        props
+            .iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let mut out = String::new();
+    let mut line = |k: &str, v: &str| {
+        // Java properties: backslashes and line breaks escaped.
+        let v = v.replace('\\', "\\\\").replace('\n', "\\n");
+        out.push_str(&format!("{k}={v}\n"));
+    };
+    for (k, v) in props {
+        match k.as_str() {
+            "security.protocol" => line(k, &v.to_ascii_uppercase()),
+            "sasl.mechanism" | "sasl.mechanisms" => line("sasl.mechanism", v),
+            "ssl.ca.location" => {
+                line("ssl.truststore.type", "PEM");
+                line("ssl.truststore.location", v);
+            }
+            "ssl.endpoint.identification.algorithm" => {
+                line(k, if v == "none" { "" } else { v });
+            }
+            "sasl.username" | "sasl.password" | "ssl.certificate.location" | "ssl.key.location" => {
+            }
+            other => anyhow::bail!(
+                "kbench versus cannot pass connection property {other} to Kafka's Java tools"
+            ),
+        }
+    }
+    if let (Some(user), Some(password)) = (get("sasl.username"), get("sasl.password")) {
+        let mechanism = get("sasl.mechanism")
+            .or(get("sasl.mechanisms"))
+            .unwrap_or("PLAIN");
+        let module = if mechanism.starts_with("SCRAM") {
+            "org.apache.kafka.common.security.scram.ScramLoginModule"
+        } else {
+            "org.apache.kafka.common.security.plain.PlainLoginModule"
+        };
+        let q = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+        line(
+            "sasl.jaas.config",
+            &format!(
+                "{module} required username=\"{}\" password=\"{}\";",
+                q(user),
+                q(password)
+            ),
+        );
+    }
+    if let (Some(cert), Some(key)) = (get("ssl.certificate.location"), get("ssl.key.location")) {
+        // A Java PEM keystore is one file with the key and its chain.
+        let pem = format!(
+            "{}\n{}",
+            std::fs::read_to_string(key).with_context(|| key.to_string())?,
+            std::fs::read_to_string(cert).with_context(|| cert.to_string())?
+        );
+        let f = PrivateFile::write("client-keystore.pem", &pem)?;
+        line("ssl.keystore.type", "PEM");
+        line("ssl.keystore.location", &f.path.display().to_string());
+        // Kept for the life of the process: the properties file refers to it.
+        std::mem::forget(f);
+    }
+    Ok(out)
+}
+
+/// A file only this user can read, in a fresh private directory outside any run directory,
+/// removed on drop: where secrets for a child process live while it runs.
+#[derive(Debug)]
+pub struct PrivateFile {
+    pub path: PathBuf,
+}
+
+impl PrivateFile {
+    pub fn write(name: &str, text: &str) -> anyhow::Result<PrivateFile> {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        let dir = std::env::temp_dir().join(format!(
+            "kbench-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| dir.display().to_string())?;
+        let path = dir.join(name);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| path.display().to_string())?;
+        std::io::Write::write_all(&mut f, text.as_bytes())?;
+        Ok(PrivateFile { path })
+    }
+}
+
+impl Drop for PrivateFile {
+    fn drop(&mut self) {
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -285,6 +429,31 @@ pub fn parse_e2e(output: &str) -> Option<EndToEnd> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn connection_properties_become_the_java_client_s() {
+        let p = |kv: &[(&str, &str)]| -> Vec<(String, String)> {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let text = super::java_client_properties(&p(&[
+            ("security.protocol", "sasl_ssl"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.username", "kbench"),
+            ("sasl.password", "pa\"ss"),
+            ("ssl.ca.location", "/t/ca.pem"),
+        ]))
+        .unwrap();
+        assert!(text.contains("security.protocol=SASL_SSL\n"), "{text}");
+        assert!(text.contains("ssl.truststore.type=PEM\nssl.truststore.location=/t/ca.pem\n"));
+        assert!(text.contains(
+            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \
+             username=\"kbench\" password=\"pa\\\\\"ss\";"
+        ), "{text}");
+        assert!(super::java_client_properties(&p(&[("sasl.oauthbearer.config", "x")])).is_err());
+        assert_eq!(super::java_client_properties(&[]).unwrap(), "");
+    }
+
     use super::*;
 
     #[test]

@@ -14,6 +14,7 @@ use anyhow::{anyhow, bail, Context};
 
 use super::cpu::{self, Exit, WindowCpu};
 use super::plan::{Comparison, Kind};
+use crate::cluster::Access;
 use crate::fleet::consumer::{self, ConsumerPlan, ConsumerShared};
 use crate::fleet::keys::KeyGen;
 use crate::fleet::payload::PayloadGen;
@@ -95,7 +96,7 @@ pub struct ChildRun {
 pub fn run_child(
     c: &Comparison,
     replication_factor: i32,
-    bootstrap: &str,
+    access: &Access,
     run_dir: &Path,
     name: &str,
     offsets: &EndOffsets,
@@ -115,7 +116,15 @@ pub fn run_child(
         .arg("run")
         .arg(&toml)
         .arg("--bootstrap")
-        .arg(bootstrap)
+        .arg(&access.bootstrap)
+        // The connection properties by file (what a secret needs is in the file or the
+        // environment the child inherits, never on its command line).
+        .args(
+            access
+                .file()
+                .map(|f| vec![std::ffi::OsStr::new("--client-config"), f.as_os_str()])
+                .unwrap_or_default(),
+        )
         .arg("--reports")
         .arg(&reports)
         .arg("--quiet")
@@ -184,9 +193,9 @@ pub struct EndOffsets {
 }
 
 impl EndOffsets {
-    pub fn new(bootstrap: &str) -> anyhow::Result<EndOffsets> {
-        let consumer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
+    pub fn new(access: &Access) -> anyhow::Result<EndOffsets> {
+        let consumer = access
+            .config()
             .set("log_level", "3")
             .create()
             .context("creating the offsets client")?;
@@ -218,7 +227,7 @@ pub fn last_lines(text: &str, n: usize) -> String {
 pub fn prefill(
     c: &Comparison,
     replication_factor: i32,
-    bootstrap: &str,
+    access: &Access,
     topic: &str,
 ) -> anyhow::Result<u64> {
     let cell = cell_for(c, replication_factor)?;
@@ -230,7 +239,7 @@ pub fn prefill(
         partitions: c.partitions,
         spec: cell.producers.clone(),
         run: cell.run.clone(),
-        bootstrap: bootstrap.to_string(),
+        access: access.clone(),
         extra: cell.client.producer.clone(),
         clock,
         warmup_end: start,
@@ -272,7 +281,7 @@ pub struct ConsumeRun {
 /// One kbench consumer (the fleet's consumer: header, delivery accounting, stats per record)
 /// reads `expect` records of `topic` from the earliest offset in a new group.
 pub fn consume(
-    bootstrap: &str,
+    access: &Access,
     topic: &str,
     partitions: i32,
     expect: u64,
@@ -285,7 +294,7 @@ pub fn consume(
         group_id: group.to_string(),
         topic: topic.to_string(),
         start_from: StartFrom::Earliest,
-        bootstrap: bootstrap.to_string(),
+        access: access.clone(),
         extra: BTreeMap::new(),
         clock: Clock::new(),
         // Everything is measured.
