@@ -14,7 +14,10 @@ use toml_edit::ImDocument;
 pub use super::errors::ScenarioError;
 use super::errors::Source;
 use super::faults::{self, fault_key, ParsedFault};
-use super::model::{Acks, BrokerRef, CellSpec, KeySpec, Partitioner, RunSpec, Scenario, SweepAxis};
+use super::model::{
+    Acks, BrokerRef, CellSpec, KeySpec, MessageSize, Partitioner, RunSpec, Scenario, StampPlace,
+    SweepAxis,
+};
 pub use super::render::render_cells;
 use super::settings::{
     default_cell, describe, flatten, int_in, key_span, table_of, ClientKind, Ctx, Field, Setting,
@@ -332,6 +335,43 @@ fn run(f: &Field, cx: &Ctx) -> Result<RunSpec, ScenarioError> {
     Ok(run)
 }
 
+/// Why `size` cannot carry the stamp in the value, if it cannot: some value would be shorter
+/// than the stamp.
+fn too_small_for_the_stamp(size: &MessageSize) -> Option<String> {
+    let min = StampPlace::MIN_VALUE_SIZE;
+    let fix = format!(
+        "stamp = \"value\" puts kbench's {min}-byte stamp (producer, sequence number, intended \
+         time) in the first bytes of every value: use values of at least {min} bytes, or \
+         producers.stamp = \"header\" to carry it in a record header instead"
+    );
+    match size {
+        MessageSize::Fixed(n) if *n < min => {
+            Some(format!("message_size {n} B is too small: {fix}"))
+        }
+        MessageSize::Uniform { min: lo, .. } if *lo < min => {
+            Some(format!("message_size min {lo} B is too small: {fix}"))
+        }
+        MessageSize::FileLines(path) => {
+            let data = std::fs::read(path).ok()?;
+            let (line, len) = data
+                .split(|&b| b == b'\n')
+                .map(|l| l.strip_suffix(b"\r").unwrap_or(l).len())
+                .enumerate()
+                .filter(|&(_, len)| len > 0)
+                .min_by_key(|&(_, len)| len)?;
+            (len < min).then(|| {
+                format!(
+                    "line {} of message file {} is {len} B, too small (the stamp overwrites \
+                     the first bytes of each line; the rest is sent as it is): {fix}",
+                    line + 1,
+                    path.display()
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
 /// Impossible combinations within one cell. Each error points at the setting to change: a
 /// swept one (with the cell) if the sweep made the combination, else the one set in its section.
 fn check_cell(
@@ -396,6 +436,11 @@ fn check_cell(
                  message a null key: set producers.keys, or use partitioner \"sticky\" or \"{name}_random\""
             ),
         ));
+    }
+    if p.stamp == StampPlace::Value {
+        if let Some(problem) = too_small_for_the_stamp(&p.message_size) {
+            return Err(blame(&[Setting::MessageSize, Setting::Stamp], problem));
+        }
     }
     let min_isr = Setting::TopicConfig("min.insync.replicas".into());
     if let Some(Ok(min)) = cell
