@@ -208,6 +208,13 @@ keys = [{ uniform = 10000 }, { zipf = 1000, exponent = 1.2 }]
     eprintln!("uniform {uc:?} (max/mean {u:.2}); zipf {zc:?} (max/mean {z:.2})");
     assert!(u < 1.2, "uniform keys spread evenly: {uc:?}");
     assert!(z > 1.5, "zipf keys make a hot partition: {zc:?}");
+    // The reported skew is the same figure, rounded.
+    assert!(
+        (uniform.acked_skew_max_mean - u).abs() < 0.01,
+        "{uniform:?}"
+    );
+    assert!((zipf.acked_skew_max_mean - z).abs() < 0.01, "{zipf:?}");
+    assert!(zipf.acked_skew_cv > uniform.acked_skew_cv, "{zipf:?}");
 }
 
 /// The Kafka jars the cluster runs from (fetched by `kbench cluster up`).
@@ -368,8 +375,14 @@ fn a_cell_asking_more_than_one_core_can_give_is_flagged_as_kbench_s_limit() {
         r.offered, r.sent, r.unsent, r.busiest_producer_thread, r.kbench_cpu_cores, r.host_cpu_busy
     );
     assert!(r.flags.contains("behind-schedule"), "{r:?}");
-    assert!(r.flags.contains("kbench-cpu"), "{r:?}");
+    // The send thread never idled. Whether it mostly ran (kbench's own limit) or mostly
+    // waited for a CPU the brokers had (the host's) depends on what else the host runs; the
+    // cell names one cause or the other, never neither.
     assert!(r.busiest_producer_thread >= 0.9, "{r:?}");
+    assert!(
+        r.flags.contains("kbench-cpu") || r.flags.contains("host-starved"),
+        "{r:?}"
+    );
     assert!(
         r.offered >= 7_000_000,
         "the whole schedule is offered: {r:?}"

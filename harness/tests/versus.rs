@@ -1,4 +1,4 @@
-//! `kbench versus --quick --pairs 1` against the suite's cluster: both sides of every
+//! `kbench versus --quick --pairs 1` against the suite's cluster: every side of every
 //! comparison produce non-zero figures, and the CSVs, the table and the PNG are written.
 
 mod common;
@@ -79,10 +79,22 @@ fn versus_quick_writes_both_tools_figures() {
         md.contains("| comparison | metric | kbench | Kafka tool |"),
         "{md}"
     );
+    // librdkafka's own tool, built from the librdkafka kbench links, is the floor.
+    for kind in ["produce", "consume"] {
+        let row = rows
+            .iter()
+            .find(|r| &r[col("kind")] == kind && &r[col("tool")] == "rdkafka_performance")
+            .unwrap_or_else(|| panic!("no rdkafka_performance {kind} row\n{}", text(&o)));
+        assert!(
+            row[col("msgs_per_sec")].parse::<f64>().unwrap() > 0.0,
+            "{row:?}"
+        );
+    }
     for tool in [
         "ProducerPerformance",
         "ConsumerPerformance",
         "EndToEndLatency",
+        "rdkafka_performance",
     ] {
         assert!(md.contains(tool), "{tool} missing from\n{md}");
     }

@@ -52,7 +52,7 @@ pub enum Command {
         /// A run directory written by `kbench run`.
         run_dir: PathBuf,
         /// Bootstrap servers of the cluster the run used.
-        #[arg(long, env = "KBENCH_BOOTSTRAP")]
+        #[arg(long, env = "KBENCH_BOOTSTRAP", value_parser = parse_bootstrap)]
         bootstrap: String,
         /// Connection properties (TLS, SASL), as for `kbench run`.
         #[arg(long, env = "KBENCH_CLIENT_CONFIG", value_name = "FILE")]
@@ -75,7 +75,7 @@ pub struct RunArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
     /// Bootstrap servers of the cluster to test.
-    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local")]
+    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local", value_parser = parse_bootstrap)]
     pub bootstrap: Option<String>,
     /// Connection properties for every client (TLS, SASL): a Java-properties file with
     /// librdkafka names (`security.protocol`, `ssl.ca.location`, `sasl.username`, ...), like
@@ -147,7 +147,7 @@ pub struct FindMaxArgs {
     #[arg(long = "cell", value_name = "ID")]
     pub cells: Vec<String>,
     /// Bootstrap servers of the cluster to test.
-    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local")]
+    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local", value_parser = parse_bootstrap)]
     pub bootstrap: Option<String>,
     /// Connection properties for every client (TLS, SASL): a Java-properties file with
     /// librdkafka names (`security.protocol`, `ssl.ca.location`, `sasl.username`, ...), like
@@ -257,11 +257,23 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
 }
 
+/// `--bootstrap`: a comma-separated list of HOST[:PORT], none empty. An empty list would
+/// otherwise reach librdkafka and be reported after a 10 s connection attempt as exit 4.
+fn parse_bootstrap(s: &str) -> Result<String, String> {
+    let servers: Vec<&str> = s.split(',').map(str::trim).collect();
+    if servers.iter().any(|h| h.is_empty()) {
+        return Err(format!(
+            "expected HOST:PORT[,HOST:PORT...] with no empty entry, got {s:?}"
+        ));
+    }
+    Ok(servers.join(","))
+}
+
 /// `kbench versus`.
 #[derive(Debug, Args)]
 pub struct VersusArgs {
     /// Bootstrap servers of the cluster both tools load.
-    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local")]
+    #[arg(long, env = "KBENCH_BOOTSTRAP", conflicts_with = "local", value_parser = parse_bootstrap)]
     pub bootstrap: Option<String>,
     /// Connection properties for every client (TLS, SASL): a Java-properties file with
     /// librdkafka names (`security.protocol`, `ssl.ca.location`, `sasl.username`, ...), like

@@ -142,9 +142,30 @@ pub fn logging_flag(kafka_major: u32, file: &Path) -> String {
     }
 }
 
-/// A new KRaft cluster id: 16 random bytes, URL-safe base64 without padding, as Kafka's
-/// `Uuid.randomUuid().toString()` (saves a JVM start for `StorageTool random-uuid`).
-pub fn new_cluster_id(random: [u8; 16]) -> String {
+/// A new KRaft cluster id, as Kafka's `Uuid.randomUuid().toString()` makes them (saves a JVM
+/// start for `StorageTool random-uuid`): 16 random bytes from `random`, URL-safe base64
+/// without padding, drawn again while the id is one Kafka never hands out
+/// ([`is_usable_cluster_id`]). One random id in 64 starts with `-`, which `kafka-storage
+/// format -t` reads as a flag.
+pub fn new_cluster_id(mut random: impl FnMut() -> [u8; 16]) -> String {
+    loop {
+        let id = encode_uuid(random());
+        if is_usable_cluster_id(&id) {
+            return id;
+        }
+    }
+}
+
+/// Whether Kafka's own generator could have made `id`: it never starts with `-` (a command
+/// line would read it as a flag) and is not one of the reserved UUIDs (zero, and the metadata
+/// topic's `0:1`).
+pub fn is_usable_cluster_id(id: &str) -> bool {
+    const RESERVED: [&str; 2] = ["AAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAAQ"];
+    !id.is_empty() && !id.starts_with('-') && !RESERVED.contains(&id)
+}
+
+/// 16 bytes as URL-safe base64 without padding (22 characters), like Kafka's `Uuid.toString()`.
+fn encode_uuid(random: [u8; 16]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut bits: u32 = 0;
     let mut nbits = 0;
@@ -221,12 +242,31 @@ mod tests {
 
     #[test]
     fn cluster_ids_look_like_kafka_uuids() {
-        let id = new_cluster_id([0; 16]);
-        assert_eq!(id, "AAAAAAAAAAAAAAAAAAAAAA");
-        let id = new_cluster_id([0xff; 16]);
+        assert_eq!(encode_uuid([0; 16]), "AAAAAAAAAAAAAAAAAAAAAA");
+        let id = new_cluster_id(|| [0xff; 16]);
+        assert_eq!(id, "_____________________w");
         assert_eq!(id.len(), 22);
         assert!(id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn cluster_ids_never_start_with_a_dash_nor_are_reserved() {
+        // 0xf8 = 0b111110..: the first base64 digit is 62, '-'. Then the zero UUID, then the
+        // metadata topic's id (0:1), then a usable one.
+        let mut metadata_topic = [0; 16];
+        metadata_topic[15] = 1;
+        let mut draws = vec![[0xf8; 16], [0; 16], metadata_topic, [0x41; 16]].into_iter();
+        let id = new_cluster_id(|| draws.next().expect("drawn again"));
+        assert_eq!(id, encode_uuid([0x41; 16]));
+        assert!(encode_uuid([0xf8; 16]).starts_with('-'));
+        assert_eq!(encode_uuid(metadata_topic), "AAAAAAAAAAAAAAAAAAAAAQ");
+        assert!(!is_usable_cluster_id("-oZZIDPBqLNbZJl2C2B83A"));
+        assert!(is_usable_cluster_id("oZZIDPBqLNbZJl2C2B83A-"));
+        // Many draws from the real generator: none starts with '-' (1 in 64 would unchecked).
+        for _ in 0..5000 {
+            assert!(!new_cluster_id(rand::random).starts_with('-'));
+        }
     }
 }

@@ -181,12 +181,12 @@ impl LocalCluster {
             base_port: opts.base_port,
             cluster_id: match (&previous, same_shape) {
                 (Some(p), true) => p.cluster_id.clone(),
-                _ => cfg::new_cluster_id(rand::random()),
+                _ => cfg::new_cluster_id(rand::random),
             },
             lib,
             heap: opts.heap.clone(),
         };
-        let cluster = LocalCluster {
+        let mut cluster = LocalCluster {
             dir: dir.clone(),
             state,
             timeout: opts.start_timeout,
@@ -198,6 +198,8 @@ impl LocalCluster {
             && nodes
                 .iter()
                 .all(|n| cluster.data_dir(*n).join("meta.properties").exists());
+        cluster.state.cluster_id =
+            cluster_id_to_format(&cluster.state.cluster_id, formatted_already, rand::random);
         if !formatted_already {
             // A different shape or a half-made cluster: kbench's own scratch data, start over.
             let _ = fs::remove_dir_all(dir.join("data"));
@@ -652,4 +654,35 @@ fn read_state(dir: &Path) -> Result<ClusterState, ClusterError> {
     serde_json::from_str(&text).map_err(|_| ClusterError::NotCreated {
         dir: dir.to_path_buf(),
     })
+}
+
+/// The cluster id to format (and record) with: `kept`, unless it is one Kafka's tools cannot
+/// take and no node was formatted with it yet. A state directory from before ids were checked
+/// can hold one starting with `-`: its format failed, so nothing holds that id and a new one
+/// recovers it. A cluster already formatted keeps its id whatever it is (it is not formatted
+/// again, so the id is never put on a command line).
+fn cluster_id_to_format(kept: &str, formatted: bool, random: impl FnMut() -> [u8; 16]) -> String {
+    if formatted || cfg::is_usable_cluster_id(kept) {
+        kept.to_string()
+    } else {
+        cfg::new_cluster_id(random)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_dir_holding_a_dash_id_recovers_with_a_new_one() {
+        let bad = "-oZZIDPBqLNbZJl2C2B83A";
+        let id = cluster_id_to_format(bad, false, || [0x41; 16]);
+        assert!(cfg::is_usable_cluster_id(&id) && id != bad, "{id}");
+        // A usable id, or one a cluster was formatted with, is kept.
+        assert_eq!(
+            cluster_id_to_format("oZZIDPBqLNbZJl2C2B83Aw", false, rand::random),
+            "oZZIDPBqLNbZJl2C2B83Aw"
+        );
+        assert_eq!(cluster_id_to_format(bad, true, rand::random), bad);
+    }
 }

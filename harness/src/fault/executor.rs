@@ -210,15 +210,6 @@ impl FaultRunner {
         self.finish()
     }
 
-    /// [`stop`](FaultRunner::stop) off the async runtime's worker threads.
-    pub async fn stop_async(self) -> Vec<FaultEvent> {
-        let shared = self.shared.clone();
-        match tokio::task::spawn_blocking(move || self.stop()).await {
-            Ok(events) => events,
-            Err(_) => lock(&shared.events).clone(),
-        }
-    }
-
     fn finish(&mut self) -> Vec<FaultEvent> {
         *lock(&self.shared.stopped) = true;
         self.shared.wake.notify_all();

@@ -137,7 +137,8 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// What limited the rate, for summaries: `slo`, `throughput`, `kbench`, `errors`, `no-data`.
+    /// What limited the rate, for summaries: `slo`, `throughput`, `kbench`, `host`, `errors`,
+    /// `no-data`.
     pub fn class(&self) -> &'static str {
         match self {
             Reason::Slo(..) => "slo",
@@ -145,6 +146,7 @@ impl Reason {
             Reason::Flag(Flag::Schedule | Flag::QueueFull | Flag::KbenchCpu) => "kbench",
             Reason::Flag(Flag::DrainTimeout) => "throughput",
             Reason::Flag(Flag::Interrupted) => "interrupted",
+            Reason::Flag(Flag::HostStarved) => "host",
             Reason::Failed(_) | Reason::Lost(_) => "errors",
             Reason::NoData(_) => "no-data",
         }

@@ -208,10 +208,13 @@ fn random_source(min: usize, max: usize, rng: &mut SmallRng) -> Result<Source, P
 }
 
 fn lines_source(path: &Path) -> Result<Source, PayloadError> {
-    let data = std::fs::read(path).map_err(|source| PayloadError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    // Bounded like the scenario's own check: a regular file, never a pipe or a device.
+    let data =
+        crate::scenario::input::read_bounded(path, crate::scenario::input::MAX_MESSAGE_FILE_BYTES)
+            .map_err(|m| PayloadError::Read {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(m),
+            })?;
     let mut spans = Vec::new();
     let mut start = 0;
     for line in data.split(|&b| b == b'\n') {
@@ -638,6 +641,12 @@ mod tests {
         let err = PayloadGen::new(&MessageSize::FileLines(empty.clone()), 0).unwrap_err();
         assert!(matches!(err, PayloadError::NoLines { .. }));
         assert!(err.to_string().contains(&*empty.to_string_lossy()), "{err}");
+    }
+
+    #[test]
+    fn a_device_is_refused_not_read_until_memory_runs_out() {
+        let err = PayloadGen::new(&MessageSize::FileLines("/dev/zero".into()), 0).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 
     #[test]

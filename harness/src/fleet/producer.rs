@@ -32,7 +32,7 @@ use crate::cluster::Access;
 use crate::metrics::delivery::ProducerLog;
 use crate::metrics::{Clock, SharedStats};
 use crate::scenario::{Partitioner, ProducerSpec, RunSpec, StampPlace};
-use crate::sys::cpu::thread_demand_ns;
+use crate::sys::cpu::{thread_demand_ns, thread_wait_ns};
 
 /// What a producer thread needs to know about its place in the cell.
 #[derive(Clone)]
@@ -75,6 +75,8 @@ pub struct ProducerShared {
     /// How much of its wall time the send thread wanted a CPU (ran or waited in the run
     /// queue), in millionths, set when it stops.
     pub busy_ppm: AtomicU64,
+    /// How much of it the thread spent waiting in the run queue (the host, not kbench).
+    pub wait_ppm: AtomicU64,
 }
 
 impl ProducerShared {
@@ -86,6 +88,7 @@ impl ProducerShared {
             sent_total: AtomicU64::new(0),
             log: Mutex::new(ProducerLog::default()),
             busy_ppm: AtomicU64::new(0),
+            wait_ppm: AtomicU64::new(0),
         }
     }
 
@@ -243,7 +246,8 @@ pub fn run(
     };
 
     // How busy this thread is: a send loop that never waits is the producer's limit.
-    let (cpu_start, wall_start) = (thread_demand_ns(), Instant::now());
+    let (cpu_start, wait_start, wall_start) =
+        (thread_demand_ns(), thread_wait_ns(), Instant::now());
     'send: while !stop.load(Ordering::Relaxed) && budget.is_none_or(|b| measured_sent < b) {
         let now = Instant::now();
         if schedule.is_paced() && schedule.due(now) <= seq {
@@ -363,6 +367,8 @@ pub fn run(
     let wall = wall_start.elapsed().as_nanos().max(1) as u64;
     let busy = (thread_demand_ns() - cpu_start).saturating_mul(1_000_000) / wall;
     shared.busy_ppm.store(busy, Ordering::Relaxed);
+    let waited = (thread_wait_ns() - wait_start).saturating_mul(1_000_000) / wall;
+    shared.wait_ppm.store(waited, Ordering::Relaxed);
     // Outstanding messages get the drain timeout to be acked; what is left then is counted as
     // failed by librdkafka's own message timeout.
     let _ = producer.flush(plan.run.drain_timeout);

@@ -63,6 +63,8 @@ pub struct FleetReport {
     pub producer_logs: Vec<ProducerLog>,
     /// The highest share of its wall time a send thread wanted a CPU (the self-check).
     pub busiest_producer: f64,
+    /// That thread's share of its wall time spent waiting in the run queue.
+    pub busiest_producer_wait: f64,
     /// The last stats, recorded after the final interval was taken.
     pub last_interval: Interval,
 }
@@ -320,17 +322,22 @@ impl Fleet {
                 consumed: m.consumed,
             })
             .collect();
-        let busiest_producer = self
+        // The thread that wanted a CPU the most, and how much of that was waiting for one.
+        let (busiest_producer, busiest_producer_wait) = self
             .producers
             .iter()
-            .map(|p| p.busy_ppm.load(Ordering::Relaxed) as f64 / 1e6)
-            .fold(0.0, f64::max);
+            .map(|p| {
+                let ppm = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1e6;
+                (ppm(&p.busy_ppm), ppm(&p.wait_ppm))
+            })
+            .fold((0.0, 0.0), |best, t| if t.0 > best.0 { t } else { best });
         Ok(FleetReport {
             delivery,
             members,
             consumer_lag,
             producer_logs: self.producers.iter().map(|p| p.log()).collect(),
             busiest_producer,
+            busiest_producer_wait,
             last_interval,
         })
     }

@@ -102,6 +102,8 @@ pub enum Flag {
     Interrupted,
     /// kbench itself ran out of CPU (its process, or one producer's send thread).
     KbenchCpu,
+    /// The host ran out of CPU: a send thread waited for one (brokers or others had it).
+    HostStarved,
 }
 
 impl Flag {
@@ -112,6 +114,7 @@ impl Flag {
             Flag::DrainTimeout => "drain-timeout",
             Flag::Interrupted => "interrupted",
             Flag::KbenchCpu => "kbench-cpu",
+            Flag::HostStarved => "host-starved",
         }
     }
 
@@ -128,6 +131,9 @@ impl Flag {
             Flag::KbenchCpu => {
                 "kbench used (nearly) all the CPU it could get: the load generator, not the cluster, was the limit"
             }
+            Flag::HostStarved => {
+                "the host was out of CPU: kbench's send thread waited for one (brokers or other processes had it), so the figures include the host's queueing"
+            }
         }
     }
 }
@@ -139,13 +145,27 @@ pub struct CellEnd {
     pub interrupted: bool,
     /// kbench's and the host's CPU use over the measurement window.
     pub cpu: CpuUse,
-    /// The busiest producer send thread: CPU time / wall time (0..1).
+    /// The busiest producer send thread: the share of its wall time it wanted a CPU (ran or
+    /// waited in the run queue), 0..1.
     pub busiest_producer: f64,
+    /// Of that, the share it waited in the run queue.
+    pub busiest_producer_wait: f64,
 }
 
 impl CellEnd {
+    /// kbench itself was the limit: its process took (nearly) every core, or a send thread
+    /// never idled and mostly ran (it had more work than one CPU can do).
     pub fn kbench_saturated(&self) -> bool {
-        self.cpu.process_share() >= cpu::PROCESS_LIMIT || self.busiest_producer >= cpu::THREAD_LIMIT
+        let ran = self.busiest_producer - self.busiest_producer_wait;
+        self.cpu.process_share() >= cpu::PROCESS_LIMIT
+            || (self.busiest_producer >= cpu::THREAD_LIMIT && ran >= cpu::THREAD_RUN_LIMIT)
+    }
+
+    /// The host was the limit: a send thread spent a good share of its time ready but
+    /// waiting for a CPU someone else had (brokers on the same machine), so its schedule and
+    /// latency include the host's queueing.
+    pub fn host_starved(&self) -> bool {
+        self.busiest_producer_wait >= cpu::THREAD_WAIT_LIMIT
     }
 }
 
@@ -189,6 +209,8 @@ pub struct CellSummary {
     pub flags: Vec<Flag>,
     pub cpu: CpuUse,
     pub busiest_producer: f64,
+    /// Its share of wall time spent waiting in the run queue.
+    pub busiest_producer_wait: f64,
 }
 
 impl CellMetrics {
@@ -257,6 +279,9 @@ impl CellMetrics {
         if end.kbench_saturated() {
             flags.push(Flag::KbenchCpu);
         }
+        if end.host_starved() {
+            flags.push(Flag::HostStarved);
+        }
         CellSummary {
             measure_secs: secs,
             publish: Percentiles::of(&self.producers.publish),
@@ -281,6 +306,7 @@ impl CellMetrics {
             flags,
             cpu: end.cpu,
             busiest_producer: end.busiest_producer,
+            busiest_producer_wait: end.busiest_producer_wait,
         }
     }
 }
@@ -396,5 +422,19 @@ mod tests {
             ..calm.clone()
         };
         assert!(hot.kbench_saturated());
+        // A send thread that never idled but waited for the CPU half the time: the host's
+        // limit, not kbench's own.
+        let starved = CellEnd {
+            busiest_producer: 0.97,
+            busiest_producer_wait: 0.5,
+            ..calm.clone()
+        };
+        assert!(!starved.kbench_saturated() && starved.host_starved());
+        let bound = CellEnd {
+            busiest_producer: 0.97,
+            busiest_producer_wait: 0.05,
+            ..calm.clone()
+        };
+        assert!(bound.kbench_saturated() && !bound.host_starved());
     }
 }

@@ -34,8 +34,11 @@ pub struct Counters {
     pub unsent: u64,
     /// Largest gap between intended and actual send, µs.
     pub max_send_lag_us: u64,
-    /// Warm-up traffic, excluded from everything else.
+    /// Warm-up traffic, excluded from everything else (shown only in warm-up intervals of the
+    /// time series, so that sent, acked and consumed there count the same messages).
+    pub warmup_sent: u64,
     pub warmup_acked: u64,
+    pub warmup_bytes_acked: u64,
     pub warmup_consumed: u64,
     /// Failures by error kind (librdkafka's error name).
     pub errors: BTreeMap<String, u64>,
@@ -58,7 +61,9 @@ impl Counters {
         self.late_sends += o.late_sends;
         self.unsent += o.unsent;
         self.max_send_lag_us = self.max_send_lag_us.max(o.max_send_lag_us);
+        self.warmup_sent += o.warmup_sent;
         self.warmup_acked += o.warmup_acked;
+        self.warmup_bytes_acked += o.warmup_bytes_acked;
         self.warmup_consumed += o.warmup_consumed;
         for (k, v) in &o.errors {
             *self.errors.entry(k.clone()).or_default() += v;
@@ -122,6 +127,7 @@ impl ClientStats {
     ) {
         if !measured {
             self.counters.warmup_acked += 1;
+            self.counters.warmup_bytes_acked += bytes as u64;
             return;
         }
         self.counters.acked += 1;
@@ -161,6 +167,7 @@ impl ClientStats {
     #[inline]
     pub fn record_send(&mut self, measured: bool, bytes: usize, lag_ns: u64) {
         if !measured {
+            self.counters.warmup_sent += 1;
             return;
         }
         self.counters.offered += 1;

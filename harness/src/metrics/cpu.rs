@@ -18,6 +18,12 @@ pub const PROCESS_LIMIT: f64 = 0.9;
 /// A producer send thread that wanted a CPU this fraction of the time (running or waiting
 /// in the run queue) could not have sent faster.
 pub const THREAD_LIMIT: f64 = 0.9;
+/// ... and ran (CPU time, not waiting) at least this share of its wall time: its own work,
+/// not the host, kept it busy.
+pub const THREAD_RUN_LIMIT: f64 = 0.6;
+/// A send thread that waited in the run queue this share of its wall time was starved by
+/// the host.
+pub const THREAD_WAIT_LIMIT: f64 = 0.2;
 /// The whole host was this busy: nobody had spare CPU, brokers included.
 pub const HOST_LIMIT: f64 = 0.95;
 

@@ -75,6 +75,12 @@ pub struct CellAgg {
     pub acked: u64,
     pub consumed: u64,
     pub message_size: String,
+    /// Acked messages' partition skew (busiest over mean) and its coefficient of variation.
+    pub acked_skew: Stat,
+    pub acked_skew_cv: Stat,
+    /// A repetition in which the cluster did not keep up with the offered rate (no kbench
+    /// flag), in words.
+    pub fell_behind: Option<String>,
 }
 
 impl CellAgg {
@@ -219,6 +225,32 @@ fn latency_of(rows: &[&ResultRow], f: impl Fn(&ResultRow) -> [u64; 6]) -> Latenc
     }
 }
 
+/// A fixed-rate cell whose acks fell short of what was offered, with no kbench flag: a
+/// finding about the cluster (it did not keep up), not about kbench. Returns the acked share
+/// of the offered rate when it is below [`KEPT_UP`].
+pub fn cluster_fell_behind(r: &ResultRow) -> Option<f64> {
+    if r.rate == "max" || !r.flags.is_empty() || r.measure_secs <= 0.0 || r.offered == 0 {
+        return None;
+    }
+    let offered = r.offered as f64 / r.measure_secs;
+    let share = r.acked_per_sec / offered;
+    (share < KEPT_UP).then_some(share)
+}
+
+/// Acks at this share of the offered rate or above: the cluster kept up.
+pub const KEPT_UP: f64 = 0.95;
+
+/// The finding in words: `acked 1784 of 2000 msg/s offered (89 %)`.
+pub fn fell_behind_text(r: &ResultRow, share: f64) -> String {
+    format!(
+        "the cluster did not keep up: acked {:.0} of {:.0} msg/s offered ({:.0} %), publish p99 {:.1} ms",
+        r.acked_per_sec,
+        r.offered as f64 / r.measure_secs,
+        share * 100.0,
+        r.publish_p99_us as f64 / 1e3
+    )
+}
+
 fn aggregate(rows: &[&ResultRow]) -> CellAgg {
     let first = rows[0];
     let mut flags: Vec<String> = Vec::new();
@@ -270,6 +302,11 @@ fn aggregate(rows: &[&ResultRow]) -> CellAgg {
         acked: rows.iter().map(|r| r.acked).sum(),
         consumed: rows.iter().map(|r| r.consumed).sum(),
         message_size: first.message_size.clone(),
+        acked_skew: stat_of(rows, |r| r.acked_skew_max_mean),
+        acked_skew_cv: stat_of(rows, |r| r.acked_skew_cv),
+        fell_behind: rows
+            .iter()
+            .find_map(|r| cluster_fell_behind(r).map(|share| fell_behind_text(r, share))),
     }
 }
 
@@ -445,6 +482,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_cluster_short_of_the_offered_rate_is_a_finding_unless_kbench_was_flagged() {
+        let row = |rate: &str, acked_per_sec: f64, flags: &str| ResultRow {
+            rate: rate.into(),
+            offered: 20_000,
+            measure_secs: 10.0,
+            acked_per_sec,
+            publish_p99_us: 2_800_000,
+            flags: flags.into(),
+            ..ResultRow::default()
+        };
+        let behind = row("2000", 1784.0, "");
+        let share = cluster_fell_behind(&behind).expect("behind");
+        assert!((share - 0.892).abs() < 1e-9);
+        let text = fell_behind_text(&behind, share);
+        assert!(
+            text.contains("acked 1784 of 2000 msg/s offered (89 %)"),
+            "{text}"
+        );
+        assert_eq!(cluster_fell_behind(&row("2000", 1950.0, "")), None);
+        assert_eq!(
+            cluster_fell_behind(&row("2000", 1000.0, "behind-schedule")),
+            None
+        );
+        assert_eq!(cluster_fell_behind(&row("max", 1000.0, "")), None);
+    }
+
+    #[test]
     fn median_and_spread() {
         let s = Stat::of(&[3.0, 1.0, 2.0]);
         assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
@@ -486,6 +550,9 @@ mod tests {
             acked: 1,
             consumed: 1,
             message_size: "100".into(),
+            acked_skew: Stat::default(),
+            acked_skew_cv: Stat::default(),
+            fell_behind: None,
         }
     }
 

@@ -130,6 +130,8 @@ pub fn markdown(model: &RunModel, charts: &[ChartFile], notes: &[String]) -> Str
     best_section(&mut s, model);
     cells_section(&mut s, model, charts);
     flagged_section(&mut s, model);
+    behind_section(&mut s, model);
+    skew_section(&mut s, model);
     charts_section(&mut s, charts);
     if !notes.is_empty() {
         let _ = writeln!(s, "## Notes\n");
@@ -243,6 +245,55 @@ fn cells_section(s: &mut String, model: &RunModel, charts: &[ChartFile]) {
         let _ = writeln!(s, "| {} |", row.join(" | "));
     }
     s.push('\n');
+}
+
+/// How evenly each cell's acks spread over its partitions (what partitioners and keys do).
+fn skew_section(s: &mut String, model: &RunModel) {
+    let cells: Vec<&CellAgg> = model
+        .cells
+        .iter()
+        .filter(|c| c.acked_skew.median > 0.0)
+        .collect();
+    if cells.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## Partition skew\n");
+    let _ = writeln!(
+        s,
+        "Acked messages per partition: the busiest partition over the mean (1.00 is even; P \
+         when one of P partitions takes everything) and the coefficient of variation. \
+         Per-partition counts are in results.csv (`acked_per_partition`).\n"
+    );
+    let _ = writeln!(s, "| cell | busiest / mean | CV |\n|---|---:|---:|");
+    for c in cells {
+        let _ = writeln!(
+            s,
+            "| `{}` | {:.2} | {:.2} |",
+            c.id, c.acked_skew.median, c.acked_skew_cv.median
+        );
+    }
+}
+
+/// Cells where the cluster, not kbench, fell short of the offered rate.
+fn behind_section(s: &mut String, model: &RunModel) {
+    let behind: Vec<(&CellAgg, &String)> = model
+        .cells
+        .iter()
+        .filter_map(|c| c.fell_behind.as_ref().map(|t| (c, t)))
+        .collect();
+    if behind.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## The cluster fell behind\n");
+    let _ = writeln!(
+        s,
+        "In these cells kbench kept its schedule (no flag) but the cluster acknowledged less than \
+         {:.0} % of the offered rate: a finding about the cluster at this load.\n",
+        super::model::KEPT_UP * 100.0
+    );
+    for (c, t) in behind {
+        let _ = writeln!(s, "- `{}`: {t}", c.id);
+    }
 }
 
 fn flagged_section(s: &mut String, model: &RunModel) {

@@ -361,21 +361,40 @@ pub fn fault_marks(run_dir: &Path, cell: &str, repeat: u32) -> Vec<FaultMark> {
         .filter_map(|f| {
             let e = &f["event"];
             let start_s = e["start"].as_f64()?;
-            let node = e["node"]
-                .as_i64()
-                .map(|n| format!(" (node {n})"))
-                .unwrap_or_default();
-            let what = |v: &serde_json::Value| match v {
+            let action = match &e["action"] {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
             Some(FaultMark {
                 start_s,
                 end_s: e["end"].as_f64(),
-                label: format!("{} {}{node}", what(&e["action"]), what(&e["broker"])),
+                label: fault_label(&action, &e["broker"], e["node"].as_i64()),
             })
         })
         .collect()
+}
+
+/// A fault as the scenario wrote it, with the node it hit when that was resolved at run time:
+/// `kill leader-of:0 (node 1)`, `pause controller (node 2)`, `stop node 3`. `broker` is the
+/// JSON of a `BrokerRef` (`{"node": 3}`, `{"leader-of": 0}`, `"controller"`).
+fn fault_label(action: &str, broker: &serde_json::Value, node: Option<i64>) -> String {
+    use serde_json::Value;
+    let written = match broker {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => return format!("{action} node {n}"),
+        Value::Object(m) if m.len() == 1 => {
+            let (k, v) = m.iter().next().expect("one entry");
+            if k == "node" {
+                return format!("{action} node {v}");
+            }
+            format!("{k}:{v}")
+        }
+        other => other.to_string(),
+    };
+    match node {
+        Some(n) => format!("{action} {written} (node {n})"),
+        None => format!("{action} {written}"),
+    }
 }
 
 #[cfg(test)]
@@ -492,5 +511,39 @@ a,1
         assert!(!data.results_missing.contains(&"repeat"));
         let e = load(dir.path()).unwrap_err();
         assert!(e.to_string().contains("timeseries.csv: not found"), "{e}");
+    }
+    #[test]
+    fn fault_labels_read_as_the_scenario_wrote_them() {
+        use crate::scenario::{BrokerRef, FaultAction};
+        let dir = tempfile::tempdir().unwrap();
+        let cell = dir.path().join("cells").join("c");
+        std::fs::create_dir_all(&cell).unwrap();
+        // The brokers serialized exactly as the fault executor writes them.
+        let event = |broker: BrokerRef, node: Option<i32>| {
+            serde_json::json!({"event": {
+                "action": FaultAction::Kill, "broker": broker, "node": node,
+                "start": 5.0, "end": 15.0,
+            }})
+        };
+        let faults = serde_json::json!([
+            event(BrokerRef::LeaderOf(0), Some(1)),
+            event(BrokerRef::Controller, Some(2)),
+            event(BrokerRef::Node(3), Some(3)),
+            event(BrokerRef::LeaderOf(4), None),
+        ]);
+        std::fs::write(cell.join(crate::rundir::FAULTS), faults.to_string()).unwrap();
+        let labels: Vec<String> = fault_marks(dir.path(), "c", 1)
+            .into_iter()
+            .map(|m| m.label)
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "kill leader-of:0 (node 1)",
+                "kill controller (node 2)",
+                "kill node 3",
+                "kill leader-of:4",
+            ]
+        );
     }
 }

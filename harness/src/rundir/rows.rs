@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::fault::FaultOutcome;
 use crate::metrics::cell::{CellSummary, IntervalRecord};
 use crate::metrics::delivery::GroupAccount;
+use crate::metrics::skew::Skew;
 use crate::metrics::Percentiles;
 use crate::scenario::{CellSpec, KeySpec, MessageSize};
 
@@ -89,6 +90,8 @@ pub struct ResultRow {
     pub kbench_cpu_cores: f64,
     /// The busiest producer send thread's CPU time over its wall time (0..1).
     pub busiest_producer_thread: f64,
+    /// Of that, the share it waited in the run queue for a CPU the host gave to others.
+    pub busiest_producer_wait: f64,
     /// The whole host's busy fraction over the window (0..1; brokers included when local).
     pub host_cpu_busy: f64,
     /// `kind=count;...`
@@ -97,6 +100,13 @@ pub struct ResultRow {
     pub acked_per_partition: String,
     /// Measured messages consumed per partition, summed over groups, `p0;p1;...`.
     pub consumed_per_partition: String,
+    /// Partition skew of the acks: the busiest partition over the mean (1 = even), and the
+    /// coefficient of variation; 0 when nothing was acked.
+    pub acked_skew_max_mean: f64,
+    pub acked_skew_cv: f64,
+    /// The same for consumption.
+    pub consumed_skew_max_mean: f64,
+    pub consumed_skew_cv: f64,
     /// Empty when the cell is valid; else flag names, `;`-separated.
     pub flags: String,
 }
@@ -220,6 +230,7 @@ impl ResultRow {
             max_send_lag_us: s.max_send_lag_us,
             kbench_cpu_cores: round3(s.cpu.process_cores),
             busiest_producer_thread: round3(s.busiest_producer),
+            busiest_producer_wait: round3(s.busiest_producer_wait),
             host_cpu_busy: round3(s.cpu.host_busy.unwrap_or(0.0)),
             errors: s
                 .errors
@@ -229,6 +240,10 @@ impl ResultRow {
                 .join(";"),
             acked_per_partition: join(&s.acked_per_partition),
             consumed_per_partition: join(&s.consumed_per_partition),
+            acked_skew_max_mean: skew(&s.acked_per_partition).max_over_mean,
+            acked_skew_cv: skew(&s.acked_per_partition).cv,
+            consumed_skew_max_mean: skew(&s.consumed_per_partition).max_over_mean,
+            consumed_skew_cv: skew(&s.consumed_per_partition).cv,
             flags: s
                 .flags
                 .iter()
@@ -279,10 +294,16 @@ impl TimeseriesRow {
         let secs = i.secs().max(1e-9);
         let pc = &i.producers;
         let cc = &i.consumers;
-        // Warm-up intervals show their traffic too (it is in warmup_* counters).
-        let (sent, acked, consumed) = match i.phase {
-            crate::metrics::Phase::Warmup => (0, pc.warmup_acked, cc.warmup_consumed),
-            _ => (pc.sent, pc.acked, cc.consumed),
+        // Warm-up intervals show their traffic too (it is in the warmup_* counters): every
+        // series of a row counts the same messages, warm-up ones in warm-up, measured ones after.
+        let (sent, acked, acked_bytes, consumed) = match i.phase {
+            crate::metrics::Phase::Warmup => (
+                pc.warmup_sent,
+                pc.warmup_acked,
+                pc.warmup_bytes_acked,
+                cc.warmup_consumed,
+            ),
+            _ => (pc.sent, pc.acked, pc.bytes_acked, cc.consumed),
         };
         let pb = &i.publish.percentiles;
         let e2e = &i.e2e.percentiles;
@@ -294,7 +315,7 @@ impl TimeseriesRow {
             sent_per_sec: round3(sent as f64 / secs),
             acked_per_sec: round3(acked as f64 / secs),
             consumed_per_sec: round3(consumed as f64 / secs),
-            acked_mb_per_sec: round3(pc.bytes_acked as f64 / secs / 1e6),
+            acked_mb_per_sec: round3(acked_bytes as f64 / secs / 1e6),
             failed: pc.failed,
             queue_full: pc.queue_full,
             publish_p50_us: pb.p50,
@@ -303,6 +324,15 @@ impl TimeseriesRow {
             e2e_p50_us: e2e.p50,
             e2e_p99_us: e2e.p99,
         }
+    }
+}
+
+/// A count list's skew, rounded for the CSV; zeros when there is nothing to spread.
+fn skew(counts: &[u64]) -> Skew {
+    let s = Skew::of(counts).unwrap_or_default();
+    Skew {
+        max_over_mean: round3(s.max_over_mean),
+        cv: round3(s.cv),
     }
 }
 
@@ -331,6 +361,31 @@ pub fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_series_of_a_row_counts_the_same_messages_in_warmup_and_after() {
+        use crate::metrics::cell::{Interval, IntervalRecord, Phase};
+        use crate::metrics::ClientStats;
+        for (phase, measured) in [(Phase::Warmup, false), (Phase::Measure, true)] {
+            let (mut p, mut c) = (ClientStats::new(1), ClientStats::new(1));
+            for _ in 0..500 {
+                p.record_send(measured, 1000, 0);
+                p.record_ack(measured, 0, 1_000_000, 1000, 0);
+                c.record_consume(measured, 0, 2_000_000, 1000, 0);
+            }
+            let i = Interval {
+                start_s: 0.0,
+                end_s: 0.5,
+                phase,
+                producers: p,
+                consumers: c,
+            };
+            let row = TimeseriesRow::new("c", 1, &IntervalRecord::of(&i));
+            let rates = (row.sent_per_sec, row.acked_per_sec, row.consumed_per_sec);
+            assert_eq!(rates, (1000.0, 1000.0, 1000.0), "{phase:?}");
+            assert_eq!(row.acked_mb_per_sec, 1.0, "{phase:?}");
+        }
+    }
 
     #[test]
     fn timeseries_round_trips_through_csv() {

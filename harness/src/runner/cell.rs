@@ -193,6 +193,7 @@ fn run_on_topic(cell: &CellSpec, topic: &str, env: &CellEnv<'_>) -> anyhow::Resu
         interrupted,
         cpu,
         busiest_producer: report.busiest_producer,
+        busiest_producer_wait: report.busiest_producer_wait,
     });
     Ok(CellOutcome {
         summary,

@@ -46,15 +46,16 @@ impl ScenarioError {
         ScenarioError {
             file: file.to_path_buf(),
             line,
-            key,
-            message,
+            // Keys are the user's text: a quoted TOML key can hold a newline or an escape.
+            key: key.map(|k| shown(&k, MAX_KEY_CHARS)),
+            message: shorten(&escape_controls(&message), MAX_MESSAGE_CHARS),
         }
     }
 }
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
+        write!(f, "{}", quoted_path(&self.file))?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
         }
@@ -63,6 +64,54 @@ impl fmt::Display for ScenarioError {
         }
         write!(f, ": {}", self.message)
     }
+}
+
+/// Longest key shown in an error, in characters.
+const MAX_KEY_CHARS: usize = 120;
+/// Longest message: room for a few quoted values and the hint, not for a 1 MiB value.
+const MAX_MESSAGE_CHARS: usize = 400;
+/// Longest path shown.
+const MAX_PATH_CHARS: usize = 240;
+
+/// Control characters (newline, ESC of an ANSI sequence, ...) as visible escapes, so the
+/// user's text can neither break an error into two lines nor reach the terminal as a command.
+pub(crate) fn escape_controls(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `s` cut in the middle to at most about `max` characters, saying how much was left out:
+/// the start (what the value is) and the end (the hint after it) both stay.
+pub(crate) fn shorten(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(max * 3 / 4).collect();
+    let tail_len = max / 4;
+    let tail: String = s.chars().skip(n - tail_len).collect();
+    let cut = s.len() - head.len() - tail.len();
+    format!("{head}…[{cut} bytes cut]…{tail}")
+}
+
+/// The user's text shown in a message: control characters escaped, at most `max` characters.
+pub(crate) fn shown(s: &str, max: usize) -> String {
+    shorten(&escape_controls(s), max)
+}
+
+/// A path as shown in a message: escaped and shortened like any text of the user's.
+pub(crate) fn quoted_path(p: &Path) -> String {
+    shown(&p.display().to_string(), MAX_PATH_CHARS)
 }
 
 /// The text of a scenario file with its line starts, to turn toml_edit's byte spans into lines.
@@ -125,6 +174,31 @@ mod tests {
         assert_eq!(s.line_of(13), 3);
         assert_eq!(s.line_of(14), 4);
         assert_eq!(s.line_of(1000), 4);
+    }
+
+    #[test]
+    fn keys_values_and_paths_are_escaped_and_shortened() {
+        let huge = "v".repeat(1 << 20);
+        let e = ScenarioError::new(
+            Path::new("dir\n\u{1b}[31mred/x.toml"),
+            Some(2),
+            Some("producers.\u{1b}[2Jk\ney".into()),
+            format!("expected a number, got \"{huge}\"; use 1 to 10"),
+        );
+        let shown = e.to_string();
+        assert!(
+            !shown.contains('\n') && !shown.contains('\u{1b}'),
+            "{shown}"
+        );
+        assert!(shown.starts_with("dir\\n\\u{1b}[31mred/x.toml:2: key 'producers.\\u{1b}[2Jk\\ney': expected a number, got \"vvv"), "{shown}");
+        assert!(shown.len() < 600, "{} bytes", shown.len());
+        assert!(
+            shown.contains("bytes cut]") && shown.ends_with("v\"; use 1 to 10"),
+            "{shown}"
+        );
+        let long_key = "k".repeat(10_000);
+        let e = ScenarioError::new(Path::new("x.toml"), None, Some(long_key), "m");
+        assert!(e.key.as_ref().unwrap().len() < 200);
     }
 
     #[test]

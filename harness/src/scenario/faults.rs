@@ -18,6 +18,10 @@ use super::settings::{describe, key_span, one_of, table_of, Ctx, Field};
 use super::units::{format_duration, parse_duration};
 
 const FAULT_KEYS: &str = "at, action, duration, broker";
+
+/// More faults than this in one cell is a generated file gone wrong: each fault is a broker
+/// stop or freeze, seconds long at least.
+pub const MAX_FAULTS: usize = 1000;
 const COMMAND_KEYS: [&str; 5] = ["kill", "stop", "start", "pause", "resume"];
 
 /// Where each part of one `[[fault]]` is written, for errors found after parsing.
@@ -79,6 +83,15 @@ pub(crate) fn parse_faults(
             ))
         }
     };
+    if entries.len() > MAX_FAULTS {
+        return Err(f.err(
+            cx,
+            format!(
+                "{} faults: a scenario has at most {MAX_FAULTS} [[fault]] entries",
+                entries.len()
+            ),
+        ));
+    }
     let mut faults = Vec::with_capacity(entries.len());
     for (i, (table, span)) in entries.into_iter().enumerate() {
         faults.push(parse_one(i, table, span, cx, run)?);
@@ -249,12 +262,18 @@ fn broker_of(f: &Field, cx: &Ctx) -> Result<BrokerRef, ScenarioError> {
     }
 }
 
-/// When a fault holds its node: from `at` to `at + duration`, or to the end of the cell.
-/// A restart holds it only at `at`.
+/// How long a broker takes, at least, from being started to serving clients again. The
+/// executor holds the node until then, so another fault on it sooner fails when it fires.
+pub const BROKER_START: Duration = Duration::from_secs(5);
+
+/// When a fault holds its node: from `at` to `at + duration` (plus [`BROKER_START`] when the
+/// broker is started again: kill, stop, restart), or to the end of the cell. A pause's
+/// resume is immediate.
 fn held_until(f: &FaultSpec) -> Option<Duration> {
     match (f.action, f.duration) {
-        (FaultAction::Restart, _) => Some(f.at),
-        (_, Some(d)) => Some(f.at + d),
+        (FaultAction::Restart, _) => Some(f.at + BROKER_START),
+        (FaultAction::Pause, Some(d)) => Some(f.at + d),
+        (_, Some(d)) => Some(f.at + d + BROKER_START),
         (_, None) => None,
     }
 }
@@ -262,38 +281,59 @@ fn held_until(f: &FaultSpec) -> Option<Duration> {
 /// Two faults naming the same node id at overlapping times: the second would find the broker
 /// already down or frozen. (Faults on `leader-of` or `controller` can only collide at run
 /// time; the executor reports that.)
+///
+/// Per node, the faults in order of `at` (file order on ties); each is checked against the
+/// one among the earlier ones that holds the node longest, so the check is O(n log n).
 fn check_overlaps(faults: &[ParsedFault], cx: &Ctx) -> Result<(), ScenarioError> {
-    for (j, b) in faults.iter().enumerate() {
-        let BrokerRef::Node(node) = b.spec.broker else {
+    let mut order: Vec<(i32, Duration, usize)> = faults
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| match f.spec.broker {
+            BrokerRef::Node(n) => Some((n, f.spec.at, i)),
+            _ => None,
+        })
+        .collect();
+    order.sort_unstable();
+    // The earlier fault on the current node that holds it longest (None: until the end).
+    let mut holder: Option<(i32, usize)> = None;
+    for &(node, at, j) in &order {
+        let b = &faults[j].spec;
+        let Some(i) = holder.filter(|(n, _)| *n == node).map(|(_, i)| i) else {
+            holder = Some((node, j));
             continue;
         };
-        for (i, a) in faults.iter().enumerate() {
-            if i == j || a.spec.broker != b.spec.broker || a.spec.at > b.spec.at {
-                continue;
-            }
-            // `a` starts first (or at the same time and comes first in the file).
-            if a.spec.at == b.spec.at && i > j {
-                continue;
-            }
-            let until = held_until(&a.spec);
-            let overlaps = a.spec.at == b.spec.at || until.is_none_or(|u| b.spec.at < u);
-            if overlaps {
-                let until = match until {
-                    Some(u) if u > a.spec.at => format!("until {}", format_duration(u)),
-                    Some(_) => "then".to_string(),
-                    None => "until the end of the cell".to_string(),
-                };
-                return Err(cx.src.err(
-                    b.spans.at.clone(),
-                    &fault_key(j, "at"),
-                    format!(
-                        "node {node} is still held by fault[{i}] ({} at {}, {until}); \
-                         faults on one node must not overlap",
-                        a.spec.action,
-                        format_duration(a.spec.at)
-                    ),
-                ));
-            }
+        let a = &faults[i].spec;
+        let until = held_until(a);
+        if a.at == at || until.is_none_or(|u| at < u) {
+            let until = match until {
+                Some(u) if a.action == FaultAction::Pause => {
+                    format!("until {}", format_duration(u))
+                }
+                Some(u) => format!(
+                    "until {}, counting {} for the broker to start and serve again",
+                    format_duration(u),
+                    format_duration(BROKER_START)
+                ),
+                None => "until the end of the cell".to_string(),
+            };
+            return Err(cx.src.err(
+                faults[j].spans.at.clone(),
+                &fault_key(j, "at"),
+                format!(
+                    "node {node} is still held by fault[{i}] ({} at {}, {until}); \
+                     faults on one node must not overlap",
+                    a.action,
+                    format_duration(a.at)
+                ),
+            ));
+        }
+        let longer = match (held_until(b), until) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(x), Some(y)) => x > y,
+        };
+        if longer {
+            holder = Some((node, j));
         }
     }
     Ok(())

@@ -63,6 +63,7 @@
 //! (`acks-all_partitions-6`), or are `base` when nothing is swept.
 mod errors;
 mod faults;
+pub mod input;
 pub mod model;
 pub mod parse;
 mod render;

@@ -28,8 +28,12 @@ use super::units::parse_duration;
 /// Reads and parses a scenario file. Relative paths in it (message files) are resolved against
 /// the file's directory.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError::new(path, None, None, format!("cannot read: {e}")))?;
+    // Bounded before anything is parsed: a regular file (a named pipe would block forever),
+    // of a size a scenario can have, in UTF-8 (else the line and byte offset where it is not).
+    let bytes = super::input::read_bounded(path, super::input::MAX_SCENARIO_BYTES)
+        .map_err(|m| ScenarioError::new(path, None, None, m))?;
+    let text = super::input::utf8(bytes)
+        .map_err(|(line, m)| ScenarioError::new(path, Some(line), None, m))?;
     parse_str(&text, path)
 }
 
@@ -102,7 +106,9 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
     };
     let sweep_span = sweep_field.as_ref().and_then(|f| f.span.clone());
     let mut cells = Vec::new();
+    let max_id = max_cell_id_len(&name);
     for (cell, choice) in sweep::expand(&axes, &base, &cx, sweep_span)? {
+        check_cell_id(&cell, &choice, &axes, max_id, &cx)?;
         check_cell(&cell, &choice, &axes, &origins, &parsed_faults, &cx)?;
         cells.push(cell);
     }
@@ -182,6 +188,109 @@ pub fn validate_against_cluster(s: &Scenario, brokers: usize) -> Result<(), Scen
     }
 }
 
+/// Kafka's longest topic name.
+const MAX_TOPIC_NAME: usize = 249;
+
+/// Kafka's topic name rule: 1 to 249 of `[a-zA-Z0-9._-]`, and not `.` or `..`.
+fn kafka_topic_name_problem(name: &str) -> Option<String> {
+    if name.len() > MAX_TOPIC_NAME {
+        return Some(format!(
+            "a Kafka topic name has at most {MAX_TOPIC_NAME} characters, this one {}",
+            name.len()
+        ));
+    }
+    if name == "." || name == ".." {
+        return Some(format!("{name:?} is not a valid Kafka topic name"));
+    }
+    let bad = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')));
+    bad.map(|c| {
+        format!(
+            "{} is not a valid Kafka topic name: {c:?} is not allowed (only letters, digits, \
+             '.', '_' and '-')",
+            super::errors::shown(&format!("{name:?}"), 120)
+        )
+    })
+}
+
+/// The longest cell id a scenario called `name` can have: a cell's topic is
+/// `kbench-<name>-<YYYYmmdd-HHMMSS>[-N]-<tag>-<cell id>[-r<repeat>]` (`Session::topic_name`,
+/// find-max adds `-<probe>` instead), and must stay within Kafka's 249 characters; the id
+/// also names the cell's report folder.
+fn max_cell_id_len(name: &str) -> usize {
+    // "kbench-" 7, "-YYYYmmdd-HHMMSS" 16, "-N" for a second run in the same second 3, the
+    // 6-hex tag and its two dashes 8, the repeat or probe suffix ("-r100") 8.
+    const OVERHEAD: usize = 7 + 16 + 3 + 8 + 8;
+    MAX_TOPIC_NAME.saturating_sub(OVERHEAD + name.len())
+}
+
+/// A cell id too long for a topic name: blames the swept value that adds most to it.
+fn check_cell_id(
+    cell: &CellSpec,
+    choice: &[usize],
+    axes: &[Axis],
+    max: usize,
+    cx: &Ctx,
+) -> Result<(), ScenarioError> {
+    if cell.id.len() <= max {
+        return Ok(());
+    }
+    let Some((ai, axis)) = axes
+        .iter()
+        .enumerate()
+        .max_by_key(|(ai, a)| a.values[choice[*ai]].text.len())
+    else {
+        return Ok(());
+    };
+    let value = &axis.values[choice[ai]];
+    Err(cx.src.err(
+        value.span.clone(),
+        &format!("sweep.{}", axis.name),
+        format!(
+            "in cell {}: its id is {} bytes, at most {max} with this scenario's name (it is part \
+             of the cell's topic name, at most {MAX_TOPIC_NAME} characters in Kafka, and names \
+             its folder): shorten this value",
+            cell.index,
+            cell.id.len()
+        ),
+    ))
+}
+
+/// The largest message value a cell can produce, when known without reading a file.
+fn max_value_size(size: &MessageSize) -> Option<usize> {
+    match size {
+        MessageSize::Fixed(n) => Some(*n),
+        MessageSize::Uniform { max, .. } => Some(*max),
+        MessageSize::FileLines(_) => None,
+    }
+}
+
+/// The longest key a cell's producers send: the fixed key, or `key-<index>`.
+fn max_key_len(keys: &KeySpec) -> usize {
+    match keys {
+        KeySpec::None => 0,
+        KeySpec::Fixed(k) => k.len(),
+        KeySpec::Uniform { count } | KeySpec::Zipf { count, .. } => {
+            4 + count.saturating_sub(1).max(1).ilog10() as usize + 1
+        }
+    }
+}
+
+/// librdkafka's default `message.max.bytes`.
+const DEFAULT_MESSAGE_MAX_BYTES: i64 = 1_000_000;
+
+/// What librdkafka counts against `message.max.bytes` beside the value and the key: its
+/// record framing (`RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD`, 36 bytes) and, with `stamp =
+/// "header"`, kbench's stamp header (key `kbench`, the stamp and their two length bytes). In
+/// the value the stamp adds nothing.
+fn message_overhead(stamp: StampPlace) -> usize {
+    36 + match stamp {
+        StampPlace::Value => 0,
+        StampPlace::Header => "kbench".len() + StampPlace::MIN_VALUE_SIZE + 2,
+    }
+}
+
 /// Where each explicitly set setting was written, to point errors about combinations at it.
 type Origins = HashMap<Setting, (String, Option<Range<usize>>)>;
 
@@ -246,6 +355,19 @@ fn set(
     base: &mut CellSpec,
     origins: &mut Origins,
 ) -> Result<(), ScenarioError> {
+    // `linger.ms = 5` (a dotted key) and `"linger.ms" = 500` are two keys to TOML and one
+    // property to librdkafka: the last one would silently win.
+    if let Some((first, span)) = origins.get(&setting) {
+        let at = cx
+            .src
+            .line(span.clone())
+            .map(|l| format!(" at line {l}"))
+            .unwrap_or_default();
+        return Err(f.err(
+            cx,
+            format!("set twice: also written as {first}{at}; keep one"),
+        ));
+    }
     setting.apply(f, cx, base)?;
     origins.insert(setting, (f.key.clone(), f.span.clone()));
     Ok(())
@@ -352,7 +474,9 @@ fn too_small_for_the_stamp(size: &MessageSize) -> Option<String> {
             Some(format!("message_size min {lo} B is too small: {fix}"))
         }
         MessageSize::FileLines(path) => {
-            let data = std::fs::read(path).ok()?;
+            // Bounded like every read of a message file (a device or a pipe is refused there).
+            let data =
+                super::input::read_bounded(path, super::input::MAX_MESSAGE_FILE_BYTES).ok()?;
             let (line, len) = data
                 .split(|&b| b == b'\n')
                 .map(|l| l.strip_suffix(b"\r").unwrap_or(l).len())
@@ -404,7 +528,57 @@ fn check_cell(
             .unwrap_or_default();
         cx.src.err(None, &key, problem)
     };
+    if let Some(existing) = &cell.topic.existing {
+        if let Some(problem) = kafka_topic_name_problem(existing) {
+            return Err(blame(&[Setting::ExistingTopic], problem));
+        }
+        // An existing topic keeps its own shape and configs: a value here would be reported
+        // as the cell's setting while the topic has another.
+        let mut ignored = vec![Setting::Partitions, Setting::ReplicationFactor];
+        ignored.extend(cell.topic.configs.keys().cloned().map(Setting::TopicConfig));
+        for s in ignored {
+            if origins.contains_key(&s) || axes.iter().any(|a| a.setting == s) {
+                return Err(blame(
+                    std::slice::from_ref(&s),
+                    format!(
+                        "{} is not used with topic.existing: an existing topic keeps its own \
+                         partitions, replication factor and configs; remove it",
+                        s.section_key()
+                    ),
+                ));
+            }
+        }
+    }
     let p = &cell.producers;
+    let max_bytes_setting = Setting::Client(ClientKind::Producer, "message.max.bytes".into());
+    let max_bytes = match cell.client.producer.get("message.max.bytes") {
+        Some(v) => v.trim().parse::<i64>().ok(),
+        None => Some(DEFAULT_MESSAGE_MAX_BYTES),
+    };
+    if let (Some(limit), Some(value)) = (max_bytes, max_value_size(&p.message_size)) {
+        let whole = value + max_key_len(&p.keys) + message_overhead(p.stamp);
+        if whole as i64 > limit {
+            let whose = if origins.contains_key(&max_bytes_setting)
+                || axes.iter().any(|a| a.setting == max_bytes_setting)
+            {
+                format!("[client.producer] message.max.bytes = {limit}")
+            } else {
+                format!("librdkafka's message.max.bytes ({limit} unless set in [client.producer])")
+            };
+            return Err(blame(
+                &[Setting::MessageSize, max_bytes_setting, Setting::Keys],
+                format!(
+                    "messages of up to {value} bytes are {whole} bytes with key{} and record \
+                     framing, above {whose}: every send would fail",
+                    if p.stamp == StampPlace::Header {
+                        ", kbench's stamp header"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+    }
     if p.idempotence && p.acks != Acks::All {
         return Err(blame(
             &[Setting::Idempotence, Setting::Acks],

@@ -2,19 +2,28 @@
 
 use std::io::{self, Write};
 
+use super::errors::{quoted_path, shown};
 use super::model::{CellSpec, FaultAction, FaultSpec, KeySpec, MessageSize, Scenario, StampPlace};
 use super::units::{format_duration, format_size};
 
 /// Prints the scenario name, its axes, then one line per cell with the settings that shape the
 /// load: index, id, partitions, rf, producers, rate, size, keys, acks, partitioner, consumers.
 pub fn render_cells(s: &Scenario, out: &mut impl Write) -> io::Result<()> {
-    writeln!(out, "scenario {} ({})", s.name, s.path.display())?;
+    writeln!(out, "scenario {} ({})", s.name, quoted_path(&s.path))?;
     if s.axes.is_empty() {
         writeln!(out, "axes: none")?;
     } else {
         writeln!(out, "axes:")?;
+        // The user's text: escaped (no newline or ANSI sequence reaches the terminal) and
+        // each value shortened.
         for axis in &s.axes {
-            writeln!(out, "  {} = [{}]", axis.name, axis.values.join(", "))?;
+            let values: Vec<String> = axis.values.iter().map(|v| shown(v, 80)).collect();
+            writeln!(
+                out,
+                "  {} = [{}]",
+                shown(&axis.name, 120),
+                values.join(", ")
+            )?;
         }
     }
     if let Some(first) = s.cells.first() {

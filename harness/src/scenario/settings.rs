@@ -483,7 +483,17 @@ impl Setting {
                         ),
                     ));
                 }
+                if let Some(own) = owned_by_kbench(*kind, name) {
+                    return Err(f.err(
+                        cx,
+                        format!(
+                            "{name} is set by kbench from {own}: set it there, so that what the \
+                             report says is what the client ran"
+                        ),
+                    ));
+                }
                 let v = prop_value(f, cx)?;
+                check_with_librdkafka(name, &v).map_err(|why| f.err(cx, why))?;
                 // A reference must resolve now, so a bad one is refused before any load. The
                 // value it stands for is not kept: clients resolve it when they are built.
                 if let Err(why) = crate::cluster::secrets::resolve(&v) {
@@ -498,6 +508,62 @@ impl Setting {
             }
         }
         Ok(())
+    }
+}
+
+/// The scenario setting a librdkafka property is derived from, when kbench sets it itself: a
+/// pass-through value would silently win over the setting every report shows.
+fn owned_by_kbench(kind: ClientKind, name: &str) -> Option<&'static str> {
+    match (kind, name) {
+        (ClientKind::Producer, "acks" | "request.required.acks") => Some("producers.acks"),
+        (ClientKind::Producer, "compression.type" | "compression.codec") => {
+            Some("producers.compression")
+        }
+        (ClientKind::Producer, "linger.ms" | "queue.buffering.max.ms") => {
+            Some("producers.linger_ms")
+        }
+        (ClientKind::Producer, "batch.size") => Some("producers.batch_size"),
+        (ClientKind::Producer, "enable.idempotence") => Some("producers.idempotence"),
+        (ClientKind::Producer, "max.in.flight.requests.per.connection" | "max.in.flight") => {
+            Some("producers.max_in_flight")
+        }
+        (ClientKind::Producer, "partitioner") => Some("producers.partitioner"),
+        (ClientKind::Consumer, "group.id") => Some("consumers.groups (one group id per group)"),
+        (ClientKind::Consumer, "auto.offset.reset") => Some("consumers.start_from"),
+        _ => None,
+    }
+}
+
+/// librdkafka checks a property's name and value when a configuration is built, with no
+/// network: do it now, so a typo is refused before any topic exists. A reference's value is
+/// checked only for its name (the value is resolved when the client is built).
+fn check_with_librdkafka(name: &str, value: &str) -> Result<(), String> {
+    let value = if crate::cluster::secrets::is_reference(value) {
+        None
+    } else {
+        Some(value)
+    };
+    let mut c = rdkafka::ClientConfig::new();
+    match value {
+        Some(v) => c.set(name, v),
+        // Any value librdkafka accepts for a string property; names are what is checked.
+        None => c.set(name, ""),
+    };
+    match c.create_native_config() {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = e.to_string();
+            if value.is_none() && !e.contains("No such configuration property") {
+                return Ok(());
+            }
+            // librdkafka's message quotes the value: keep a secret's out of it.
+            let e = if crate::cluster::secrets::is_secret(name) {
+                format!("librdkafka refuses the value of {name}")
+            } else {
+                e
+            };
+            Err(format!("librdkafka: {e}"))
+        }
     }
 }
 
@@ -618,21 +684,9 @@ fn message_size(f: &Field, cx: &Ctx) -> Result<MessageSize, ScenarioError> {
 }
 
 /// A lines file must exist and hold at least one non-empty line (an empty one would mean
-/// zero-byte messages forever). Reads only up to the first such line.
+/// zero-byte messages forever). See [`super::input::check_lines_file`].
 fn check_lines_file(path: &Path) -> Result<(), String> {
-    use std::io::BufRead;
-    let file = std::fs::File::open(path)
-        .map_err(|e| format!("cannot open message file {}: {e}", path.display()))?;
-    for line in std::io::BufReader::new(file).split(b'\n') {
-        let line = line.map_err(|e| format!("cannot read message file {}: {e}", path.display()))?;
-        if line.iter().any(|b| !b.is_ascii_whitespace()) {
-            return Ok(());
-        }
-    }
-    Err(format!(
-        "message file {} has no non-empty line",
-        path.display()
-    ))
+    super::input::check_lines_file(path)
 }
 
 fn keys(f: &Field, cx: &Ctx) -> Result<KeySpec, ScenarioError> {

@@ -1,14 +1,14 @@
 //! `[sweep]`: each key is a setting, each value a list; the cells are the cartesian product of
 //! the lists, first axis (in file order) varying slowest, so the order is stable across runs.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use toml_edit::{Item, TableLike};
 
 use super::errors::ScenarioError;
 use super::model::CellSpec;
-use super::settings::{describe, key_span, render, table_of, Ctx, Field, Setting};
+use super::settings::{describe, key_span, render, table_of, ClientKind, Ctx, Field, Setting};
 
 /// More cells than this is almost certainly a typo, and would run for days.
 pub const MAX_CELLS: usize = 10_000;
@@ -105,6 +105,19 @@ pub(crate) fn collect_axes(
                 ),
             )
         })?;
+        // Before any value is looked at: an axis longer than the cell cap can never run, and
+        // checking 300,000 values one by one would take minutes.
+        if list.len() > MAX_CELLS {
+            return Err(cx.src.err(
+                span,
+                &key,
+                format!(
+                    "{} values: a sweep has at most {MAX_CELLS} cells, so an axis at most \
+                     {MAX_CELLS} values",
+                    list.len()
+                ),
+            ));
+        }
         if list.is_empty() {
             return Err(cx.src.err(
                 span,
@@ -113,6 +126,9 @@ pub(crate) fn collect_axes(
             ));
         }
         let mut values: Vec<AxisValue> = Vec::new();
+        // Each value as it lands in a cell, for the duplicate check (one lookup per value, not
+        // a scan): 1024 and "1KiB" are one message size, so one cell.
+        let mut seen: HashMap<String, String> = HashMap::with_capacity(list.len());
         for v in list.iter() {
             let item = Item::Value(v.clone());
             let field = Field {
@@ -130,10 +146,19 @@ pub(crate) fn collect_axes(
                 ));
             }
             // Same validation as in the section; the scratch cell is thrown away.
-            setting.apply(&field, cx, &mut base.clone())?;
+            let mut scratch = base.clone();
+            setting.apply(&field, cx, &mut scratch)?;
             let text = render(&item);
-            if values.iter().any(|prev| prev.text == text) {
-                return Err(field.err(cx, format!("value {text:?} is listed twice")));
+            if let Some(prev) = seen.insert(applied(&setting, &scratch), text.clone()) {
+                let problem = if prev == text {
+                    format!("value {text:?} is listed twice")
+                } else {
+                    format!(
+                        "value {text:?} is the same as {prev:?}, listed before: both would \
+                         make the same cell"
+                    )
+                };
+                return Err(field.err(cx, problem));
             }
             let span = field.span.clone();
             values.push(AxisValue { item, span, text });
@@ -145,6 +170,42 @@ pub(crate) fn collect_axes(
         });
     }
     Ok(axes)
+}
+
+/// What `setting` holds in `cell`, as a comparable string: equal for two values that make the
+/// same cell (`1024` and `"1KiB"`, `-1` and `"all"`, `5` and `5.0`).
+fn applied(setting: &Setting, cell: &CellSpec) -> String {
+    let (t, p, c) = (&cell.topic, &cell.producers, &cell.consumers);
+    match setting {
+        Setting::Partitions => format!("{}", t.partitions),
+        Setting::ReplicationFactor => format!("{}", t.replication_factor),
+        Setting::ExistingTopic => format!("{:?}", t.existing),
+        Setting::TopicConfig(name) => format!("{:?}", t.configs.get(name)),
+        Setting::Count => format!("{}", p.count),
+        Setting::Rate => format!("{:?}", p.rate),
+        Setting::MessageSize => format!("{:?}", p.message_size),
+        Setting::Keys => format!("{:?}", p.keys),
+        Setting::Partitioner => format!("{:?}", p.partitioner),
+        Setting::Acks => format!("{:?}", p.acks),
+        Setting::Compression => format!("{:?}", p.compression),
+        Setting::LingerMs => format!("{:?}", p.linger_ms),
+        Setting::BatchSize => format!("{}", p.batch_size),
+        Setting::Idempotence => format!("{}", p.idempotence),
+        Setting::MaxInFlight => format!("{}", p.max_in_flight),
+        Setting::Sync => format!("{}", p.sync),
+        Setting::Stamp => format!("{:?}", p.stamp),
+        Setting::Groups => format!("{}", c.groups),
+        Setting::Members => format!("{}", c.members),
+        Setting::StartFrom => format!("{:?}", c.start_from),
+        Setting::Client(kind, name) => {
+            let map = match kind {
+                ClientKind::Producer => &cell.client.producer,
+                ClientKind::Consumer => &cell.client.consumer,
+                ClientKind::Admin => &cell.client.admin,
+            };
+            format!("{:?}", map.get(name))
+        }
+    }
 }
 
 /// The cartesian product of `axes` applied to `base`, with each cell's choice of value per axis.

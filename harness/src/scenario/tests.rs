@@ -295,7 +295,7 @@ producers.acks = ["all"]
 "topic.partitions" = [3]
 "producers.count" = [2]
 topic.configs."min.insync.replicas" = [1]
-"client.producer.linger.ms" = [0, 5]
+"client.producer.batch.num.messages" = [1, 5]
 client.consumer."fetch.min.bytes" = [1]
 keys = [{ uniform = 1000 }, { zipf = 10, exponent = 1.5 }]
 message_size = [100, "1KiB", { min = 1, max = 2 }]
@@ -308,7 +308,7 @@ message_size = [100, "1KiB", { min = 1, max = 2 }]
             "topic.partitions",
             "producers.count",
             "topic.configs.min.insync.replicas",
-            "client.producer.linger.ms",
+            "client.producer.batch.num.messages",
             "client.consumer.fetch.min.bytes",
             "keys",
             "message_size",
@@ -317,14 +317,14 @@ message_size = [100, "1KiB", { min = 1, max = 2 }]
     assert_eq!(s.cells.len(), 12);
     assert_eq!(
         s.cells[0].id,
-        "acks-all_partitions-3_producers-2_min.insync.replicas-1_linger.ms-0_fetch.min.bytes-1_keys-uniform-1000_message_size-100"
+        "acks-all_partitions-3_producers-2_min.insync.replicas-1_batch.num.messages-1_fetch.min.bytes-1_keys-uniform-1000_message_size-100"
     );
     assert_eq!(s.axes[6].values, ["uniform=1000", "zipf=10,exponent=1.5"]);
     assert_eq!(s.axes[7].values, ["100", "1KiB", "min=1,max=2"]);
     let last = s.cells.last().expect("cells");
     assert_eq!(last.producers.count, 2);
     assert_eq!(last.topic.configs["min.insync.replicas"], "1");
-    assert_eq!(last.client.producer["linger.ms"], "5");
+    assert_eq!(last.client.producer["batch.num.messages"], "5");
     assert_eq!(last.client.consumer["fetch.min.bytes"], "1");
     assert_eq!(
         last.producers.keys,
@@ -1102,7 +1102,7 @@ partitioner = "murmur2"
 [run]
 warmup = "1m30s"
 [client.producer]
-linger.ms = 1
+message.timeout.ms = 30000
 [sweep]
 acks = ["0", 1, -1]
 "client.producer.batch.num.messages" = [1, 10]
@@ -1233,13 +1233,12 @@ duration = "2s"
         [fault_commands]\npause = \"docker compose pause kafka-2\"\nresume = \"docker compose unpause kafka-2\"\n");
     // A run of N messages has no known end: any at is accepted.
     ok("name = \"x\"\n[run]\nmessages = 10\n[[fault]]\nat = \"1h\"\naction = \"kill\"\nbroker = 1\n");
-    // The same node again once the first fault is over.
-    ok(
-        "name = \"x\"\n[[fault]]\nat = \"3s\"\naction = \"kill\"\nbroker = 2\nduration = \"2s\"\n\
-        [[fault]]\nat = \"5s\"\naction = \"pause\"\nbroker = 2\nduration = \"1s\"\n\
-        [[fault]]\nat = \"7s\"\naction = \"restart\"\nbroker = 2\n\
-        [[fault]]\nat = \"7.5s\"\naction = \"stop\"\nbroker = 2\n",
-    );
+    // The same node again once the first fault is over, the broker started again included.
+    ok("name = \"x\"\n[run]\nduration = \"30s\"\n\
+        [[fault]]\nat = \"3s\"\naction = \"kill\"\nbroker = 2\nduration = \"2s\"\n\
+        [[fault]]\nat = \"10s\"\naction = \"pause\"\nbroker = 2\nduration = \"1s\"\n\
+        [[fault]]\nat = \"11s\"\naction = \"restart\"\nbroker = 2\n\
+        [[fault]]\nat = \"16s\"\naction = \"stop\"\nbroker = 2\n");
 }
 
 #[test]
@@ -1429,7 +1428,7 @@ fn overlapping_faults_on_one_node() {
         "name = \"x\"\n[[fault]]\nat = \"5s\"\naction = \"restart\"\nbroker = 1\n[[fault]]\nat = \"5s\"\naction = \"kill\"\nbroker = 1\n",
         7,
         "fault[1].at",
-        "held by fault[0] (restart at 5s, then)",
+        "held by fault[0] (restart at 5s, until 10s, counting 5s for the broker to start and serve again)",
     );
     // Different nodes at once are fine.
     ok("name = \"x\"\n[[fault]]\nat = \"5s\"\naction = \"kill\"\nbroker = 1\n[[fault]]\nat = \"5s\"\naction = \"kill\"\nbroker = 2\n");
@@ -1557,6 +1556,307 @@ fn an_existing_topic_is_named_by_a_non_empty_string() {
     );
 }
 
+// ---------------------------------------------------------------- bounded inputs (issue 15 A.3)
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+#[test]
+fn a_named_pipe_as_scenario_or_message_file_is_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = dir.path().join("s.toml");
+    mkfifo(&pipe);
+    // No writer ever comes: a blocking read would hang here.
+    let e = load(&pipe).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert!(
+        e.to_string().starts_with(&format!(
+            "{}: not a regular file but a named pipe",
+            pipe.display()
+        )),
+        "{e}"
+    );
+
+    mkfifo(&dir.path().join("values.log"));
+    let path = dir.path().join("ok.toml");
+    let text = "name = \"f\"\n[producers]\nmessage_size = { file = \"values.log\" }\n";
+    std::fs::write(&path, text).unwrap();
+    let e = load(&path).unwrap_err();
+    assert_eq!(e.line, Some(3));
+    assert_eq!(e.key.as_deref(), Some("producers.message_size.file"));
+    assert!(
+        e.message.contains("not a regular file but a named pipe"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_endless_message_file_is_refused() {
+    let e = fails(
+        "name = \"f\"\n[producers]\nmessage_size = { file = \"/dev/zero\" }\n",
+        3,
+        "producers.message_size.file",
+        "message file /dev/zero: not a regular file but a character device",
+    );
+    assert!(e.message.len() < 200);
+}
+
+#[test]
+fn a_scenario_file_over_the_size_bound_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.toml");
+    let mut text = String::from("name = \"big\"\n");
+    while text.len() as u64 <= input::MAX_SCENARIO_BYTES {
+        text.push_str("# padding padding padding padding padding padding padding padding\n");
+    }
+    std::fs::write(&path, &text).unwrap();
+    let e = load(&path).unwrap_err();
+    assert!(e.to_string().contains("larger than 1 MiB"), "{e}");
+}
+
+#[test]
+fn a_300000_value_axis_is_refused_before_its_values_are_checked() {
+    let values: Vec<String> = (1..=300_000).map(|i| i.to_string()).collect();
+    let text = format!(
+        "name = \"x\"\n[sweep]\npartitions = [{}]\n",
+        values.join(", ")
+    );
+    fails(
+        &text,
+        3,
+        "sweep.partitions",
+        "300000 values: a sweep has at most 10000 cells",
+    );
+    // Duplicates within the cap are found (one lookup per value).
+    let mut values: Vec<String> = (1..=10_000).map(|i| i.to_string()).collect();
+    values[9_999] = "1".into();
+    let text = format!(
+        "name = \"x\"\n[sweep]\npartitions = [{}]\n",
+        values.join(", ")
+    );
+    fails(&text, 3, "sweep.partitions", "value \"1\" is listed twice");
+}
+
+#[test]
+fn eighty_thousand_faults_are_refused_and_a_thousand_checked() {
+    let restarts = |n: usize| {
+        let mut t = String::from("name = \"x\"\n[run]\nduration = \"1h\"\n");
+        for i in 0..n {
+            t.push_str(&format!(
+                "[[fault]]\nat = \"{}ms\"\naction = \"restart\"\nbroker = {}\n",
+                i * 2000,
+                i % 3 + 1
+            ));
+        }
+        t
+    };
+    fails(
+        &restarts(80_000),
+        4,
+        "fault",
+        "80000 faults: a scenario has at most 1000 [[fault]] entries",
+    );
+    assert_eq!(ok(&restarts(1000)).cells[0].faults.len(), 1000);
+    // The overlap check still finds the one overlap among many faults, wherever it is.
+    let mut t = restarts(999);
+    t.push_str("[[fault]]\nat = \"503s\"\naction = \"kill\"\nduration = \"2s\"\nbroker = 3\n");
+    fails(
+        &t,
+        2 + 999 * 4 + 3,
+        "fault[999].at",
+        "node 3 is still held by fault[251] (restart at 8m22s, until 8m27s",
+    );
+}
+
+#[test]
+fn a_scenario_that_is_not_utf8_names_line_and_byte_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.toml");
+    std::fs::write(&path, b"name = \"x\"\n[topic]\n# caf\xe9\npartitions = 1\n").unwrap();
+    let e = load(&path).unwrap_err();
+    assert_eq!(e.line, Some(3));
+    assert!(
+        e.to_string()
+            .ends_with("not UTF-8 text: byte 0xe9 at byte offset 24 (scenario files are UTF-8)"),
+        "{e}"
+    );
+}
+
+// ---------------------------------------------------------------- values that cannot work (A.4)
+
+#[test]
+fn a_cell_id_too_long_for_a_topic_name_is_refused_at_its_value() {
+    let long = "a".repeat(300);
+    fails(
+        &format!("name = \"x\"\n[sweep]\nacks = [\"1\"]\n\"client.producer.client.id\" = [\n  \"short\",\n  \"{long}\",\n]\n"),
+        6,
+        "sweep.client.producer.client.id",
+        "in cell 1: its id is 317 bytes, at most 206 with this scenario's name",
+    );
+    // The limit leaves room for the scenario's name in the topic name.
+    let id_of = |v: &str| format!("client.id-{v}").len();
+    let fits = "b".repeat(206 - id_of(""));
+    ok(&format!(
+        "name = \"x\"\n[sweep]\n\"client.producer.client.id\" = [\"{fits}\"]\n"
+    ));
+    fails(
+        &format!("name = \"xy\"\n[sweep]\n\"client.producer.client.id\" = [\"{fits}\"]\n"),
+        3,
+        "sweep.client.producer.client.id",
+        "at most 205",
+    );
+}
+
+#[test]
+fn an_existing_topic_must_have_a_kafka_topic_name() {
+    fails(
+        "name = \"x\"\n[topic]\nexisting = \"bad topic/name\"\n",
+        3,
+        "topic.existing",
+        "\"bad topic/name\" is not a valid Kafka topic name: ' ' is not allowed",
+    );
+    fails(
+        &format!(
+            "name = \"x\"\n[topic]\nexisting = \"{}\"\n",
+            "t".repeat(250)
+        ),
+        3,
+        "topic.existing",
+        "at most 249 characters, this one 250",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\ntopic = [\"ok-topic\", \"..\"]\n",
+        3,
+        "sweep.topic",
+        "in cell 1 (topic-..): \"..\" is not a valid Kafka topic name",
+    );
+    let s = ok("name = \"x\"\n[topic]\nexisting = \"orders.v2_EU-1\"\n");
+    assert_eq!(s.cells[0].topic.existing.as_deref(), Some("orders.v2_EU-1"));
+}
+
+#[test]
+fn topic_shape_beside_existing_is_refused_not_ignored() {
+    fails(
+        "name = \"x\"\n[topic]\nexisting = \"t\"\npartitions = 12\n",
+        4,
+        "topic.partitions",
+        "topic.partitions is not used with topic.existing",
+    );
+    fails(
+        "name = \"x\"\n[topic]\nreplication_factor = 1\nexisting = \"t\"\n",
+        3,
+        "topic.replication_factor",
+        "topic.replication_factor is not used with topic.existing",
+    );
+    fails(
+        "name = \"x\"\n[topic]\nexisting = \"t\"\nconfigs = { \"retention.ms\" = 1000 }\n",
+        4,
+        "topic.configs.retention.ms",
+        "topic.configs.retention.ms is not used with topic.existing",
+    );
+    fails(
+        "name = \"x\"\n[topic]\nexisting = \"t\"\n[sweep]\npartitions = [1, 2]\n",
+        5,
+        "sweep.partitions",
+        "in cell 0 (partitions-1): topic.partitions is not used with topic.existing",
+    );
+}
+
+#[test]
+fn two_restarts_of_one_node_500ms_apart_are_refused() {
+    fails(
+        "name = \"x\"\n[[fault]]\nat = \"5s\"\naction = \"restart\"\nbroker = 1\n[[fault]]\nat = \"5.5s\"\naction = \"restart\"\nbroker = 1\n",
+        7,
+        "fault[1].at",
+        "node 1 is still held by fault[0] (restart at 5s, until 10s, counting 5s for the broker to start and serve again)",
+    );
+    // A kill with a duration holds its node while the broker starts again, too.
+    fails(
+        "name = \"x\"\n[[fault]]\nat = \"2s\"\naction = \"kill\"\nduration = \"1s\"\nbroker = 1\n[[fault]]\nat = \"4s\"\naction = \"pause\"\nduration = \"1s\"\nbroker = 1\n",
+        8,
+        "fault[1].at",
+        "(kill at 2s, until 8s, counting 5s",
+    );
+    ok("name = \"x\"\n[[fault]]\nat = \"3s\"\naction = \"restart\"\nbroker = 1\n[[fault]]\nat = \"8s\"\naction = \"restart\"\nbroker = 1\n");
+}
+
+#[test]
+fn a_message_size_above_message_max_bytes_is_refused() {
+    fails(
+        "name = \"x\"\n[producers]\nmessage_size = \"1MiB\"\n",
+        3,
+        "producers.message_size",
+        "messages of up to 1048576 bytes are 1048612 bytes with key and record framing, above librdkafka's message.max.bytes (1000000 unless set in [client.producer]): every send would fail",
+    );
+    // Raised in [client.producer]: fine; lowered below the size: that setting is named.
+    ok("name = \"x\"\n[producers]\nmessage_size = \"1MiB\"\n[client.producer]\n\"message.max.bytes\" = 2000000\n");
+    fails(
+        "name = \"x\"\n[producers]\nmessage_size = 1000\n[client.producer]\n\"message.max.bytes\" = 1000\n",
+        3,
+        "producers.message_size",
+        "above [client.producer] message.max.bytes = 1000",
+    );
+    // A swept size is blamed with its cell; the key counts too, and the stamp only when it
+    // travels in a header.
+    fails(
+        "name = \"x\"\n[producers]\nkeys = { fixed = \"kkkkkkkkkk\" }\nstamp = \"header\"\n[sweep]\nmessage_size = [1024, 999930]\n",
+        6,
+        "sweep.message_size",
+        "in cell 1 (message_size-999930): messages of up to 999930 bytes are 1000012 bytes with key, kbench's stamp header and record framing",
+    );
+    ok("name = \"x\"\n[producers]\nstamp = \"header\"\nmessage_size = 999928\n");
+    fails(
+        "name = \"x\"\n[producers]\nmessage_size = 999965\n",
+        3,
+        "producers.message_size",
+        "messages of up to 999965 bytes are 1000001 bytes with key and record framing",
+    );
+    ok("name = \"x\"\n[producers]\nmessage_size = 999964\n");
+}
+
+#[test]
+fn two_spellings_of_one_value_in_a_sweep_are_one_cell_and_refused() {
+    fails(
+        "name = \"x\"\n[sweep]\nmessage_size = [1024, \"1KiB\"]\n",
+        3,
+        "sweep.message_size",
+        "value \"1KiB\" is the same as \"1024\", listed before: both would make the same cell",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\nacks = [\"all\", -1]\n",
+        3,
+        "sweep.acks",
+        "value \"-1\" is the same as \"all\"",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\nbatch_size = [65536, \"64KiB\"]\n",
+        3,
+        "sweep.batch_size",
+        "value \"64KiB\" is the same as \"65536\"",
+    );
+    ok("name = \"x\"\n[sweep]\nmessage_size = [1024, \"2KiB\"]\n");
+}
+
+#[test]
+fn validate_prints_swept_values_escaped_and_shortened() {
+    let long = "v".repeat(150); // the cell id cap keeps swept values short anyway
+    let s = ok(&format!(
+        "name = \"x\"\n[sweep]\n\"client.producer.client.id\" = [\"\\u001b[2Jred\\nline\", \"{long}\"]\n"
+    ));
+    let mut out = Vec::new();
+    render_cells(&s, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(
+        text.contains("client.producer.client.id = [\\u{1b}[2Jred\\nline, vvv"),
+        "{text}"
+    );
+    assert!(text.contains("bytes cut]"), "{text}");
+}
+
 // ---------------------------------------------------------------- secrets
 
 #[test]
@@ -1606,5 +1906,68 @@ fn an_unresolvable_reference_names_the_key_and_reference_and_keeps_the_text_as_w
     assert!(
         !text.contains("hunter2") && text.contains("<redacted>"),
         "{text}"
+    );
+}
+
+// ---------------------------------------------------------------- client properties
+
+#[test]
+fn a_property_kbench_sets_itself_is_refused_in_the_pass_through() {
+    fails(
+        "name = \"x\"\n[producers]\nacks = \"all\"\n[client.producer]\nacks = \"1\"\n",
+        5,
+        "client.producer.acks",
+        "set by kbench from producers.acks",
+    );
+    fails(
+        "name = \"x\"\n[client.consumer]\n\"group.id\" = \"g\"\n",
+        3,
+        "client.consumer.group.id",
+        "consumers.groups",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\n\"client.producer.compression.type\" = [\"lz4\"]\n",
+        3,
+        "sweep.client.producer.compression.type",
+        "producers.compression",
+    );
+}
+
+#[test]
+fn librdkafka_checks_names_and_values_before_any_load() {
+    fails(
+        "name = \"x\"\n[client.producer]\n\"linger.msx\" = 5\n",
+        3,
+        "client.producer.linger.msx",
+        "No such configuration property",
+    );
+    fails(
+        "name = \"x\"\n[client.consumer]\n\"fetch.min.bytes\" = \"abc\"\n",
+        3,
+        "client.consumer.fetch.min.bytes",
+        "Invalid value",
+    );
+    fails(
+        "name = \"x\"\n[client.admin]\n\"socket.timeout.msec\" = 1\n",
+        3,
+        "client.admin.socket.timeout.msec",
+        "librdkafka",
+    );
+    fails(
+        "name = \"x\"\n[sweep]\n\"client.consumer.fetch.min.bytes\" = [1, \"lots\"]\n",
+        3,
+        "sweep.client.consumer.fetch.min.bytes",
+        "Invalid value",
+    );
+    ok("name = \"x\"\n[client.producer]\n\"socket.nagle.disable\" = true\n");
+}
+
+#[test]
+fn a_property_written_twice_in_two_spellings_is_refused() {
+    fails(
+        "name = \"x\"\n[client.producer]\nbatch.num.messages = 5\n\"batch.num.messages\" = 500\n",
+        4,
+        "client.producer.batch.num.messages",
+        "line 3",
     );
 }

@@ -29,6 +29,9 @@ pub struct Connection {
     pub kafka_version: Option<String>,
     /// The cluster is kbench's local one.
     pub local: bool,
+    /// This command started the local cluster just now: its JVMs have not compiled their hot
+    /// paths yet (the runner warms it before measuring).
+    pub fresh: bool,
     /// The local cluster's state directory: faults act on it (unless `[fault_commands]`).
     pub state_dir: PathBuf,
     /// Started by this command (and not kept): stopped by [`Connection::close`], or on drop
@@ -55,6 +58,7 @@ impl Connection {
                 access: access(b)?,
                 kafka_version: None,
                 local: false,
+                fresh: false,
                 state_dir: opts.state_dir.clone(),
                 started: None,
             }),
@@ -79,6 +83,7 @@ impl Connection {
                     access: access(&report.bootstrap)?,
                     kafka_version,
                     local: true,
+                    fresh: !report.already_running,
                     state_dir: opts.state_dir.clone(),
                     started,
                 })

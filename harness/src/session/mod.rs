@@ -127,13 +127,22 @@ impl Session {
         replication_factor: i32,
         configs: &BTreeMap<String, String>,
     ) -> anyhow::Result<()> {
-        self.admin.create_topic(
+        let started = std::time::Instant::now();
+        let created = self.admin.create_topic(
             topic,
             partitions,
             replication_factor,
             configs,
             ADMIN_TIMEOUT,
-        )?;
+        );
+        if let Err(e) = created {
+            let waited = started.elapsed();
+            return Err(anyhow::anyhow!(
+                "{e}; after {:.1} s, {}; this run stops (finished cells are on disk)",
+                waited.as_secs_f64(),
+                self.brokers_against(replication_factor)
+            ));
+        }
         run.register_topic(topic)?;
         Ok(())
     }
@@ -150,9 +159,38 @@ impl Session {
         partitions: i32,
         replication_factor: i32,
     ) -> anyhow::Result<()> {
-        Ok(self
-            .admin
-            .wait_for_leaders(topic, partitions, replication_factor, ADMIN_TIMEOUT)?)
+        let waited =
+            self.admin
+                .wait_for_leaders(topic, partitions, replication_factor, ADMIN_TIMEOUT);
+        waited.map_err(|e| {
+            let leaderless = self
+                .describe(topic)
+                .ok()
+                .flatten()
+                .map(|s| {
+                    format!(
+                        "; {} of {partitions} partitions have a leader",
+                        s.with_leader
+                    )
+                })
+                .unwrap_or_default();
+            anyhow::anyhow!(
+                "{e}{leaderless}; {}; this run stops (finished cells are on disk)",
+                self.brokers_against(replication_factor)
+            )
+        })
+    }
+
+    /// How many brokers the cluster lists now, against what a replication factor needs: the
+    /// first thing to know when a topic cannot be created or has no leaders.
+    fn brokers_against(&self, replication_factor: i32) -> String {
+        match self.admin.broker_count(Duration::from_secs(5)) {
+            Ok(n) => format!(
+                "the cluster lists {n} of the {} brokers it had at the start (replication factor {replication_factor} needs {replication_factor})",
+                self.brokers
+            ),
+            Err(e) => format!("the cluster does not answer: {e}"),
+        }
     }
 
     /// A topic's shape as the cluster reports it; `None` if it does not exist.

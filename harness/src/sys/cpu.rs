@@ -40,10 +40,24 @@ pub fn thread_demand_ns() -> u64 {
         .unwrap_or_else(thread_cpu_ns)
 }
 
+/// Run-queue wait of the calling thread, ns: the time it was ready but the host gave its CPU
+/// to someone else (brokers on the same machine). 0 where schedstat is missing.
+pub fn thread_wait_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| parse_schedstat_fields(&s))
+        .map(|(_, wait)| wait)
+        .unwrap_or(0)
+}
+
 /// `cpu_ns run_delay_ns timeslices` -> cpu + run delay.
 fn parse_schedstat(s: &str) -> Option<u64> {
+    parse_schedstat_fields(s).map(|(cpu, wait)| cpu + wait)
+}
+
+fn parse_schedstat_fields(s: &str) -> Option<(u64, u64)> {
     let mut it = s.split_whitespace().map(|x| x.parse::<u64>().ok());
-    Some(it.next()?? + it.next()??)
+    Some((it.next()??, it.next()??))
 }
 
 /// CPU time of the calling thread, ns.

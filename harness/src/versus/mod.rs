@@ -18,6 +18,7 @@
 pub mod cpu;
 pub mod java;
 pub mod kbench;
+pub mod librdkafka;
 pub mod plan;
 pub mod report;
 
@@ -72,6 +73,10 @@ struct Run<'a> {
     /// The consume comparison's pre-filled topic and its record count.
     prefilled: Option<(String, u64)>,
     failures: usize,
+    /// librdkafka's rdkafka_performance, when it could be built here.
+    rdkafka_perf: Option<PathBuf>,
+    /// The connection properties for it (librdkafka names, resolved), in a private file.
+    rdkafka_config: Option<java::PrivateFile>,
 }
 
 /// Every comparison, `--pairs` times, against `session`'s cluster; `lib` holds the Kafka
@@ -106,7 +111,27 @@ pub fn run(
         kbench_rate: HashMap::new(),
         prefilled: None,
         failures: 0,
+        rdkafka_perf: None,
+        rdkafka_config: None,
     };
+    if r.plan
+        .comparisons
+        .iter()
+        .any(|c| c.kind.tools().contains(&librdkafka::RDKAFKA_PERF))
+    {
+        match librdkafka::binary(&r.dir.join("raw").join("rdkafka_performance-build.log")) {
+            Ok(bin) => r.rdkafka_perf = Some(bin),
+            Err(e) => writeln!(out, "rdkafka_performance left out: {e:#}")?,
+        }
+        let props = session.access().resolved();
+        if !props.is_empty() {
+            let text: String = props.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+            r.rdkafka_config = Some(java::PrivateFile::write(
+                "client-librdkafka.properties",
+                &text,
+            )?);
+        }
+    }
     let t0 = Instant::now();
     writeln!(
         out,
@@ -125,22 +150,26 @@ pub fn run(
     let comparisons = r.plan.comparisons.clone();
     'pairs: for pair in 1..=r.plan.pairs {
         for c in &comparisons {
-            // Odd pairs: kbench first; even pairs: the Kafka tool first.
-            let kbench_first = pair % 2 == 1;
-            for order in 1..=2u32 {
+            // Every tool of the comparison once per pair; the order rotates from pair to
+            // pair (kbench first, then second, ...), so drift hits every tool alike.
+            let mut tools: Vec<&str> = vec![KBENCH];
+            tools.extend(
+                c.kind
+                    .tools()
+                    .iter()
+                    .filter(|t| **t != librdkafka::RDKAFKA_PERF || r.rdkafka_perf.is_some()),
+            );
+            let n = tools.len();
+            tools.rotate_left((pair as usize - 1) % n);
+            for (i, tool) in tools.into_iter().enumerate() {
+                let order = i as u32 + 1;
                 if session.shutdown.is_triggered() {
                     break 'pairs;
                 }
-                let kbench_turn = (order == 1) == kbench_first;
-                let tool = if kbench_turn {
-                    KBENCH
-                } else {
-                    c.kind.java_tool()
-                };
-                let result = if kbench_turn {
-                    r.kbench_side(c, pair, order)
-                } else {
-                    r.java_side(c, pair, order)
+                let result = match tool {
+                    KBENCH => r.kbench_side(c, pair, order),
+                    librdkafka::RDKAFKA_PERF => r.librdkafka_side(c, pair, order),
+                    _ => r.java_side(c, pair, order),
                 };
                 match result {
                     Ok(m) => {
@@ -260,6 +289,10 @@ impl Run<'_> {
                     m.records = s.acked;
                     m.msgs_per_sec = s.acked_per_sec;
                     m.mb_per_sec = s.acked_mb_per_sec;
+                    // This process's CPU over the measurement window (nothing else of versus
+                    // runs meanwhile), per acked message: set beside rdkafka_performance's.
+                    m.cpu_s_per_million = (s.acked > 0)
+                        .then(|| s.cpu.process_cores * s.measure_secs / s.acked as f64 * 1e6);
                     self.kbench_rate.insert(c.id.clone(), s.acked_per_sec);
                     s.publish
                 } else {
@@ -323,6 +356,71 @@ impl Run<'_> {
                 );
             }
         }
+        Ok(m)
+    }
+
+    /// librdkafka's rdkafka_performance: max-rate produce on a fresh topic, or a new group
+    /// reading the pre-filled topic. Throughput is its own figure; CPU is its whole life
+    /// (`wait4`), start-up and flush included.
+    fn librdkafka_side(
+        &mut self,
+        c: &Comparison,
+        pair: u32,
+        order: u32,
+    ) -> anyhow::Result<Measurement> {
+        let bin = self
+            .rdkafka_perf
+            .clone()
+            .ok_or_else(|| anyhow!("rdkafka_performance is not available"))?;
+        let mut m = Measurement::new(c, pair, order, librdkafka::RDKAFKA_PERF);
+        let name = format!("{}-p{pair}-librdkafka", c.id);
+        let config = self.rdkafka_config.as_ref().map(|f| f.path.clone());
+        let config = config.as_deref();
+        let (args, topic) = match c.kind {
+            Kind::Produce => {
+                let topic = self.topic(c, pair, "librdkafka");
+                self.create_topic(&topic, c.partitions)?;
+                // About as many records as kbench's last run acknowledged in the same time.
+                let estimate = self.kbench_rate.get(&c.id).copied().unwrap_or(20_000.0);
+                let records =
+                    ((estimate * (c.warmup + c.duration).as_secs_f64()) as u64).max(10_000);
+                let args = librdkafka::producer_args(c, self.bootstrap, &topic, records, config);
+                (args, Some(topic))
+            }
+            Kind::Consume => {
+                let (topic, n) = self.prefilled(c)?;
+                let group = self.topic(c, pair, "librdkafka");
+                (
+                    librdkafka::consumer_args(self.bootstrap, &topic, &group, n, config),
+                    None,
+                )
+            }
+            other => anyhow::bail!("rdkafka_performance has no {} comparison", other.name()),
+        };
+        let log = self.java.log_path(&name);
+        let out = std::fs::File::create(&log).with_context(|| log.display().to_string())?;
+        let run = std::process::Command::new(&bin)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .context("starting rdkafka_performance")
+            .and_then(|mut child| cpu::wait_with_rusage(&mut child));
+        if let Some(t) = &topic {
+            self.delete_topic(t)?;
+        }
+        let exit = run?;
+        let output = self.java.output(&name);
+        let (records, rate, mb) = librdkafka::parse_summary(&output)
+            .filter(|_| exit.success)
+            .ok_or_else(|| self.tool_failed(librdkafka::RDKAFKA_PERF, &name, &exit))?;
+        m.records = records;
+        m.msgs_per_sec = rate;
+        m.mb_per_sec = mb;
+        m.cpu_total_s = Some(exit.cpu_total_s);
+        m.cpu_s_per_million = (records > 0).then(|| exit.cpu_total_s / records as f64 * 1e6);
+        m.notes = "CPU over its whole life".into();
         Ok(m)
     }
 

@@ -41,6 +41,18 @@ impl Kind {
             .ok_or_else(|| format!("expected one of produce, cpu, consume, e2e; got {s:?}"))
     }
 
+    /// The tools kbench runs beside, in each pair: Kafka's own, and for throughput also
+    /// librdkafka's `rdkafka_performance` (the floor: the library kbench is built on). Not
+    /// at a fixed rate: rdkafka_performance paces by busy-waiting.
+    pub fn tools(self) -> &'static [&'static str] {
+        match self {
+            Kind::Produce => &["ProducerPerformance", super::librdkafka::RDKAFKA_PERF],
+            Kind::Consume => &["ConsumerPerformance", super::librdkafka::RDKAFKA_PERF],
+            Kind::Cpu => &["ProducerPerformance"],
+            Kind::E2e => &["EndToEndLatency"],
+        }
+    }
+
     /// Kafka's tool on the other side.
     pub fn java_tool(self) -> &'static str {
         match self {
