@@ -75,14 +75,14 @@ fn read_back(bootstrap: &str, topic: &str, partitions: i32) -> Vec<Record> {
     out
 }
 
-/// Runs `scenario` on the existing `topic` and returns its result rows.
-fn run_on(bootstrap: &str, dir: &Path, topic: &str, scenario: &str) -> Vec<ResultRow> {
+/// Runs `scenario` on the existing `topic` (or on topics of its own) and returns its result
+/// rows, each checked for exact delivery.
+fn run_on(bootstrap: &str, dir: &Path, topic: Option<&str>, scenario: &str) -> Vec<ResultRow> {
     let file = dir.join("stamp.toml");
-    std::fs::write(
-        &file,
-        format!("name = \"stamp\"\n[topic]\nexisting = \"{topic}\"\n{scenario}"),
-    )
-    .unwrap();
+    let topic = topic
+        .map(|t| format!("[topic]\nexisting = \"{t}\"\n"))
+        .unwrap_or_default();
+    std::fs::write(&file, format!("name = \"stamp\"\n{topic}{scenario}")).unwrap();
     let reports = dir.join("reports");
     let o = kbench(
         &[
@@ -183,7 +183,7 @@ fn every_record_on_the_broker_is_exactly_message_size_bytes_with_the_stamp_insid
     let rows = run_on(
         &bootstrap,
         dir.path(),
-        &topic,
+        Some(&topic),
         r#"
 [producers]
 count = 2
@@ -256,7 +256,7 @@ fn the_header_form_leaves_values_as_the_scenario_makes_them() {
     run_on(
         &bootstrap,
         dir.path(),
-        &topic,
+        Some(&topic),
         r#"
 [producers]
 rate = 300
@@ -304,4 +304,40 @@ fn a_message_size_too_small_for_the_stamp_exits_2_naming_file_line_and_key() {
     assert!(err.contains("min 16 B is too small"), "{}", text(&o));
     assert!(err.contains("28-byte stamp"), "{}", text(&o));
     assert!(err.contains("stamp = \"header\""), "{}", text(&o));
+}
+
+#[test]
+fn max_rate_delivery_reports_restore_seq_and_time_from_the_opaque() {
+    let bootstrap = common::require_cluster!();
+    let dir = tempfile::tempdir().unwrap();
+    // At max rate the opaque carries 24 bits of the sequence number and 40 of the send time:
+    // a wrong restore would show as acked messages never consumed (lost), or as absurd
+    // publish latencies.
+    let rows = run_on(
+        &bootstrap,
+        dir.path(),
+        None,
+        r#"
+[topic]
+partitions = 3
+replication_factor = 3
+[producers]
+count = 2
+message_size = 100
+acks = "all"
+idempotence = true
+[consumers]
+groups = 1
+members = 1
+[run]
+warmup = "1s"
+messages = 60000
+"#,
+    );
+    let r = &rows[0];
+    assert!(r.acked >= 60_000, "{r:?}");
+    assert!(
+        r.publish_p50_us > 0 && r.publish_max_us < 60_000_000,
+        "publish latency from the restored send time: {r:?}"
+    );
 }
