@@ -388,7 +388,11 @@ pub mod stamp {
         #[inline]
         pub fn decode(bytes: &[u8]) -> Option<Stamp> {
             let b: &[u8; STAMP_LEN] = bytes.get(..STAMP_LEN)?.try_into().ok()?;
-            if b[0..2] != MAGIC || b[2] != VERSION || b[3] & !FLAG_WALL_CLOCK != 0 {
+            // Magic, version and flags in one comparison: every bit but the clock flag's.
+            let head = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            let want = u32::from_le_bytes([MAGIC[0], MAGIC[1], VERSION, 0]);
+            let clock_bit = u32::from(FLAG_WALL_CLOCK) << 24;
+            if head & !clock_bit != want {
                 return None;
             }
             let word = |at: usize| {
@@ -400,7 +404,7 @@ pub mod stamp {
                 producer: ProducerId(word(4)),
                 seq: word(12),
                 intended_ns: word(20),
-                clock: if b[3] & FLAG_WALL_CLOCK != 0 {
+                clock: if head & clock_bit != 0 {
                     StampClock::Wall
                 } else {
                     StampClock::Monotonic
