@@ -185,6 +185,46 @@ fn a_throughput_drop_exits_1_naming_cell_and_metric() {
 }
 
 #[test]
+fn one_lost_message_fails_whatever_the_thresholds() {
+    let t = tempfile::tempdir().unwrap();
+    let b = run_dir(t.path(), "b", "smoke", &two_cells(2000.0, 30.0));
+    // Same figures, generous thresholds, allow-flagged: only the one lost message differs.
+    let mut doctored = two_cells(2000.0, 30.0);
+    doctored[1].lost = 1;
+    let c = run_dir(t.path(), "c", "smoke", &doctored);
+    let wide = [
+        "--threshold",
+        "throughput=-99%",
+        "--threshold",
+        "p99=+1000%",
+        "--allow-flagged",
+    ];
+    let o = compare(&b, &c, &wide);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(table_line(&o, "acks-all", "throughput").ends_with("ok"));
+    let out = stdout(&o);
+    assert!(
+        out.contains("DELIVERY FAILED: cell acks-all: lost 1 message (baseline 0)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL: messages lost in 1 cell (baseline 0)"),
+        "{out}"
+    );
+    let md = std::fs::read_to_string(c.join("compare.md")).unwrap();
+    assert!(md.contains("**FAIL: messages lost in 1 cell"), "{md}");
+    let delivery = &md[md.find("## Delivery").expect(&md)..md.find("## All cells").unwrap()];
+    assert!(
+        delivery.contains("**DELIVERY FAILED: cell acks-all: lost 1 message (baseline 0)"),
+        "{md}"
+    );
+    // The same loss in the baseline too: not a rise from zero, the thresholds judge.
+    let b2 = run_dir(t.path(), "b2", "smoke", &doctored);
+    let o = compare(&b2, &c, &wide);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
 fn a_p99_rise_exits_1() {
     let t = tempfile::tempdir().unwrap();
     let b = run_dir(t.path(), "b", "smoke", &two_cells(2000.0, 30.0));

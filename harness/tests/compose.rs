@@ -1,16 +1,30 @@
 //! `docker-compose.yml` must describe the cluster `kbench cluster up --brokers 3` starts: the
-//! same Kafka version, broker settings, node ids, quorum and host ports. Pure: parses the file,
-//! needs neither Docker nor a network.
+//! same Kafka version, broker settings, node ids, quorum and host ports; and
+//! `docker-compose.sasl-ssl.yml` the same cluster as `kbench cluster up --security sasl_ssl`
+//! (the listeners, security settings, users and the files `kbench cluster certs` writes). Pure:
+//! parses the files, needs neither Docker nor a network.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use kbench::cluster::fetch::DEFAULT_KAFKA_VERSION;
-use kbench::cluster::kafka_config::{client_port, cluster_settings, controller_port};
+use kbench::cluster::kafka_config::{
+    client_listener, client_port, cluster_settings, controller_port, security_settings,
+};
+use kbench::cluster::security::{
+    Material, BROKER_USER, CLIENT_USER, COMPOSE_CONTAINER_CLIENT, COMPOSE_MOUNT, SCRAM_MECHANISM,
+};
+use kbench::cluster::SecurityMode;
 use serde_yaml::Value;
 
 const BROKERS: u32 = 3;
 const BASE_PORT: u16 = 9092;
 const COMPOSE_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docker-compose.yml");
+const SECURE_COMPOSE_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../docker-compose.sasl-ssl.yml"
+);
+/// Both files: what every compose cluster must share with the local one.
+const FILES: [&str; 2] = [COMPOSE_FILE, SECURE_COMPOSE_FILE];
 
 /// One service of the compose file, reduced to what these tests look at.
 struct Node {
@@ -75,22 +89,21 @@ impl Node {
     }
 }
 
-fn compose() -> Value {
-    let text = std::fs::read_to_string(COMPOSE_FILE)
-        .unwrap_or_else(|e| panic!("cannot read {COMPOSE_FILE}: {e}"));
-    let mut doc: Value = serde_yaml::from_str(&text)
-        .unwrap_or_else(|e| panic!("{COMPOSE_FILE} is not valid YAML: {e}"));
+fn compose(file: &str) -> Value {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
+    let mut doc: Value =
+        serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"));
     // Compose resolves `<<: *anchor` merge keys; so must we.
     doc.apply_merge()
-        .unwrap_or_else(|e| panic!("{COMPOSE_FILE}: bad merge key: {e}"));
+        .unwrap_or_else(|e| panic!("{file}: bad merge key: {e}"));
     doc
 }
 
-fn nodes() -> Vec<Node> {
-    let doc = compose();
+fn nodes(file: &str) -> Vec<Node> {
+    let doc = compose(file);
     let services = doc["services"]
         .as_mapping()
-        .unwrap_or_else(|| panic!("{COMPOSE_FILE} has no `services` mapping"));
+        .unwrap_or_else(|| panic!("{file} has no `services` mapping"));
     services
         .iter()
         .map(|(name, spec)| {
@@ -121,7 +134,7 @@ fn environment(service: &str, spec: &Value) -> BTreeMap<String, String> {
                 let v = scalar(v).unwrap_or_else(|| {
                     panic!("service {service}: {k} has no scalar value ({v:?})")
                 });
-                (k, v)
+                (k, unescape_dollars(&v))
             })
             .collect(),
         Value::Sequence(list) => list
@@ -133,12 +146,23 @@ fn environment(service: &str, spec: &Value) -> BTreeMap<String, String> {
                 let (k, v) = entry.split_once('=').unwrap_or_else(|| {
                     panic!("service {service}: environment entry {entry:?} is not K=V")
                 });
-                (k.to_string(), v.to_string())
+                (k.to_string(), unescape_dollars(v))
             })
             .collect(),
         Value::Null => panic!("service {service} has no environment"),
         other => panic!("service {service}: environment is neither a map nor a list: {other:?}"),
     }
+}
+
+/// Compose substitutes `${VAR}` in values and turns `$$` into a literal `$`. The files use no
+/// variables in environments, so a single `$` is a mistake.
+fn unescape_dollars(v: &str) -> String {
+    let single = v.replace("$$", "");
+    assert!(
+        !single.contains('$'),
+        "{v:?}: a single '$' would be substituted by compose; write '$$'"
+    );
+    v.replace("$$", "$")
 }
 
 /// A YAML scalar as compose passes it to the container (`0`, `false` and `"0"` alike).
@@ -211,7 +235,13 @@ fn env_var_names_follow_the_image_convention() {
 
 #[test]
 fn three_kafka_nodes_on_the_pinned_image() {
-    let nodes = nodes();
+    FILES
+        .iter()
+        .for_each(|f| three_kafka_nodes_on_the_pinned_image_in(f));
+}
+
+fn three_kafka_nodes_on_the_pinned_image_in(file: &str) {
+    let nodes = nodes(file);
     let names: Vec<&str> = nodes.iter().map(|n| n.service.as_str()).collect();
     assert_eq!(
         nodes.len(),
@@ -241,7 +271,7 @@ fn three_kafka_nodes_on_the_pinned_image() {
 fn every_cluster_setting_is_in_every_environment() {
     let settings = cluster_settings(BROKERS);
     assert!(!settings.is_empty());
-    for node in nodes() {
+    for node in FILES.iter().flat_map(|f| nodes(f)) {
         for (property, value) in &settings {
             let var = env_var(property);
             assert_eq!(
@@ -262,7 +292,13 @@ fn every_cluster_setting_is_in_every_environment() {
 
 #[test]
 fn node_ids_and_quorum_voters_agree() {
-    let nodes = nodes();
+    FILES
+        .iter()
+        .for_each(|f| node_ids_and_quorum_voters_agree_in(f));
+}
+
+fn node_ids_and_quorum_voters_agree_in(file: &str) {
+    let nodes = nodes(file);
     let mut ids: Vec<u32> = nodes.iter().map(Node::node_id).collect();
     ids.sort();
     assert_eq!(
@@ -341,7 +377,13 @@ fn node_ids_and_quorum_voters_agree() {
 
 #[test]
 fn host_ports_match_the_local_cluster() {
-    let nodes = nodes();
+    FILES
+        .iter()
+        .for_each(|f| host_ports_match_the_local_cluster_in(f));
+}
+
+fn host_ports_match_the_local_cluster_in(file: &str) {
+    let nodes = nodes(file);
     let mut all = BTreeSet::new();
     for node in &nodes {
         let port = client_port(BASE_PORT, node.node_id());
@@ -396,7 +438,7 @@ fn host_ports_match_the_local_cluster() {
 #[test]
 fn every_node_has_a_healthcheck() {
     // `docker compose up --wait` returns as soon as containers run unless they have one.
-    for node in nodes() {
+    for node in FILES.iter().flat_map(|f| nodes(f)) {
         let check = &node.spec["healthcheck"];
         assert!(
             check.is_mapping(),
@@ -421,4 +463,121 @@ fn every_node_has_a_healthcheck() {
             node.service
         );
     }
+}
+
+/// The protocol of each listener of a node, from KAFKA_LISTENER_SECURITY_PROTOCOL_MAP.
+fn protocols(node: &Node) -> BTreeMap<String, String> {
+    node.env("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP")
+        .split(',')
+        .map(|e| {
+            let (name, protocol) = e.split_once(':').unwrap_or_else(|| {
+                panic!(
+                    "service {}: protocol map entry {e:?} is not NAME:PROTOCOL",
+                    node.service
+                )
+            });
+            (name.to_string(), protocol.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_secure_file_secures_every_broker_listener_as_cluster_up_does() {
+    let mode = SecurityMode::SaslSsl;
+    for node in nodes(SECURE_COMPOSE_FILE) {
+        let protocols = protocols(&node);
+        let listeners = node.listeners("KAFKA_LISTENERS");
+        let inter = node.env("KAFKA_INTER_BROKER_LISTENER_NAME");
+        assert_eq!(
+            inter,
+            client_listener(mode),
+            "service {}: the inter-broker listener is named as the local cluster's",
+            node.service
+        );
+        let mut broker_listeners = Vec::new();
+        for name in listeners.keys() {
+            let protocol = protocols.get(name).unwrap_or_else(|| {
+                panic!(
+                    "service {}: listener {name} is not in the protocol map",
+                    node.service
+                )
+            });
+            if name == "CONTROLLER" {
+                assert_eq!(protocol, "PLAINTEXT", "the quorum listener, as locally");
+            } else {
+                assert_eq!(
+                    protocol,
+                    mode.protocol(),
+                    "service {}: listener {name} must be {}",
+                    node.service,
+                    mode.protocol()
+                );
+                broker_listeners.push(name.as_str());
+            }
+        }
+        assert!(broker_listeners.contains(&inter));
+        let material = Material::new(COMPOSE_MOUNT);
+        let settings = security_settings(mode, &broker_listeners, &material);
+        assert!(!settings.is_empty());
+        for (property, value) in &settings {
+            let var = env_var(property);
+            assert_eq!(
+                node.env.get(&var).map(String::as_str),
+                Some(value.as_str()),
+                "service {}: {property}={value} (security_settings(sasl_ssl)) needs {var}",
+                node.service
+            );
+        }
+    }
+}
+
+#[test]
+fn the_secure_file_mounts_the_certs_and_makes_both_users_without_a_command_line() {
+    let doc = compose(SECURE_COMPOSE_FILE);
+    for node in nodes(SECURE_COMPOSE_FILE) {
+        let service = &node.service;
+        let volumes: Vec<&str> = node.spec["volumes"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("service {service} mounts nothing"))
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            volumes
+                .iter()
+                .any(|v| v.ends_with(&format!(":{COMPOSE_MOUNT}:ro"))),
+            "service {service}: the directory of `kbench cluster certs` must be mounted \
+             read-only at {COMPOSE_MOUNT}: {volumes:?}"
+        );
+        let entrypoint: Vec<&str> = node.spec["entrypoint"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("service {service} has no entrypoint list"))
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let script = entrypoint.last().copied().unwrap_or_default();
+        let script = unescape_dollars(script);
+        for user in [BROKER_USER, CLIENT_USER] {
+            assert!(
+                script.contains(&format!("{SCRAM_MECHANISM}=[name={user},password=$(cat ")),
+                "service {service}: the entrypoint must create user {user} from its file"
+            );
+        }
+        assert!(
+            script.contains("kafka-run-class.sh @/tmp/kbench/format.args"),
+            "service {service}: StorageTool's arguments (with the passwords) go in an @argfile"
+        );
+        assert!(script.contains("rm -f /tmp/kbench/format.args"));
+        let health = serde_yaml::to_string(&node.spec["healthcheck"]["test"]).unwrap();
+        assert!(
+            health.contains(&format!(
+                "--command-config {COMPOSE_MOUNT}/{COMPOSE_CONTAINER_CLIENT}"
+            )),
+            "service {service}: the healthcheck must authenticate: {health}"
+        );
+    }
+    assert!(
+        doc["name"].as_str().is_some_and(|n| n != "kbench"),
+        "a project name of its own, so it never replaces the plain compose cluster"
+    );
 }

@@ -82,12 +82,53 @@ fn smoke_run_writes_consistent_reports() {
         .as_str()
         .unwrap()
         .starts_with('2'));
+    check_cluster_facts(&manifest, &String::from_utf8_lossy(&o.stdout));
     let png = std::fs::read(run_dir.join("charts/latency-by-cell.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     assert!(png.len() > 10_000, "a real chart, not an empty image");
     let summary = std::fs::read_to_string(run_dir.join("summary.md")).unwrap();
     assert!(summary.contains("base"), "{summary}");
     assert!(run_dir.join("charts/timeseries/base.png").exists());
+}
+
+/// The manifest's `cluster` section is the cluster's own answers: three brokers, a version
+/// bound, a controller among them, each broker's auto-creation settings; the run warns about
+/// auto-creation exactly when a broker has it on. And kbench's git revision is recorded.
+fn check_cluster_facts(manifest: &serde_json::Value, stdout: &str) {
+    let c = &manifest["cluster"];
+    let brokers = c["brokers"].as_array().expect("cluster.brokers");
+    let ids: Vec<i64> = brokers.iter().map(|b| b["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "{c:#}");
+    let version = c["kafka_version_at_least"].as_str().unwrap_or("");
+    assert!(!version.is_empty(), "no Kafka version: {c:#}");
+    assert!(!c["kafka_version_basis"].as_str().unwrap().is_empty());
+    let controller = c["metadata_controller_id"].as_i64().expect("controller id");
+    assert!(
+        ids.contains(&controller),
+        "controller {controller} not in {ids:?}"
+    );
+    let mut auto_create = false;
+    for b in brokers {
+        let on = b["auto_create_topics_enable"].as_bool();
+        auto_create |= on.unwrap_or_else(|| panic!("no auto.create.topics.enable: {c:#}"));
+        assert!(b["num_partitions"].as_i64().unwrap() >= 1, "{b}");
+        assert!(
+            b["default_replication_factor"].as_i64().unwrap() >= 1,
+            "{b}"
+        );
+        assert!(b.get("rack").is_some(), "{b}");
+    }
+    assert!(c.get("errors").is_none(), "{c:#}");
+    assert_eq!(
+        stdout.contains("warning: auto.create.topics.enable is true"),
+        auto_create,
+        "{stdout}"
+    );
+    let rev = manifest["kbench_git_revision"].as_str().unwrap();
+    assert!(!rev.is_empty());
+    if workspace_root().join(".git").exists() {
+        assert!(rev.chars().all(|c| c.is_ascii_hexdigit()), "{rev}");
+    }
 }
 
 #[test]

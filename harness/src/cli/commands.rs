@@ -241,6 +241,7 @@ fn cluster(
             base_port,
             timeout,
             broker_props,
+            security,
         } => {
             let opts = LocalClusterOpts {
                 brokers,
@@ -250,6 +251,7 @@ fn cluster(
                 cache_dir: dirs.cache_dir(),
                 start_timeout: Duration::from_secs(timeout),
                 overrides: broker_props,
+                security,
                 ..LocalClusterOpts::default()
             };
             let (cluster, report) = LocalCluster::up(&opts)?;
@@ -270,7 +272,21 @@ fn cluster(
                 report.elapsed.as_secs_f64(),
                 cluster.dir().display()
             )?;
+            print_security(&cluster, out)?;
+            // Last: scripts take the bootstrap from the final line.
             writeln!(out, "{}", report.bootstrap)?;
+            Ok(0)
+        }
+        ClusterCommand::Certs { dir } => {
+            let files = crate::cluster::security::write_compose_material(&dir)?;
+            writeln!(
+                out,
+                "wrote a throwaway CA, a broker certificate and SCRAM passwords to {}",
+                dir.display()
+            )?;
+            for f in files {
+                writeln!(out, "client settings: {}", f.display())?;
+            }
             Ok(0)
         }
         ClusterCommand::Status => {
@@ -323,14 +339,48 @@ fn node_action(
     Ok(0)
 }
 
+/// The security mode and where the client settings are (never a password).
+fn print_security(cluster: &LocalCluster, out: &mut impl Write) -> std::io::Result<()> {
+    let mode = cluster.security();
+    let m = cluster.material();
+    let mut what = vec![format!("security {mode} ({})", mode.protocol())];
+    if mode.sasl() {
+        what.push(format!(
+            "SCRAM-SHA-512 user {}, password in {}",
+            crate::cluster::security::CLIENT_USER,
+            m.client_password().display()
+        ));
+    }
+    if mode.tls() {
+        what.push(format!("CA {}", m.ca().display()));
+    }
+    if mode.client_cert() {
+        what.push(format!(
+            "client certificate {} key {}",
+            m.client_cert().display(),
+            m.client_key().display()
+        ));
+    }
+    writeln!(out, "{}", what.join("; "))?;
+    let [props, java, toml] = cluster.client_files();
+    writeln!(
+        out,
+        "client settings: {} (kbench --client-config), {} (Kafka's tools: --command-config), {} (scenario [client])",
+        props.display(),
+        java.display(),
+        toml.display()
+    )
+}
+
 /// `kbench cluster status`: one line per broker, then Kafka's view of the quorum.
 pub fn print_status(cluster: &LocalCluster, out: &mut impl Write) -> std::io::Result<()> {
     let s = cluster.state();
     writeln!(
         out,
-        "kafka {} x{} (state: {})",
+        "kafka {} x{} security {} (state: {})",
         s.kafka_version,
         s.brokers,
+        s.security,
         cluster.dir().display()
     )?;
     for n in cluster.status() {

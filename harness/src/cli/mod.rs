@@ -13,6 +13,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cluster::local::{default_cache_dir, default_state_dir};
+use crate::cluster::SecurityMode;
 use crate::versus::plan::{self, Kind};
 
 #[derive(Debug, Parser)]
@@ -229,7 +230,20 @@ pub enum ClusterCommand {
         /// Extra broker property KEY=VALUE (repeatable).
         #[arg(long = "broker-prop", value_parser = parse_key_value)]
         broker_props: Vec<(String, String)>,
+        /// How the client listener (and the brokers among themselves) are secured: a throwaway
+        /// CA and certificates for the TLS modes, SCRAM-SHA-512 users for the SASL ones. The
+        /// client settings are written to the state directory (client.properties, ...).
+        #[arg(
+            long,
+            default_value = "plaintext",
+            value_parser = parse_security,
+        )]
+        security: SecurityMode,
     },
+    /// Write a throwaway CA, a broker certificate (for localhost, 127.0.0.1 and kafka-1..3),
+    /// SCRAM passwords and client settings into DIR: the material docker-compose.sasl-ssl.yml
+    /// mounts.
+    Certs { dir: PathBuf },
     /// Which brokers are up, the controller quorum, the Kafka version.
     Status,
     /// Stop every broker (SIGTERM together, SIGKILL after 30 s).
@@ -248,6 +262,10 @@ pub enum ClusterCommand {
     Pause { node: u32 },
     /// Unfreeze one broker (SIGCONT).
     Resume { node: u32 },
+}
+
+fn parse_security(s: &str) -> Result<SecurityMode, String> {
+    s.parse()
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {

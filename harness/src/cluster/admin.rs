@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::executor::block_on;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
 
 use super::error::ClusterError;
+use super::facts::{self, BrokerFacts, ClusterFacts};
 use super::Access;
 
 /// Prefix of every topic kbench creates; cleanup only ever considers topics it recorded itself.
@@ -57,6 +58,8 @@ pub struct TopicShape {
 
 pub struct Admin {
     bootstrap: String,
+    /// How the short-lived clients of [`Admin::describe_cluster`] connect.
+    access: Access,
     client: AdminClient<DefaultClientContext>,
     /// For metadata requests (the admin client has no public metadata call of its own).
     meta: BaseConsumer<ConnContext>,
@@ -116,6 +119,7 @@ impl Admin {
         let cfg = config(access, extra);
         Ok(Admin {
             bootstrap: bootstrap.to_string(),
+            access: access.clone(),
             client: cfg.create().map_err(|e| kafka_err(bootstrap, e))?,
             meta: cfg
                 .create_with_context(ConnContext::default())
@@ -267,6 +271,80 @@ impl Admin {
         }
     }
 
+    /// What the cluster says about itself ([`ClusterFacts`]): brokers from fresh metadata,
+    /// the controller that metadata names, each broker's rack and auto-creation settings
+    /// (DescribeConfigs of every broker), and a lower bound on the Kafka version from the
+    /// brokers' ApiVersions answers. Only the metadata is required; whatever else the cluster
+    /// refuses (an ACL on DescribeConfigs, a broker that does not answer) is left `None` and
+    /// named in `errors`.
+    pub fn describe_cluster(&self, timeout: Duration) -> Result<ClusterFacts, ClusterError> {
+        let md = self
+            .meta
+            .fetch_metadata(None, timeout)
+            .map_err(|e| kafka_err(&self.bootstrap, format!("metadata: {e}")))?;
+        let mut f = ClusterFacts::default();
+        let mut brokers: Vec<BrokerFacts> = md
+            .brokers()
+            .iter()
+            .map(|b| BrokerFacts {
+                id: b.id(),
+                address: format!("{}:{}", b.host(), b.port()),
+                ..BrokerFacts::default()
+            })
+            .collect();
+        brokers.sort_by_key(|b| b.id);
+        // SAFETY: the pointer is this live client's; librdkafka answers from the metadata
+        // just fetched (waiting at most the timeout), and returns -1 when it knows none.
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        let controller = unsafe {
+            rdkafka::bindings::rd_kafka_controllerid(self.meta.client().native_ptr(), ms)
+        };
+        f.metadata_controller_id = (controller >= 0).then_some(controller);
+
+        // One request per broker: librdkafka sends a broker resource to that broker, and
+        // refuses two in one call ("Conflicting use").
+        let opts = Self::options(timeout);
+        let specs: Vec<[ResourceSpecifier; 1]> = brokers
+            .iter()
+            .map(|b| [ResourceSpecifier::Broker(b.id)])
+            .collect();
+        let asks = specs
+            .iter()
+            .map(|spec| self.client.describe_configs(spec, &opts));
+        let answers = block_on(futures::future::join_all(asks));
+        for (b, answer) in brokers.iter_mut().zip(answers) {
+            match answer.map(|mut r| r.pop()) {
+                Ok(Some(Ok(res))) => b.apply_configs(
+                    res.entries
+                        .iter()
+                        .filter(|e| facts::BROKER_CONFIGS.contains(&e.name.as_str()))
+                        .map(|e| (e.name.as_str(), e.value.as_deref())),
+                ),
+                Ok(Some(Err(code))) => f
+                    .errors
+                    .push(format!("DescribeConfigs of broker {}: {code}", b.id)),
+                Ok(None) => f
+                    .errors
+                    .push(format!("DescribeConfigs of broker {}: no answer", b.id)),
+                Err(e) => f
+                    .errors
+                    .push(format!("DescribeConfigs of broker {}: {e}", b.id)),
+            }
+        }
+        let ids: Vec<i32> = brokers.iter().map(|b| b.id).collect();
+        f.brokers = brokers;
+
+        match api_versions(&self.access, &ids, timeout.min(Duration::from_secs(5))) {
+            Ok(per_broker) => {
+                let (v, basis) = facts::cluster_version_at_least(&per_broker);
+                f.kafka_version_at_least = v;
+                f.kafka_version_basis = basis;
+            }
+            Err(e) => f.errors.push(format!("ApiVersions: {e}")),
+        }
+        Ok(f)
+    }
+
     /// Delete topics. Callers pass only names kbench created and recorded.
     pub fn delete_topics(&self, names: &[&str], timeout: Duration) -> Result<(), ClusterError> {
         if names.is_empty() {
@@ -286,6 +364,84 @@ impl Admin {
         }
         Ok(())
     }
+}
+
+/// librdkafka's debug lines about ApiVersions ("... ApiKey Produce (0) Versions 0..13").
+#[derive(Default)]
+struct ApiVersionsLog {
+    lines: std::sync::Mutex<Vec<String>>,
+}
+
+impl rdkafka::ClientContext for ApiVersionsLog {
+    fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, fac: &str, line: &str) {
+        if fac == "APIVERSION" && line.contains("ApiKey ") {
+            if let Ok(mut l) = self.lines.lock() {
+                l.push(line.to_string());
+            }
+        }
+    }
+    // Connection errors belong to the session's own client; stay quiet here.
+    fn error(&self, _error: rdkafka::error::KafkaError, _reason: &str) {}
+}
+impl rdkafka::consumer::ConsumerContext for ApiVersionsLog {}
+
+/// Each broker's ApiVersions answer, keyed by librdkafka's broker name ("host:port/id").
+/// librdkafka makes the request on every connection but has no public call that returns
+/// it; its `debug=feature` log lists it, so a short-lived client with that log, connected to
+/// every broker (`enable.sparse.connections=false`), reads it there. Waits until each of
+/// `ids` answered, or `timeout`.
+fn api_versions(
+    access: &Access,
+    ids: &[i32],
+    timeout: Duration,
+) -> Result<BTreeMap<String, Vec<facts::ApiRange>>, ClusterError> {
+    let bootstrap = &access.bootstrap;
+    let mut c = config(access, &BTreeMap::new());
+    c.set("debug", "feature")
+        .set("log_level", "7")
+        .set("enable.sparse.connections", "false")
+        .set_log_level(rdkafka::config::RDKafkaLogLevel::Debug);
+    let client: BaseConsumer<ApiVersionsLog> = c
+        .create_with_context(ApiVersionsLog::default())
+        .map_err(|e| kafka_err(bootstrap, e))?;
+    let deadline = Instant::now() + timeout;
+    client
+        .fetch_metadata(None, timeout)
+        .map_err(|e| kafka_err(bootstrap, format!("metadata: {e}")))?;
+    let read = || {
+        let lines = client
+            .context()
+            .lines
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default();
+        facts::parse_api_versions(lines.iter().map(String::as_str))
+    };
+    let answered = |m: &BTreeMap<String, Vec<facts::ApiRange>>| {
+        ids.iter()
+            .all(|id| m.keys().any(|k| k.ends_with(&format!("/{id}"))))
+    };
+    loop {
+        // The log reaches the context only when the client's queue is served.
+        let _ = client.poll(Duration::from_millis(100));
+        if answered(&read()) || Instant::now() >= deadline {
+            break;
+        }
+    }
+    // A broker logs its whole list at once; one more serve takes in its tail.
+    let _ = client.poll(Duration::from_millis(100));
+    let mut m = read();
+    // Bootstrap connections ("host:port/bootstrap") repeat a broker that also has its id.
+    if m.keys().any(|k| !k.ends_with("/bootstrap")) {
+        m.retain(|k, _| !k.ends_with("/bootstrap"));
+    }
+    if m.is_empty() {
+        return Err(kafka_err(
+            bootstrap,
+            "no broker's ApiVersions seen in the client log",
+        ));
+    }
+    Ok(m)
 }
 
 fn describe_code(code: RDKafkaErrorCode) -> String {

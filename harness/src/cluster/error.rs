@@ -41,6 +41,12 @@ pub enum ClusterError {
         wanted: u32,
         dir: PathBuf,
     },
+    #[error("a cluster with security {running} is running in {dir}; run `kbench cluster down` before asking for --security {wanted}")]
+    SecurityMismatch {
+        running: crate::cluster::SecurityMode,
+        wanted: crate::cluster::SecurityMode,
+        dir: PathBuf,
+    },
     #[error("broker {node} did not stop within {secs} s and was killed")]
     StopTimeout { node: u32, secs: u64 },
     #[error("cluster at {bootstrap}: {cause}")]

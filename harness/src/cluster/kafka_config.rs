@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use super::security::{scram_jaas, Material, SecurityMode, BROKER_USER, SCRAM_MECHANISM};
+
 /// Client port of node `node` (1-based): 9092, 9192, 9292 for the default base. Kept below the
 /// ephemeral range so the kernel never hands them to an outgoing connection.
 pub fn client_port(base: u16, node: u32) -> u16 {
@@ -58,6 +60,67 @@ pub fn cluster_settings(brokers: u32) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Name of the listener clients and the other brokers use: the security protocol's own name
+/// (`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`).
+pub fn client_listener(mode: SecurityMode) -> &'static str {
+    mode.protocol()
+}
+
+/// The broker settings that secure `listeners` (all in `mode`), with the material below `m`
+/// (see [`Material`]): PEM keystore and truststore for TLS, client certificates required for
+/// mtls, SCRAM-SHA-512 for clients and between brokers for SASL. The brokers' own password is
+/// read from its file through Kafka's DirectoryConfigProvider, so no password is in the
+/// broker's configuration. Empty for plaintext. Shared by the local cluster and (by a test)
+/// `docker-compose.sasl-ssl.yml`.
+pub fn security_settings(
+    mode: SecurityMode,
+    listeners: &[&str],
+    m: &Material,
+) -> Vec<(String, String)> {
+    let mut s: Vec<(String, String)> = Vec::new();
+    let mut set = |k: &str, v: String| s.push((k.to_string(), v));
+    if mode.tls() {
+        set("ssl.keystore.type", "PEM".into());
+        set(
+            "ssl.keystore.location",
+            m.broker_keystore().display().to_string(),
+        );
+        set("ssl.truststore.type", "PEM".into());
+        set("ssl.truststore.location", m.ca().display().to_string());
+    }
+    if mode.client_cert() {
+        set("ssl.client.auth", "required".into());
+    }
+    if mode.sasl() {
+        set("sasl.enabled.mechanisms", SCRAM_MECHANISM.into());
+        set(
+            "sasl.mechanism.inter.broker.protocol",
+            SCRAM_MECHANISM.into(),
+        );
+        set("config.providers", "dir".into());
+        set(
+            "config.providers.dir.class",
+            "org.apache.kafka.common.config.provider.DirectoryConfigProvider".into(),
+        );
+        let password = format!(
+            "${{dir:{}:{}}}",
+            m.secrets_dir().display(),
+            Material::BROKER_PASSWORD
+        );
+        for l in listeners {
+            set(
+                &format!(
+                    "listener.name.{}.{}.sasl.jaas.config",
+                    l.to_lowercase(),
+                    SCRAM_MECHANISM.to_lowercase()
+                ),
+                scram_jaas(BROKER_USER, &password),
+            );
+        }
+    }
+    s
+}
+
 pub struct NodeConfig<'a> {
     pub node: u32,
     pub brokers: u32,
@@ -67,6 +130,10 @@ pub struct NodeConfig<'a> {
     pub overrides: &'a [(String, String)],
     /// Kafka major version: 3.9 does not know the share-group settings.
     pub kafka_major: u32,
+    /// How the client listener (and the brokers among themselves) are secured.
+    pub security: SecurityMode,
+    /// Where the certificates and password files are (the state directory).
+    pub material: &'a Material,
 }
 
 pub fn server_properties(c: &NodeConfig) -> String {
@@ -76,21 +143,30 @@ pub fn server_properties(c: &NodeConfig) -> String {
         .join(",");
     let client = client_port(c.base_port, c.node);
     let controller = controller_port(c.base_port, c.node);
+    let listener = client_listener(c.security);
+    let protocol = c.security.protocol();
+    // The controller listener stays PLAINTEXT: it is bound to 127.0.0.1 and only the nodes
+    // themselves talk on it.
     let mut s = format!(
         "# written by kbench: a combined broker+controller KRaft node on 127.0.0.1\n\
+         # security: {mode} (client and inter-broker listener {listener})\n\
          process.roles=broker,controller\n\
          node.id={node}\n\
          controller.quorum.voters={voters}\n\
-         listeners=PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}\n\
-         advertised.listeners=PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}\n\
-         listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n\
-         inter.broker.listener.name=PLAINTEXT\n\
+         listeners={listener}://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}\n\
+         advertised.listeners={listener}://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}\n\
+         listener.security.protocol.map=CONTROLLER:PLAINTEXT,{listener}:{protocol}\n\
+         inter.broker.listener.name={listener}\n\
          controller.listener.names=CONTROLLER\n\
          log.dirs={data}\n\
          num.recovery.threads.per.data.dir=1\n",
+        mode = c.security,
         node = c.node,
         data = c.data_dir.display(),
     );
+    for (k, v) in security_settings(c.security, &[listener], c.material) {
+        s.push_str(&format!("{k}={v}\n"));
+    }
     for (k, v) in cluster_settings(c.brokers) {
         if c.kafka_major < 4 && k.starts_with("share.") {
             continue;
@@ -208,6 +284,8 @@ mod tests {
             data_dir: dir,
             overrides: &[],
             kafka_major: 4,
+            security: SecurityMode::Plaintext,
+            material: &Material::new("/tmp/x"),
         });
         assert!(three.contains("node.id=2\n"));
         assert!(three.contains(
@@ -227,6 +305,8 @@ mod tests {
             data_dir: dir,
             overrides: &[("num.io.threads".into(), "8".into())],
             kafka_major: 3,
+            security: SecurityMode::Plaintext,
+            material: &Material::new("/tmp/x"),
         });
         assert!(one.contains("offsets.topic.replication.factor=1\n"));
         assert!(one.contains("transaction.state.log.min.isr=1\n"));
@@ -238,6 +318,81 @@ mod tests {
             one.ends_with("num.io.threads=8\n"),
             "overrides come last and win"
         );
+    }
+
+    fn node(security: SecurityMode) -> String {
+        server_properties(&NodeConfig {
+            node: 1,
+            brokers: 1,
+            base_port: 9092,
+            data_dir: Path::new("/tmp/x/data"),
+            overrides: &[],
+            kafka_major: 4,
+            security,
+            material: &Material::new("/st"),
+        })
+    }
+
+    #[test]
+    fn plaintext_listeners_are_unchanged_and_carry_no_security() {
+        let p = node(SecurityMode::Plaintext);
+        assert!(p.contains("listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093\n"));
+        assert!(
+            p.contains("listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n")
+        );
+        assert!(p.contains("inter.broker.listener.name=PLAINTEXT\n"));
+        assert!(!p.contains("ssl.") && !p.contains("sasl."));
+    }
+
+    #[test]
+    fn tls_modes_use_pem_files_and_mtls_requires_client_certs() {
+        for mode in [SecurityMode::Ssl, SecurityMode::Mtls] {
+            let p = node(mode);
+            assert!(
+                p.contains("listeners=SSL://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093\n"),
+                "{p}"
+            );
+            assert!(p.contains("advertised.listeners=SSL://127.0.0.1:9092,"));
+            assert!(p.contains("listener.security.protocol.map=CONTROLLER:PLAINTEXT,SSL:SSL\n"));
+            assert!(p.contains("inter.broker.listener.name=SSL\n"));
+            assert!(p.contains("ssl.keystore.type=PEM\nssl.keystore.location=/st/tls/broker.pem\n"));
+            assert!(p.contains("ssl.truststore.type=PEM\nssl.truststore.location=/st/tls/ca.pem\n"));
+            assert_eq!(
+                p.contains("ssl.client.auth=required\n"),
+                mode == SecurityMode::Mtls
+            );
+            assert!(!p.contains("sasl."));
+        }
+    }
+
+    #[test]
+    fn sasl_modes_use_scram_between_brokers_with_the_password_by_reference() {
+        let p = node(SecurityMode::SaslSsl);
+        assert!(p.contains("listeners=SASL_SSL://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093\n"));
+        assert!(
+            p.contains("listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL\n")
+        );
+        assert!(p.contains("inter.broker.listener.name=SASL_SSL\n"));
+        assert!(p.contains("ssl.truststore.location=/st/tls/ca.pem\n"));
+        assert!(p.contains("sasl.enabled.mechanisms=SCRAM-SHA-512\n"));
+        assert!(p.contains("sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512\n"));
+        assert!(p.contains(
+            "config.providers.dir.class=org.apache.kafka.common.config.provider.DirectoryConfigProvider\n"
+        ));
+        assert!(
+            p.contains(
+                "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=\
+             org.apache.kafka.common.security.scram.ScramLoginModule required \
+             username=\"kbench-broker\" password=\"${dir:/st/secrets:broker.password}\";\n"
+            ),
+            "{p}"
+        );
+        let p = node(SecurityMode::SaslPlaintext);
+        assert!(p.contains(
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT\n"
+        ));
+        assert!(p.contains("listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config="));
+        assert!(!p.contains("ssl."));
     }
 
     #[test]

@@ -17,6 +17,8 @@ use super::error::ClusterError;
 use super::fetch::{self, DEFAULT_KAFKA_VERSION};
 use super::kafka_config::{self as cfg, NodeConfig};
 use super::process::{self, ProcState};
+use super::security::{self, Material, SecurityMode};
+use super::Access;
 
 /// = KAFKA_JVM_PERFORMANCE_OPTS of Kafka's own `bin/kafka-run-class.sh`, so the brokers run as
 /// they would from the release tarball.
@@ -46,6 +48,8 @@ pub struct LocalClusterOpts {
     pub heap: Vec<String>,
     /// Extra broker properties, appended last.
     pub overrides: Vec<(String, String)>,
+    /// How the client listener is secured (and the brokers among themselves).
+    pub security: SecurityMode,
 }
 
 impl Default for LocalClusterOpts {
@@ -59,6 +63,7 @@ impl Default for LocalClusterOpts {
             start_timeout: Duration::from_secs(120),
             heap: vec!["-Xms1g".into(), "-Xmx1g".into()],
             overrides: Vec::new(),
+            security: SecurityMode::Plaintext,
         }
     }
 }
@@ -92,6 +97,9 @@ pub struct ClusterState {
     pub cluster_id: String,
     pub lib: PathBuf,
     pub heap: Vec<String>,
+    /// Absent in the state of a cluster made before kbench knew security modes: plaintext.
+    #[serde(default)]
+    pub security: SecurityMode,
 }
 
 /// A handle on a local cluster's state directory.
@@ -149,6 +157,13 @@ impl LocalCluster {
                         dir,
                     });
                 }
+                if s.security != opts.security {
+                    return Err(ClusterError::SecurityMismatch {
+                        running: s.security,
+                        wanted: opts.security,
+                        dir,
+                    });
+                }
                 // Same cluster: start whatever is down and wait for all.
                 let down: Vec<u32> = existing.nodes().filter(|n| !alive.contains(n)).collect();
                 existing.check_ports(&down)?;
@@ -174,6 +189,7 @@ impl LocalCluster {
             p.brokers == opts.brokers
                 && p.base_port == opts.base_port
                 && p.kafka_version == opts.kafka_version
+                && p.security == opts.security
         });
         let state = ClusterState {
             brokers: opts.brokers,
@@ -185,6 +201,7 @@ impl LocalCluster {
             },
             lib,
             heap: opts.heap.clone(),
+            security: opts.security,
         };
         let mut cluster = LocalCluster {
             dir: dir.clone(),
@@ -197,17 +214,24 @@ impl LocalCluster {
         let formatted_already = same_shape
             && nodes
                 .iter()
-                .all(|n| cluster.data_dir(*n).join("meta.properties").exists());
+                .all(|n| cluster.data_dir(*n).join("meta.properties").exists())
+            && cluster.material_complete();
         cluster.state.cluster_id =
             cluster_id_to_format(&cluster.state.cluster_id, formatted_already, rand::random);
-        if !formatted_already {
-            // A different shape or a half-made cluster: kbench's own scratch data, start over.
+        let passwords = if formatted_already {
+            cluster.passwords()?
+        } else {
+            // A different shape or a half-made cluster: kbench's own scratch data, start over,
+            // with new certificates and passwords (the SCRAM users are made at format time).
             let _ = fs::remove_dir_all(dir.join("data"));
             let _ = fs::remove_dir_all(dir.join("conf"));
-        }
-        cluster.write_files(&opts.overrides)?;
+            fs::create_dir_all(&dir)
+                .map_err(ClusterError::io(format!("creating {}", dir.display())))?;
+            security::write_material(&cluster.material(), opts.security, &[])?
+        };
+        cluster.write_files(&opts.overrides, &passwords.client)?;
         if !formatted_already {
-            cluster.format()?;
+            cluster.format(&passwords)?;
         }
         for n in &nodes {
             cluster.spawn_node(*n)?;
@@ -248,6 +272,68 @@ impl LocalCluster {
 
     pub fn bootstrap(&self) -> String {
         cfg::bootstrap(self.state.base_port, self.state.brokers)
+    }
+
+    pub fn security(&self) -> SecurityMode {
+        self.state.security
+    }
+
+    /// Where this cluster's certificates, password files and client settings files are.
+    pub fn material(&self) -> Material {
+        Material::new(&self.dir)
+    }
+
+    /// The client settings files `up` writes (`client.properties` with librdkafka names,
+    /// `client-java.properties` for Kafka's tools, `client.toml` as a scenario snippet).
+    pub fn client_files(&self) -> [PathBuf; 3] {
+        let m = self.material();
+        [
+            m.client_properties(),
+            m.client_java_properties(),
+            m.client_toml(),
+        ]
+    }
+
+    /// How a client reaches this cluster: its bootstrap servers and, when it is secured, the
+    /// `client.properties` that `up` wrote (what `kbench --client-config` takes). kbench's own
+    /// readiness check connects with it.
+    pub fn access(&self) -> Result<Access, ClusterError> {
+        if !self.state.security.is_secure() {
+            return Ok(Access::plaintext(&self.bootstrap()));
+        }
+        let file = self.material().client_properties();
+        Access::with_file(&self.bootstrap(), &file).map_err(|e| ClusterError::Io {
+            context: format!("reading the cluster's client settings {}", file.display()),
+            source: std::io::Error::other(e.to_string()),
+        })
+    }
+
+    fn passwords(&self) -> Result<security::Passwords, ClusterError> {
+        if self.state.security.sasl() {
+            security::Passwords::read(&self.material())
+        } else {
+            Ok(security::Passwords {
+                broker: String::new(),
+                client: String::new(),
+            })
+        }
+    }
+
+    /// Are the certificates and password files the mode needs all there?
+    fn material_complete(&self) -> bool {
+        let m = self.material();
+        let mode = self.state.security;
+        let mut need = Vec::new();
+        if mode.tls() {
+            need.extend([m.ca(), m.broker_keystore()]);
+        }
+        if mode.client_cert() {
+            need.extend([m.client_cert(), m.client_key(), m.client_keystore()]);
+        }
+        if mode.sasl() {
+            need.extend([m.broker_password(), m.client_password()]);
+        }
+        need.iter().all(|p| p.exists())
     }
 
     pub fn nodes(&self) -> impl Iterator<Item = u32> {
@@ -313,7 +399,11 @@ impl LocalCluster {
         Ok(())
     }
 
-    fn write_files(&self, overrides: &[(String, String)]) -> Result<(), ClusterError> {
+    fn write_files(
+        &self,
+        overrides: &[(String, String)],
+        client_password: &str,
+    ) -> Result<(), ClusterError> {
         let conf = self.dir.join("conf");
         fs::create_dir_all(&conf)
             .map_err(ClusterError::io(format!("creating {}", conf.display())))?;
@@ -329,6 +419,13 @@ impl LocalCluster {
             conf.join("tools-logging.properties"),
             cfg::logging_config(major, true),
         )?;
+        let material = self.material();
+        security::write_client_files(
+            &material,
+            self.state.security,
+            &self.bootstrap(),
+            client_password,
+        )?;
         for n in self.nodes() {
             let data = self.data_dir(n);
             let props = cfg::server_properties(&NodeConfig {
@@ -338,6 +435,8 @@ impl LocalCluster {
                 data_dir: &data,
                 overrides,
                 kafka_major: major,
+                security: self.state.security,
+                material: &material,
             });
             write(self.config_file(n), props)?;
             fs::create_dir_all(self.dir.join(format!("logs/node-{n}")))
@@ -356,25 +455,33 @@ impl LocalCluster {
         cmd
     }
 
-    /// Run Kafka's StorageTool on every node at once (each is a JVM start of ~2 s).
-    fn format(&self) -> Result<(), ClusterError> {
+    /// Run Kafka's StorageTool on every node at once (each is a JVM start of ~2 s). The main
+    /// class and its arguments go through a Java @argfile (mode 0600, deleted afterwards): with
+    /// SASL they hold the SCRAM users' passwords, which `ps` must never show.
+    fn format(&self, passwords: &security::Passwords) -> Result<(), ClusterError> {
         let mut children = Vec::new();
         for n in self.nodes() {
             let log = self.dir.join(format!("logs/node-{n}/format.log"));
             let out = fs::File::create(&log).map_err(ClusterError::io("creating format.log"))?;
+            let mut args: Vec<String> = vec![
+                "kafka.tools.StorageTool".into(),
+                "format".into(),
+                "-t".into(),
+                self.state.cluster_id.clone(),
+                "-c".into(),
+                self.config_file(n).display().to_string(),
+            ];
+            if self.state.security.sasl() {
+                args.extend(security::scram_format_args(passwords));
+            }
+            let argfile = self.dir.join(format!("conf/format-{n}.args"));
+            security::write_private(&argfile, &security::java_argfile(&args))?;
             let child = self
                 .java("tools-logging.properties")
                 .arg("-Xmx256m")
                 .arg("-cp")
                 .arg(fetch::classpath(&self.state.lib))
-                .args([
-                    "kafka.tools.StorageTool",
-                    "format",
-                    "-t",
-                    &self.state.cluster_id,
-                    "-c",
-                ])
-                .arg(self.config_file(n))
+                .arg(format!("@{}", argfile.display()))
                 .stdin(Stdio::null())
                 .stdout(out.try_clone().map_err(ClusterError::io("format.log"))?)
                 .stderr(out)
@@ -382,10 +489,11 @@ impl LocalCluster {
                 .map_err(|_| ClusterError::JavaMissing {
                     cmd: fetch::java_cmd(),
                 })?;
-            children.push((n, log, child));
+            children.push((n, log, child, argfile));
         }
-        for (n, log, mut child) in children {
+        for (n, log, mut child, argfile) in children {
             let ok = child.wait().map(|s| s.success()).unwrap_or(false);
+            let _ = fs::remove_file(&argfile);
             if !ok {
                 return Err(ClusterError::Format {
                     node: n,
@@ -443,11 +551,9 @@ impl LocalCluster {
                 std::thread::sleep(Duration::from_millis(250));
             }
         }
+        let access = self.access()?;
         loop {
-            let ids = super::admin::broker_ids(
-                &super::Access::plaintext(&self.bootstrap()),
-                Duration::from_secs(5),
-            );
+            let ids = super::admin::broker_ids(&access, Duration::from_secs(5));
             let missing = nodes
                 .iter()
                 .find(|n| !ids.as_ref().is_ok_and(|ids| ids.contains(&(**n as i32))));
@@ -509,18 +615,22 @@ impl LocalCluster {
 
     /// Kafka's own view of the controller quorum (`MetadataQuorumCommand describe --status`).
     pub fn quorum(&self) -> Result<String, ClusterError> {
-        let out = self
-            .java("tools-logging.properties")
-            .arg("-Xmx256m")
+        let mut cmd = self.java("tools-logging.properties");
+        cmd.arg("-Xmx256m")
             .arg("-cp")
             .arg(fetch::classpath(&self.state.lib))
             .args([
                 "org.apache.kafka.tools.MetadataQuorumCommand",
                 "--bootstrap-server",
                 &self.bootstrap(),
-                "describe",
-                "--status",
-            ])
+            ]);
+        if self.state.security.is_secure() {
+            // The file holds the password; only its name is on the command line.
+            cmd.arg("--command-config")
+                .arg(self.material().client_java_properties());
+        }
+        let out = cmd
+            .args(["describe", "--status"])
             .stdin(Stdio::null())
             .output()
             .map_err(|_| ClusterError::JavaMissing {

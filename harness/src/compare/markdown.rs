@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::model::Comparison;
-use super::text::{notes, table_rows, HEADER};
+use super::text::{delivery_lines, notes, table_rows, HEADER};
 use super::thresholds::Metric;
 
 /// How verdicts are reached; also in docs/nightly-ci.md.
@@ -26,6 +26,8 @@ COMPARABLE` and fails the comparison, unless `--allow-flagged` (then it is compa
 `(flagged)`).
 - A latency of 0 means no samples: `n/a` if the baseline has none, `NO DATA` (fails) if only \
 the current run has none.
+- Lost, duplicated, reordered or failed messages in a cell whose baseline had none fail the \
+comparison, whatever the thresholds and flags.
 ";
 
 fn esc(s: &str) -> String {
@@ -96,6 +98,14 @@ pub fn render(c: &Comparison, chart: Option<&str>) -> String {
         })
         .map(|(_, r)| r.clone())
         .collect();
+    let delivery = delivery_lines(c);
+    if !delivery.is_empty() {
+        let _ = writeln!(s, "## Delivery\n");
+        for d in delivery {
+            let _ = writeln!(s, "- **{}**", esc(&d));
+        }
+        s.push('\n');
+    }
     if !failing.is_empty() {
         let _ = writeln!(s, "## Failures\n");
         table(&mut s, &failing);

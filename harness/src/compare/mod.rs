@@ -1,7 +1,7 @@
 //! `kbench compare BASELINE CURRENT`: match two runs' cells by id, judge each metric against a
 //! threshold with the noise rule of [`stats`], print a table, write `compare.md` and
-//! `compare.png`, and exit 0 (within thresholds), 1 (a regression, missing data or a flagged
-//! cell) or 2 (unusable input or arguments).
+//! `compare.png`, and exit 0 (within thresholds), 1 (a regression, missing data, a flagged
+//! cell, or lost / duplicated / reordered / failed messages where the baseline had none) or 2 (unusable input or arguments).
 //!
 //! Pure parts: [`thresholds`] (metrics, `--threshold` syntax), [`stats`] (medians, ranges,
 //! verdicts), [`model`] (matching cells), [`text`] and [`markdown`] (rendering to strings).
@@ -44,8 +44,11 @@ this is the plain threshold.
 Flagged cells (behind-schedule, queue-full, drain-timeout, interrupted) in either run are not \
 comparable and fail the comparison, unless --allow-flagged.
 
+Delivery: lost, duplicated, reordered or failed messages in a cell whose baseline had none \
+fail the comparison, whatever the thresholds (and --allow-flagged).
+
 Exit codes: 0 within thresholds; 1 a regression, a thresholded metric without data in the \
-current run, or a flagged cell; 2 unusable input (missing or corrupt manifest.json or \
+current run, a flagged cell, or delivery counts rising from 0; 2 unusable input (missing or corrupt manifest.json or \
 results.csv, different scenarios, no cells in common) or bad arguments.";
 
 /// What to compare, and how.

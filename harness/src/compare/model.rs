@@ -62,7 +62,30 @@ pub struct CellComparison {
     /// (setting, baseline, current) where the two runs ran the cell differently.
     pub settings_diff: Vec<(String, String, String)>,
     pub lines: Vec<Line>,
+    /// Delivery counters that rose from zero: none in the baseline, some in the current run.
+    /// Each fails the comparison whatever the thresholds and flags.
+    pub breaches: Vec<Breach>,
 }
+
+/// A delivery counter of a cell that the baseline never had and the current run has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breach {
+    /// The `results.csv` column: `lost`, `duplicated`, `reordered` or `failed`.
+    pub counter: &'static str,
+    /// Summed over the current run's repeats.
+    pub current: u64,
+}
+
+/// Reads one counter of a row.
+type Counter = fn(&ResultRow) -> u64;
+
+/// The delivery counters gated at zero, by column name.
+const DELIVERY: [(&str, Counter); 4] = [
+    ("lost", |r| r.lost),
+    ("duplicated", |r| r.duplicated),
+    ("reordered", |r| r.reordered),
+    ("failed", |r| r.failed),
+];
 
 impl CellComparison {
     pub fn flagged(&self) -> bool {
@@ -118,12 +141,15 @@ pub struct Tally {
     pub improved: usize,
     /// Cells not compared because of flags (only without --allow-flagged).
     pub not_comparable: usize,
+    /// Delivery counters that rose from zero ([`Breach`]), over all cells.
+    pub breaches: usize,
 }
 
 impl Comparison {
     pub fn tally(&self) -> Tally {
         let mut t = Tally::default();
         for c in &self.cells {
+            t.breaches += c.breaches.len();
             if c.flagged() && !self.options.allow_flagged {
                 t.not_comparable += 1;
                 continue;
@@ -142,10 +168,11 @@ impl Comparison {
         t
     }
 
-    /// 0 within thresholds, 1 on a regression, missing data or a flagged cell.
+    /// 0 within thresholds, 1 on a regression, missing data, a flagged cell, or a delivery
+    /// counter that rose from zero.
     pub fn exit_code(&self) -> i32 {
         let t = self.tally();
-        if t.regressed + t.no_data + t.not_comparable > 0 {
+        if t.regressed + t.no_data + t.not_comparable + t.breaches > 0 {
             1
         } else {
             0
@@ -156,6 +183,19 @@ impl Comparison {
     pub fn headline(&self) -> String {
         let t = self.tally();
         let mut why = Vec::new();
+        for (counter, _) in DELIVERY {
+            let n = self
+                .cells
+                .iter()
+                .filter(|c| c.breaches.iter().any(|b| b.counter == counter))
+                .count();
+            if n > 0 {
+                why.push(format!(
+                    "messages {counter} in {} (baseline 0)",
+                    plural(n, "cell")
+                ));
+            }
+        }
         if t.regressed > 0 {
             why.push(format!("{} regressed", t.regressed));
         }
@@ -287,6 +327,17 @@ pub fn compare(baseline: RunData, current: RunData, options: Options) -> Compari
                 }
             })
             .collect();
+        // A column the baseline's file lacks (an older kbench) is unknown, not zero.
+        let breaches = DELIVERY
+            .iter()
+            .filter(|(k, _)| !baseline.results_missing.contains(k))
+            .filter(|(_, get)| b.iter().all(|r| get(r) == 0))
+            .map(|&(counter, get)| Breach {
+                counter,
+                current: c.iter().map(|r| get(r)).sum(),
+            })
+            .filter(|x| x.current > 0)
+            .collect();
         cells.push(CellComparison {
             cell: id.clone(),
             params: c[0].params.clone(),
@@ -294,6 +345,7 @@ pub fn compare(baseline: RunData, current: RunData, options: Options) -> Compari
             current_flags: flags(c),
             settings_diff,
             lines,
+            breaches,
         });
     }
     Comparison {
@@ -458,6 +510,47 @@ pub(crate) mod tests {
         let mut fb = row("a", 1, 1000.0, 10.0);
         fb.flags = "drain-timeout".into();
         assert_eq!(cmp(&[fb], &b, false).exit_code(), 1);
+    }
+
+    #[test]
+    fn a_delivery_counter_rising_from_zero_fails_whatever_the_thresholds() {
+        let b = [row("a", 1, 1000.0, 10.0)];
+        let mut c = row("a", 1, 1000.0, 10.0);
+        c.lost = 1;
+        let x = cmp(&b, std::slice::from_ref(&c), false);
+        let want = Breach {
+            counter: "lost",
+            current: 1,
+        };
+        assert_eq!(x.cells[0].breaches, vec![want]);
+        assert_eq!((x.tally().regressed, x.tally().breaches), (0, 1));
+        assert_eq!(x.exit_code(), 1);
+        assert!(
+            x.headline()
+                .starts_with("FAIL: messages lost in 1 cell (baseline 0)"),
+            "{}",
+            x.headline()
+        );
+        // Flagged and compared anyway: still a breach.
+        c.flags = "queue-full".into();
+        assert_eq!(cmp(&b, std::slice::from_ref(&c), true).exit_code(), 1);
+        // Not from zero: the baseline lost too (a failover scenario), so the thresholds judge.
+        let mut lossy = row("a", 1, 1000.0, 10.0);
+        lossy.lost = 5;
+        lossy.failed = 2;
+        c.flags.clear();
+        assert_eq!(cmp(&[lossy], &[c.clone()], false).exit_code(), 0);
+        // A baseline written before the column existed is unknown, not zero.
+        let mut old = run("b", &b);
+        old.results_missing = vec!["lost"];
+        let x = compare(old, run("c", &[c]), x.options);
+        assert!(x.cells[0].breaches.is_empty());
+        // Every counter is gated.
+        let mut all = row("a", 1, 1000.0, 10.0);
+        (all.duplicated, all.reordered, all.failed) = (1, 2, 3);
+        let x = cmp(&b, &[all], false);
+        let names: Vec<_> = x.cells[0].breaches.iter().map(|b| b.counter).collect();
+        assert_eq!(names, ["duplicated", "reordered", "failed"]);
     }
 
     #[test]

@@ -71,6 +71,24 @@ pub const HEADER: [&str; 7] = [
     "verdict",
 ];
 
+/// One line per delivery counter that rose from zero (each fails the comparison).
+pub fn delivery_lines(c: &Comparison) -> Vec<String> {
+    c.cells
+        .iter()
+        .flat_map(|cell| {
+            cell.breaches.iter().map(move |b| {
+                format!(
+                    "DELIVERY FAILED: cell {}: {} {} message{} (baseline 0); this fails the comparison whatever the thresholds",
+                    cell.cell,
+                    b.counter,
+                    b.current,
+                    if b.current == 1 { "" } else { "s" }
+                )
+            })
+        })
+        .collect()
+}
+
 /// The notes below the table: flagged cells, settings that differ, cells in only one run.
 pub fn notes(c: &Comparison) -> Vec<String> {
     let mut v = Vec::new();
@@ -156,7 +174,7 @@ pub fn print(c: &Comparison, out: &mut impl Write) -> io::Result<()> {
     for r in &rows {
         writeln!(out, "{}", line(r.each_ref().map(String::as_str)))?;
     }
-    for n in notes(c) {
+    for n in delivery_lines(c).into_iter().chain(notes(c)) {
         writeln!(out, "{n}")?;
     }
     writeln!(out, "{}", c.headline())?;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::facts::ClusterFacts;
 use crate::cluster::secrets;
 use crate::scenario::Scenario;
 
@@ -14,13 +15,20 @@ pub struct Manifest {
     pub run_id: String,
     pub started_at: String,
     pub kbench_version: String,
+    /// `git rev-parse --short HEAD` of the tree kbench was built from; "unknown" without git.
+    pub kbench_git_revision: String,
     pub librdkafka_version: String,
+    /// The exact Kafka version, known only when kbench started the cluster (`--local`); for
+    /// any cluster, `cluster.kafka_version_at_least` is what the brokers' answers prove.
     pub kafka_version: Option<String>,
     pub bootstrap: String,
     /// `security.protocol` of the connection (from `--client-config`), e.g. `SASL_SSL`.
     pub security_protocol: String,
     pub brokers: usize,
     pub local_cluster: bool,
+    /// What the cluster said about itself when the run started: brokers, racks, the
+    /// controller, auto-creation settings, a Kafka version bound. `None` in older manifests.
+    pub cluster: Option<ClusterFacts>,
     /// Passes over the sweep (`--repeat`).
     pub repeat: u32,
     pub host: Host,
@@ -92,6 +100,11 @@ impl Host {
     }
 }
 
+/// kbench's git revision, embedded by `harness/build.rs`.
+pub fn git_revision() -> String {
+    env!("KBENCH_GIT_REVISION").to_string()
+}
+
 pub fn librdkafka_version() -> String {
     rdkafka::util::get_rdkafka_version().1
 }
@@ -122,6 +135,29 @@ fn redact(v: &mut serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_older_manifest_without_cluster_facts_still_loads() {
+        let m: Manifest =
+            serde_json::from_str(r#"{"run_id": "r", "kafka_version": null, "brokers": 3}"#)
+                .unwrap();
+        assert_eq!((m.cluster, m.kbench_git_revision.as_str()), (None, ""));
+        let m: Manifest = serde_json::from_str(
+            r#"{"cluster": {"brokers": [{"id": 1}], "metadata_controller_id": 1}}"#,
+        )
+        .unwrap();
+        let c = m.cluster.unwrap();
+        assert_eq!(
+            (c.broker_ids(), c.metadata_controller_id),
+            (vec![1], Some(1))
+        );
+        assert_eq!(c.brokers[0].rack, None);
+    }
+
+    #[test]
+    fn the_git_revision_is_embedded() {
+        assert!(!git_revision().is_empty());
+    }
 
     #[test]
     fn secrets_are_redacted_anywhere_in_the_tree() {

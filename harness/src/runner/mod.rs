@@ -112,6 +112,9 @@ pub fn run_scenario(
         session.brokers
     )?;
     writeln!(out, "reports: {}", run.dir.display())?;
+    if let Some(w) = session.cluster_facts().auto_create_warning() {
+        writeln!(out, "{w}")?;
+    }
 
     if session.conn.fresh && opts.resume.is_none() {
         warm_fresh_cluster(scenario, session, &run, out)?;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cluster::admin::{Admin, TopicShape, TOPIC_PREFIX};
+use crate::cluster::facts::ClusterFacts;
 use crate::rundir::manifest::{self, Manifest, ScenarioInfo};
 use crate::rundir::RunDir;
 use crate::scenario::Scenario;
@@ -31,6 +32,8 @@ pub struct Session {
     /// Two runs of one scenario started in the same second (CI jobs, tests) get the same run
     /// id: a random tag per session keeps their topics apart.
     topic_tag: String,
+    /// What the cluster says about itself, asked once (by the first run directory).
+    facts: std::sync::OnceLock<ClusterFacts>,
 }
 
 impl Session {
@@ -51,6 +54,7 @@ impl Session {
             brokers,
             shutdown,
             topic_tag: format!("{:06x}", rand::random::<u32>() & 0xff_ffff),
+            facts: std::sync::OnceLock::new(),
         })
     }
 
@@ -80,6 +84,19 @@ impl Session {
         &self.conn.access
     }
 
+    /// The cluster's own answers about itself ([`Admin::describe_cluster`]), asked on the
+    /// first call. What it could not learn is in its `errors`, never a failed command.
+    pub fn cluster_facts(&self) -> &ClusterFacts {
+        self.facts.get_or_init(|| {
+            self.admin
+                .describe_cluster(Duration::from_secs(10))
+                .unwrap_or_else(|e| ClusterFacts {
+                    errors: vec![e.to_string()],
+                    ..ClusterFacts::default()
+                })
+        })
+    }
+
     /// A new run directory `<reports_dir>/<name>-<timestamp>` with its `manifest.json`.
     /// `find_max` is find-max's own settings section of the manifest.
     pub fn create_run(
@@ -95,12 +112,14 @@ impl Session {
             run_id: run.run_id.clone(),
             started_at: chrono::Local::now().to_rfc3339(),
             kbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            kbench_git_revision: manifest::git_revision(),
             librdkafka_version: manifest::librdkafka_version(),
             kafka_version: self.conn.kafka_version.clone(),
             bootstrap: self.conn.access.bootstrap.clone(),
             security_protocol: self.conn.access.security_protocol(),
             brokers: self.brokers,
             local_cluster: self.conn.local,
+            cluster: Some(self.cluster_facts().clone()),
             repeat,
             host: manifest::Host::this(),
             scenario: scenario.map(ScenarioInfo::of).unwrap_or_default(),
