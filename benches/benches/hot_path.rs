@@ -4,7 +4,8 @@
 //!
 //! Run with `cargo bench -p kbench-benches`; short measurement times keep the whole run under
 //! two minutes. Targets (issue 6): recording a latency with its counters <= 50 ns; building a
-//! 1 KiB message with its header <= 200 ns. `docs/versus.md` has the measured medians.
+//! 1 KiB message with its stamp <= 200 ns (issue 12: <= 60 ns). `docs/versus.md` has the
+//! measured medians.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -16,9 +17,11 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::BaseRecord;
 
 use kbench::fleet::keys::KeyGen;
+use kbench::fleet::opaque::DeliveryTag;
 use kbench::fleet::pacing::Schedule;
 use kbench::fleet::partition::{crc32_partition, fnv1a_partition, java_partition, murmur2};
-use kbench::fleet::payload::{header, PayloadGen};
+use kbench::fleet::payload::stamp::{self, ProducerId, Stamp, StampClock};
+use kbench::fleet::payload::PayloadGen;
 use kbench::fleet::producer::ProducerShared;
 use kbench::metrics::cell::{Interval, Phase};
 use kbench::metrics::delivery::{GroupAccount, MemberDeliveries};
@@ -98,56 +101,116 @@ fn payload(c: &mut Criterion) {
     });
 }
 
-fn headers(c: &mut Criterion) {
+fn stamp_of(seq: u64, intended_ns: u64) -> Stamp {
+    Stamp {
+        producer: ProducerId::new(0x1234_5678, 0, 3),
+        seq,
+        intended_ns,
+        clock: StampClock::Monotonic,
+    }
+}
+
+fn stamps(c: &mut Criterion) {
     let mut seq = 0u64;
-    c.bench_function("header/encode", |b| {
+    c.bench_function("stamp/encode", |b| {
         b.iter(|| {
             seq = seq.wrapping_add(1);
-            header::encode(black_box(3), black_box(seq), black_box(123_456_789))
+            black_box(stamp_of(black_box(seq), black_box(123_456_789))).encode()
         })
     });
-    let value = header::encode(3, 42, 123_456_789);
-    c.bench_function("header/decode", |b| {
-        b.iter(|| header::decode(black_box(&value[..])))
+    // What a consumer does with a 1 KiB value: read the stamp in its first bytes.
+    let mut value = vec![0x5au8; 1024];
+    value[..stamp::STAMP_LEN].copy_from_slice(&stamp_of(42, 123_456_789).encode());
+    c.bench_function("stamp/decode from a 1 KiB value", |b| {
+        b.iter(|| Stamp::decode(black_box(&value[..])))
+    });
+    let foreign = vec![b'{'; 1024];
+    c.bench_function("stamp/decode a foreign 1 KiB value (no magic)", |b| {
+        b.iter(|| Stamp::decode(black_box(&foreign[..])))
     });
 }
 
-/// One message as `fleet/producer.rs` builds it, before `send`: the kbench header, the next
-/// payload, librdkafka headers (allocated by librdkafka) and the record. Dropping the record
-/// frees the headers, as librdkafka does once the message is delivered.
+/// The delivery opaque: packed on send, unpacked by the delivery report (no header parsing).
+fn opaques(c: &mut Criterion) {
+    let clock = Clock::new();
+    let start = Instant::now();
+    for (name, rate) in [("paced", Some(100_000.0)), ("max rate", None)] {
+        let tag = DeliveryTag::new(Schedule::new(rate, start).expect("valid rate"), clock);
+        let mut seq = 0u64;
+        c.bench_function(&format!("opaque/pack + unpack {name}"), |b| {
+            b.iter(|| {
+                seq = seq.wrapping_add(1) & 0xf_ffff;
+                let intended = 1_000_000 + seq * 10_000;
+                let opaque = tag.pack(black_box(seq), black_box(intended));
+                tag.unpack(black_box(opaque), seq + 100, intended + 2_000_000)
+            })
+        });
+    }
+}
+
+/// One message as `fleet/producer.rs` builds it, before `send`: the stamp, the next payload
+/// with the stamp in its first bytes (`stamp = "value"`, the default) or beside it in a
+/// librdkafka header (`stamp = "header"`, allocated by librdkafka), the opaque and the record.
+/// Dropping the record frees the headers, as librdkafka does once the message is delivered.
 fn message(c: &mut Criterion) {
     let topic = String::from("kbench-bench");
+    let tag = DeliveryTag::new(
+        Schedule::new(Some(100_000.0), Instant::now()).expect("valid rate"),
+        Clock::new(),
+    );
     for size in [100usize, 1024] {
         let mut payloads = PayloadGen::new(&MessageSize::Fixed(size), 1).expect("valid size");
         let mut seq = 0u64;
         c.bench_function(
-            &format!("message/build {size} B (payload + header + record)"),
+            &format!("message/build {size} B (payload + stamp in value + record)"),
             |b| {
                 b.iter(|| {
                     seq = seq.wrapping_add(1);
                     let intended_ns = 1_000_000 + seq * 10_000;
-                    let hdr = header::encode(black_box(0), seq, intended_ns);
-                    let payload = payloads.next_payload();
+                    let st = stamp_of(black_box(seq), intended_ns).encode();
+                    let payload = payloads.next_stamped(&st);
                     let record: BaseRecord<'_, [u8], [u8], usize> =
-                        BaseRecord::with_opaque_to(&topic, intended_ns as usize)
-                            .payload(payload)
-                            .headers(OwnedHeaders::new_with_capacity(1).insert(Header {
-                                key: header::HEADER_KEY,
-                                value: Some(&hdr[..]),
-                            }));
+                        BaseRecord::with_opaque_to(&topic, tag.pack(seq, intended_ns))
+                            .payload(payload);
                     black_box(&record);
                 })
             },
         );
     }
+    let mut payloads = PayloadGen::new(&MessageSize::Fixed(1024), 1).expect("valid size");
+    let mut seq = 0u64;
+    c.bench_function(
+        "message/build 1024 B stamp=header (payload + header + record)",
+        |b| {
+            b.iter(|| {
+                seq = seq.wrapping_add(1);
+                let intended_ns = 1_000_000 + seq * 10_000;
+                let st = stamp_of(black_box(seq), intended_ns).encode();
+                let payload = payloads.next_payload();
+                let record: BaseRecord<'_, [u8], [u8], usize> =
+                    BaseRecord::with_opaque_to(&topic, tag.pack(seq, intended_ns))
+                        .payload(payload)
+                        .headers(OwnedHeaders::new_with_capacity(1).insert(Header {
+                            key: stamp::HEADER_KEY,
+                            value: Some(&st[..]),
+                        }));
+                black_box(&record);
+            })
+        },
+    );
 }
 
 /// Recording one message's figures, as the producer thread (after `send`) and the delivery
 /// callback (on `poll`) do: three uncontended locks, three atomics, a histogram record, the
-/// header decode and the delivery log.
+/// opaque unpacked (paced) and the delivery log.
 fn record(c: &mut Criterion) {
     let shared = ProducerShared::new(6);
     let start_ns = 1_000u64;
+    let clock = Clock::new();
+    let tag = DeliveryTag::new(
+        Schedule::new(Some(100_000.0), clock.instant(start_ns)).expect("valid rate"),
+        clock,
+    );
     let mut seq = 0u64;
     c.bench_function("record/producer send + ack + delivery log", |b| {
         b.iter(|| {
@@ -164,8 +227,7 @@ fn record(c: &mut Criterion) {
             let mut stats = shared.stats.lock();
             shared.acked_total.fetch_add(1, Ordering::Relaxed);
             stats.record_ack(true, intended, now, 1024, (seq % 6) as i32);
-            let hdr = header::encode(0, seq, intended);
-            let seq_of = header::decode(black_box(&hdr[..])).map(|(_, s, _)| s);
+            let (seq_of, _) = tag.unpack(black_box(seq as usize), seq + 1, now);
             if let Ok(mut log) = shared.log.lock() {
                 log.ack(seq_of, now - start_ns);
             }
@@ -311,6 +373,6 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2))
         .without_plots();
-    targets = pacing, keys, partition, payload, headers, message, record, consume, interval, csv_rows
+    targets = pacing, keys, partition, payload, stamps, opaques, message, record, consume, interval, csv_rows
 }
 criterion_main!(hot_path);

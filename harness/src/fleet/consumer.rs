@@ -1,6 +1,8 @@
 //! One member of a consumer group: a real librdkafka consumer on its own OS thread. It reads
-//! kbench's header from every message to compute end-to-end latency from the intended send
-//! time, and records its partition assignment so idle members show.
+//! kbench's stamp from every message (the value's first bytes, or the `kbench` header with
+//! `stamp = "header"`) to compute end-to-end latency from the intended send time, and records
+//! its partition assignment so idle members show. A message without a stamp of this cell's
+//! producers (no magic, another version, another run tag) is foreign: counted, never measured.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -9,14 +11,14 @@ use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::ClientContext;
 
-use super::producer::stamp_of;
+use super::payload::stamp::{self, Stamp, StampClock};
 use crate::cluster::Access;
 use crate::metrics::delivery::MemberDeliveries;
 use crate::metrics::{Clock, SharedStats};
-use crate::scenario::StartFrom;
+use crate::scenario::{StampPlace, StartFrom};
 
 #[derive(Clone)]
 pub struct ConsumerPlan {
@@ -25,6 +27,10 @@ pub struct ConsumerPlan {
     pub group_id: String,
     pub topic: String,
     pub start_from: StartFrom,
+    /// Where the producers put their stamp.
+    pub stamp: StampPlace,
+    /// The run tag in the stamps of this cell's producers: any other is not theirs.
+    pub run_tag: u32,
     pub access: Access,
     pub extra: BTreeMap<String, String>,
     pub clock: Clock,
@@ -52,7 +58,7 @@ pub struct ConsumerShared {
     /// Set once the first assignment (possibly empty) has arrived.
     pub assigned: AtomicBool,
     pub rebalances: AtomicU64,
-    /// Messages without a kbench header (not ours): counted, never measured.
+    /// Messages without a stamp of this cell's producers (not ours): counted, never measured.
     pub foreign: AtomicU64,
 }
 
@@ -134,6 +140,33 @@ pub fn create(
     Ok(consumer)
 }
 
+/// `(producer index, seq, intended ns)` from the stamp of a message of this cell's producers,
+/// or `None` for anything else. One process has one shard (0) and stamps the cell's monotonic
+/// clock; stamps of other shards or of wall-clock time come with distributed runs.
+#[inline]
+fn ours<M: Message>(msg: &M, place: StampPlace, run_tag: u32) -> Option<(u64, u64, u64)> {
+    let s = match place {
+        StampPlace::Value => Stamp::decode(msg.payload()?)?,
+        StampPlace::Header => header_stamp(msg)?,
+    };
+    let local = s.producer.run_tag() == run_tag
+        && s.producer.shard() == 0
+        && s.clock == StampClock::Monotonic;
+    local.then_some((u64::from(s.producer.index()), s.seq, s.intended_ns))
+}
+
+/// The stamp in a message's `kbench` header (exactly a stamp long), if it has one.
+fn header_stamp<M: Message>(msg: &M) -> Option<Stamp> {
+    let value = msg
+        .headers()?
+        .iter()
+        .find(|h| h.key == stamp::HEADER_KEY)?
+        .value?;
+    (value.len() == stamp::STAMP_LEN)
+        .then(|| Stamp::decode(value))
+        .flatten()
+}
+
 /// Poll until `stop`; every message is recorded. Leaves the group cleanly on the way out and
 /// returns what it read, for delivery accounting.
 pub fn run(
@@ -151,7 +184,7 @@ pub fn run(
         let Ok(msg) = result else {
             continue; // transient errors (broker down) are retried by librdkafka
         };
-        let Some((producer, seq, intended_ns)) = stamp_of(&msg) else {
+        let Some((producer, seq, intended_ns)) = ours(&msg, plan.stamp, plan.run_tag) else {
             shared.foreign.fetch_add(1, Ordering::Relaxed);
             continue;
         };
@@ -176,4 +209,111 @@ pub fn run(
     }
     consumer.unsubscribe();
     deliveries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::payload::stamp::ProducerId;
+    use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
+
+    const TAG: u32 = 0xfeed_0001;
+
+    fn msg(value: Vec<u8>, headers: Option<OwnedHeaders>) -> OwnedMessage {
+        OwnedMessage::new(
+            Some(value),
+            None,
+            "t".into(),
+            Timestamp::NotAvailable,
+            0,
+            0,
+            headers,
+        )
+    }
+
+    fn stamp(tag: u32, shard: u16, index: u16, clock: StampClock) -> [u8; stamp::STAMP_LEN] {
+        Stamp {
+            producer: ProducerId::new(tag, shard, index),
+            seq: 41,
+            intended_ns: 7_000,
+            clock,
+        }
+        .encode()
+    }
+
+    fn value_with(s: &[u8]) -> Vec<u8> {
+        let mut v = s.to_vec();
+        v.extend_from_slice(&[0xab; 100]);
+        v
+    }
+
+    #[test]
+    fn stamps_in_the_value_of_this_cell_are_read() {
+        let m = msg(value_with(&stamp(TAG, 0, 3, StampClock::Monotonic)), None);
+        assert_eq!(ours(&m, StampPlace::Value, TAG), Some((3, 41, 7_000)));
+        // The same message where a header is expected: no header, so not ours.
+        assert_eq!(ours(&m, StampPlace::Header, TAG), None);
+    }
+
+    #[test]
+    fn anything_else_is_foreign() {
+        let cases: [(&str, Vec<u8>); 6] = [
+            (
+                "text",
+                b"{\"order\": 17, \"item\": \"a long enough json value\"}".to_vec(),
+            ),
+            ("empty", Vec::new()),
+            (
+                "short",
+                stamp(TAG, 0, 3, StampClock::Monotonic)[..27].to_vec(),
+            ),
+            (
+                "another run",
+                value_with(&stamp(TAG ^ 1, 0, 3, StampClock::Monotonic)),
+            ),
+            (
+                "another shard",
+                value_with(&stamp(TAG, 1, 3, StampClock::Monotonic)),
+            ),
+            (
+                "wall clock",
+                value_with(&stamp(TAG, 0, 3, StampClock::Wall)),
+            ),
+        ];
+        for (why, value) in cases {
+            assert_eq!(
+                ours(&msg(value, None), StampPlace::Value, TAG),
+                None,
+                "{why}"
+            );
+        }
+        let no_payload =
+            OwnedMessage::new(None, None, "t".into(), Timestamp::NotAvailable, 0, 0, None);
+        assert_eq!(ours(&no_payload, StampPlace::Value, TAG), None);
+    }
+
+    #[test]
+    fn stamps_in_the_header_are_read_and_the_value_left_alone() {
+        let s = stamp(TAG, 0, 9, StampClock::Monotonic);
+        let headers = |value: &[u8]| {
+            OwnedHeaders::new_with_capacity(2)
+                .insert(Header {
+                    key: "other",
+                    value: Some(&b"x"[..]),
+                })
+                .insert(Header {
+                    key: stamp::HEADER_KEY,
+                    value: Some(value),
+                })
+        };
+        let m = msg(b"any value at all".to_vec(), Some(headers(&s)));
+        assert_eq!(ours(&m, StampPlace::Header, TAG), Some((9, 41, 7_000)));
+        let longer = value_with(&s);
+        let m = msg(b"v".to_vec(), Some(headers(&longer)));
+        assert_eq!(
+            ours(&m, StampPlace::Header, TAG),
+            None,
+            "a header is exactly a stamp"
+        );
+    }
 }

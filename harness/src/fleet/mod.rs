@@ -5,6 +5,7 @@
 //! partition choice) with no I/O.
 pub mod consumer;
 pub mod keys;
+pub mod opaque;
 pub mod pacing;
 pub mod partition;
 pub mod payload;

@@ -1,4 +1,4 @@
-//! Message values, and the header kbench puts on every message.
+//! Message values, and the stamp kbench puts on every message ([`stamp`]).
 //!
 //! Values are slices of buffers built once, so producing a message allocates nothing. Random
 //! values are incompressible, also across messages: a batch of identical (or overlapping)
@@ -45,6 +45,10 @@ pub enum PayloadError {
 pub struct PayloadGen {
     source: Source,
     rng: SmallRng,
+    /// Where [`PayloadGen::next_stamped`] builds a value: this producer's own, reused for
+    /// every message (librdkafka copies the value when it is sent). It grows to the largest
+    /// value once.
+    scratch: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +67,7 @@ enum Source {
         /// (start, end) of each line in `data`.
         spans: Arc<[(usize, usize)]>,
         next: usize,
+        min: usize,
         max: usize,
         mean: f64,
     },
@@ -77,7 +82,11 @@ impl PayloadGen {
             MessageSize::Uniform { min, max } => random_source(*min, *max, &mut rng)?,
             MessageSize::FileLines(path) => lines_source(path)?,
         };
-        Ok(PayloadGen { source, rng })
+        Ok(PayloadGen {
+            source,
+            rng,
+            scratch: Vec::new(),
+        })
     }
 
     /// Another generator for the same sizes with its own random state, sharing the random pool
@@ -91,7 +100,11 @@ impl PayloadGen {
             Source::Random { pool, pos, .. } => *pos = rng.gen_range(0..pool.len()),
             Source::Lines { next, .. } => *next = 0,
         }
-        PayloadGen { source, rng }
+        PayloadGen {
+            source,
+            rng,
+            scratch: Vec::new(),
+        }
     }
 
     /// The value of the next message.
@@ -128,6 +141,33 @@ impl PayloadGen {
                 }
                 &data[start..end]
             }
+        }
+    }
+
+    /// The value of the next message with `stamp` in its first bytes: the generated value's
+    /// first [`stamp::STAMP_LEN`] bytes are replaced, so the value keeps its size (and a
+    /// file's line keeps every byte after the stamp). A value shorter than the stamp (which
+    /// scenarios refuse, see [`PayloadGen::min_size`]) is the stamp's first bytes only.
+    #[inline]
+    pub fn next_stamped(&mut self, stamp: &[u8; stamp::STAMP_LEN]) -> &[u8] {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let body = self.next_payload();
+        let len = body.len();
+        let head = len.min(stamp::STAMP_LEN);
+        if scratch.len() < len {
+            scratch.resize(len, 0);
+        }
+        scratch[..head].copy_from_slice(&stamp[..head]);
+        scratch[head..len].copy_from_slice(&body[head..]);
+        self.scratch = scratch;
+        &self.scratch[..len]
+    }
+
+    /// The smallest value this generator can produce, in bytes.
+    pub fn min_size(&self) -> usize {
+        match &self.source {
+            Source::Random { min, .. } => *min,
+            Source::Lines { min, .. } => *min,
         }
     }
 
@@ -196,6 +236,7 @@ fn lines_source(path: &Path) -> Result<Source, PayloadError> {
         });
     }
     let max = spans.iter().map(|(s, e)| e - s).max().unwrap_or(0);
+    let min = spans.iter().map(|(s, e)| e - s).min().unwrap_or(0);
     if max > MAX_VALUE_SIZE {
         return Err(PayloadError::TooLarge { size: max });
     }
@@ -205,77 +246,274 @@ fn lines_source(path: &Path) -> Result<Source, PayloadError> {
         data: data.into(),
         spans: spans.into(),
         next: 0,
+        min,
         max,
         mean,
     })
 }
 
-/// The record header kbench puts on every message, so that a consumer can tell which producer
-/// sent it, its place in that producer's sequence (loss, duplicates, reordering) and when it was
-/// meant to be sent (end-to-end latency).
+/// The stamp kbench puts on every message, so that a consumer can tell which producer sent it,
+/// its place in that producer's sequence (loss, duplicates, reordering) and when it was meant
+/// to be sent (end-to-end latency).
 ///
-/// The value is 24 bytes, little-endian: `[producer_id u64][seq u64][intended_ns u64]`. A fixed
-/// binary layout costs nothing to build or parse on the hot path, unlike text.
-pub mod header {
-    /// The header's key.
+/// It lives in the first [`STAMP_LEN`](stamp::STAMP_LEN) bytes of the value (`[producers]
+/// stamp = "value"`, the default), overwriting that many bytes of the generated (or the file's)
+/// value, so a message is exactly `message_size` bytes on the wire and on disk; or, with
+/// `stamp = "header"`, the same bytes are the value of a record header named
+/// [`HEADER_KEY`](stamp::HEADER_KEY) and the value is left intact (payload files that must
+/// stay as they are), at the cost of the header (6 + 28 bytes and its framing) on every record.
+///
+/// Layout, version 1, 28 bytes, integers little-endian:
+///
+/// | offset | bytes | field |
+/// |---:|---:|---|
+/// | 0 | 2 | magic `0x8B 0x4B` |
+/// | 2 | 1 | version, `1` |
+/// | 3 | 1 | flags: bit 0 = the clock of `intended_ns` (0: the cell's monotonic clock, one host; 1: wall clock, ns since the Unix epoch); bits 1-7 reserved, 0 |
+/// | 4 | 8 | producer id: run tag (bits 63-32), shard (31-16), producer index (15-0) |
+/// | 12 | 8 | sequence number of the message within its producer, from 0 |
+/// | 20 | 8 | intended send time, ns on the clock the flags name |
+///
+/// Why this shape:
+/// - **Magic and version first**, so a consumer tells kbench's messages from anything else on
+///   the topic by two bytes: `0x8B` is a UTF-8 continuation byte, so no text value (JSON, CSV,
+///   log lines) starts with it, and it is not `0x00`, the Confluent schema-registry framing. A
+///   stamp of another version, or with a reserved flag set, is not decoded (it would mean
+///   something this build does not know); consumers count such messages as foreign.
+/// - **A flags byte** for the clock: today every stamp carries the cell's monotonic clock
+///   (producers and consumers in one process); distributed runs (issue 11) stamp wall-clock
+///   time and say so here, so a consumer never subtracts times of two different clocks.
+/// - **A 64-bit producer id that is unique across runs and shards**: a random 32-bit run tag
+///   drawn for each cell (so a stamp from another run, or another cell on an existing topic,
+///   is foreign: two runs share a tag with probability 2^-32), the shard (16 bits: the slice of
+///   a distributed run, 0 in one process; issue 11 hands every shard the same run tag) and the
+///   producer's index in its shard (16 bits: a process holds at most 1000 producers). 64 bits
+///   rather than a 128-bit UUID: consumers key their per-producer sequence sets by it, one
+///   machine word, and 8 more bytes on every message would buy nothing this id lacks.
+/// - **A 64-bit sequence and 64-bit nanoseconds**: no wrap in any run (a wall-clock time in ns
+///   needs 61 bits), fixed offsets, so building and reading it is a few stores and loads.
+///
+/// 28 bytes is the least a `stamp = "value"` message can be; scenarios asking less are refused
+/// when they are loaded.
+pub mod stamp {
+    /// The record header's key in `stamp = "header"` mode.
     pub const HEADER_KEY: &str = "kbench";
 
-    /// The length of the header's value.
-    pub const HEADER_LEN: usize = 24;
+    /// The length of a stamp: the smallest value `stamp = "value"` can send.
+    pub const STAMP_LEN: usize = 28;
+    // Scenarios refuse smaller values with their own copy of the length.
+    const _: () = assert!(STAMP_LEN == crate::scenario::StampPlace::MIN_VALUE_SIZE);
 
-    /// The header value for message `seq` of producer `producer_id`, meant to be sent at
-    /// `intended_ns` nanoseconds on a clock the consumers share (same host, same epoch).
-    #[inline]
-    pub fn encode(producer_id: u64, seq: u64, intended_ns: u64) -> [u8; HEADER_LEN] {
-        let mut out = [0u8; HEADER_LEN];
-        out[0..8].copy_from_slice(&producer_id.to_le_bytes());
-        out[8..16].copy_from_slice(&seq.to_le_bytes());
-        out[16..24].copy_from_slice(&intended_ns.to_le_bytes());
-        out
+    /// The first two bytes of every stamp.
+    pub const MAGIC: [u8; 2] = [0x8B, 0x4B];
+
+    /// The layout described in [the module](self).
+    pub const VERSION: u8 = 1;
+
+    /// Flags bit 0: `intended_ns` is wall-clock time (ns since the Unix epoch).
+    const FLAG_WALL_CLOCK: u8 = 1;
+
+    /// A producer's identity in the stamp: run tag, shard, index.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct ProducerId(u64);
+
+    impl ProducerId {
+        pub const fn new(run_tag: u32, shard: u16, index: u16) -> ProducerId {
+            ProducerId((run_tag as u64) << 32 | (shard as u64) << 16 | index as u64)
+        }
+
+        pub const fn from_u64(id: u64) -> ProducerId {
+            ProducerId(id)
+        }
+
+        pub const fn as_u64(self) -> u64 {
+            self.0
+        }
+
+        /// The random tag of the run (cell) the producer belongs to.
+        pub const fn run_tag(self) -> u32 {
+            (self.0 >> 32) as u32
+        }
+
+        /// The shard of a distributed run (0 in one process).
+        pub const fn shard(self) -> u16 {
+            (self.0 >> 16) as u16
+        }
+
+        /// The producer's index within its shard.
+        pub const fn index(self) -> u16 {
+            self.0 as u16
+        }
     }
 
-    /// `(producer_id, seq, intended_ns)` from a header value, or `None` when it is not exactly
-    /// [`HEADER_LEN`] bytes (not a kbench header, or another version of it).
-    #[inline]
-    pub fn decode(value: &[u8]) -> Option<(u64, u64, u64)> {
-        let value: &[u8; HEADER_LEN] = value.try_into().ok()?;
-        let word = |i: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&value[i * 8..i * 8 + 8]);
-            u64::from_le_bytes(b)
-        };
-        Some((word(0), word(1), word(2)))
+    /// The clock `intended_ns` is read on.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum StampClock {
+        /// The cell's monotonic clock ([`crate::metrics::Clock`]): only a consumer in the
+        /// same process can subtract it from its own reading.
+        Monotonic,
+        /// Wall-clock time, ns since the Unix epoch (distributed runs).
+        Wall,
+    }
+
+    /// What a stamp says about its message.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Stamp {
+        pub producer: ProducerId,
+        pub seq: u64,
+        pub intended_ns: u64,
+        pub clock: StampClock,
+    }
+
+    impl Stamp {
+        /// The stamp's bytes.
+        #[inline]
+        pub fn encode(&self) -> [u8; STAMP_LEN] {
+            let mut out = [0u8; STAMP_LEN];
+            out[0..2].copy_from_slice(&MAGIC);
+            out[2] = VERSION;
+            out[3] = match self.clock {
+                StampClock::Monotonic => 0,
+                StampClock::Wall => FLAG_WALL_CLOCK,
+            };
+            out[4..12].copy_from_slice(&self.producer.0.to_le_bytes());
+            out[12..20].copy_from_slice(&self.seq.to_le_bytes());
+            out[20..28].copy_from_slice(&self.intended_ns.to_le_bytes());
+            out
+        }
+
+        /// The stamp at the start of `bytes` (a value, or a header value), or `None` when
+        /// `bytes` does not start with a version-1 kbench stamp: too short, another magic
+        /// (not kbench's), another version, or a reserved flag set.
+        #[inline]
+        pub fn decode(bytes: &[u8]) -> Option<Stamp> {
+            let b: &[u8; STAMP_LEN] = bytes.get(..STAMP_LEN)?.try_into().ok()?;
+            // Magic, version and flags in one comparison: every bit but the clock flag's.
+            let head = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            let want = u32::from_le_bytes([MAGIC[0], MAGIC[1], VERSION, 0]);
+            let clock_bit = u32::from(FLAG_WALL_CLOCK) << 24;
+            if head & !clock_bit != want {
+                return None;
+            }
+            let word = |at: usize| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&b[at..at + 8]);
+                u64::from_le_bytes(w)
+            };
+            Some(Stamp {
+                producer: ProducerId(word(4)),
+                seq: word(12),
+                intended_ns: word(20),
+                clock: if head & clock_bit != 0 {
+                    StampClock::Wall
+                } else {
+                    StampClock::Monotonic
+                },
+            })
+        }
     }
 
     #[cfg(test)]
     mod tests {
         use super::*;
 
-        #[test]
-        fn round_trips() {
-            for (p, s, t) in [
-                (0, 0, 0),
-                (7, 123_456, 9_876_543_210),
-                (u64::MAX, 1, u64::MAX),
-            ] {
-                assert_eq!(decode(&encode(p, s, t)), Some((p, s, t)));
+        fn stamp(producer: ProducerId, seq: u64, intended_ns: u64, clock: StampClock) -> Stamp {
+            Stamp {
+                producer,
+                seq,
+                intended_ns,
+                clock,
             }
         }
 
         #[test]
-        fn layout_is_little_endian_in_field_order() {
-            let v = encode(1, 0x0203, 0x0405_0607_0809_0a0b);
-            assert_eq!(&v[0..8], &[1, 0, 0, 0, 0, 0, 0, 0]);
-            assert_eq!(&v[8..16], &[3, 2, 0, 0, 0, 0, 0, 0]);
-            assert_eq!(&v[16..24], &[0x0b, 0x0a, 9, 8, 7, 6, 5, 4]);
+        fn round_trips_including_edge_values() {
+            let ids = [
+                ProducerId::new(0, 0, 0),
+                ProducerId::new(0xdead_beef, 3, 999),
+                ProducerId::new(u32::MAX, u16::MAX, u16::MAX),
+                ProducerId::from_u64(u64::MAX),
+                ProducerId::from_u64(1),
+            ];
+            for id in ids {
+                for (seq, t) in [
+                    (0, 0),
+                    (1, 9_876_543_210),
+                    (u64::MAX, u64::MAX),
+                    (u64::MAX, 0),
+                ] {
+                    for clock in [StampClock::Monotonic, StampClock::Wall] {
+                        let s = stamp(id, seq, t, clock);
+                        let bytes = s.encode();
+                        assert_eq!(Stamp::decode(&bytes), Some(s));
+                        // As the first bytes of a longer value.
+                        let mut value = bytes.to_vec();
+                        value.extend_from_slice(&[0xff; 1000]);
+                        assert_eq!(Stamp::decode(&value), Some(s));
+                    }
+                }
+            }
         }
 
         #[test]
-        fn wrong_lengths_are_rejected() {
-            let v = encode(1, 2, 3);
-            assert_eq!(decode(&v[..23]), None);
-            assert_eq!(decode(&[0u8; 25]), None);
-            assert_eq!(decode(&[]), None);
+        fn producer_id_fields_are_where_the_layout_says() {
+            let id = ProducerId::new(0x0102_0304, 0x0506, 0x0708);
+            assert_eq!(id.as_u64(), 0x0102_0304_0506_0708);
+            assert_eq!(
+                (id.run_tag(), id.shard(), id.index()),
+                (0x0102_0304, 0x0506, 0x0708)
+            );
+            let max = ProducerId::new(u32::MAX, u16::MAX, u16::MAX);
+            assert_eq!(max.as_u64(), u64::MAX);
+            assert_eq!(
+                (max.run_tag(), max.shard(), max.index()),
+                (u32::MAX, u16::MAX, u16::MAX)
+            );
+        }
+
+        #[test]
+        fn layout_is_little_endian_in_field_order() {
+            let s = stamp(
+                ProducerId::from_u64(0x0102),
+                0x0304,
+                0x0405_0607_0809_0a0b,
+                StampClock::Wall,
+            );
+            let v = s.encode();
+            assert_eq!(&v[0..4], &[0x8B, 0x4B, 1, 1]);
+            assert_eq!(&v[4..12], &[2, 1, 0, 0, 0, 0, 0, 0]);
+            assert_eq!(&v[12..20], &[4, 3, 0, 0, 0, 0, 0, 0]);
+            assert_eq!(&v[20..28], &[0x0b, 0x0a, 9, 8, 7, 6, 5, 4]);
+            let mono = Stamp {
+                clock: StampClock::Monotonic,
+                ..s
+            };
+            assert_eq!(mono.encode()[3], 0);
+        }
+
+        #[test]
+        fn anything_else_is_not_a_stamp() {
+            let good = stamp(ProducerId::new(7, 0, 1), 2, 3, StampClock::Monotonic).encode();
+            assert_eq!(Stamp::decode(&good[..STAMP_LEN - 1]), None, "too short");
+            assert_eq!(Stamp::decode(&[]), None);
+            for (at, byte, why) in [
+                (0, 0x00, "magic"),
+                (1, b'k', "magic"),
+                (2, 0, "version 0"),
+                (2, 2, "version 2"),
+                (3, 0x02, "reserved flag"),
+                (3, 0x80, "reserved flag"),
+            ] {
+                let mut bad = good;
+                bad[at] = byte;
+                assert_eq!(Stamp::decode(&bad), None, "{why}: {bad:?}");
+            }
+            // Text and JSON values (foreign messages) never start with the magic.
+            assert_eq!(Stamp::decode(&[b'{'; 64]), None);
+            assert_eq!(
+                Stamp::decode("ünïcödé text value, long enough".as_bytes()),
+                None
+            );
         }
     }
 }
@@ -425,5 +663,39 @@ mod tests {
             PayloadGen::new(&MessageSize::Fixed(usize::MAX), 0),
             Err(PayloadError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn stamped_values_keep_their_size_and_bytes_after_the_stamp() {
+        use stamp::{ProducerId, Stamp, StampClock, STAMP_LEN};
+        let st = |seq| Stamp {
+            producer: ProducerId::new(9, 0, 2),
+            seq,
+            intended_ns: 1_000 + seq,
+            clock: StampClock::Monotonic,
+        };
+        let mut plain = PayloadGen::new(&MessageSize::Uniform { min: 28, max: 2000 }, 11).unwrap();
+        let mut stamped =
+            PayloadGen::new(&MessageSize::Uniform { min: 28, max: 2000 }, 11).unwrap();
+        assert_eq!(stamped.min_size(), 28);
+        for seq in 0..2000 {
+            let want = plain.next_payload().to_vec();
+            let got = stamped.next_stamped(&st(seq).encode());
+            assert_eq!(got.len(), want.len(), "exactly the generated size");
+            assert_eq!(&got[STAMP_LEN..], &want[STAMP_LEN..], "the rest untouched");
+            assert_eq!(Stamp::decode(got), Some(st(seq)));
+        }
+        // A file's lines: the stamp replaces each line's first bytes, nothing is appended.
+        let line = "x".repeat(40);
+        let (_dir, path) = temp_file(format!("{line}\n{}\n", "y".repeat(30)).as_bytes());
+        let mut g = PayloadGen::new(&MessageSize::FileLines(path), 0).unwrap();
+        assert_eq!((g.min_size(), g.max_size()), (30, 40));
+        let v = g.next_stamped(&st(0).encode()).to_vec();
+        assert_eq!(v.len(), 40);
+        assert_eq!(&v[STAMP_LEN..], &line.as_bytes()[STAMP_LEN..]);
+        assert_eq!(g.next_stamped(&st(1).encode()).len(), 30);
+        // Shorter than the stamp (refused by scenarios): truncated, never a panic.
+        let mut tiny = PayloadGen::new(&MessageSize::Fixed(5), 0).unwrap();
+        assert_eq!(tiny.next_stamped(&st(0).encode()), &st(0).encode()[..5]);
     }
 }

@@ -4,6 +4,11 @@
 //! is due or a delivery report arrives (see `wake.rs`); reports are served by `poll` on this
 //! same thread, so sending and recording happen on one thread and the client's stats lock is
 //! never contended by another client. Producers never wait for an ack before the next send, except in sync mode.
+//!
+//! Every message carries kbench's stamp (`payload::stamp`): in the first bytes of the value,
+//! so the value is exactly the scenario's size, or in a record header (`stamp = "header"`).
+//! Its delivery report learns the sequence number and intended time from the message's
+//! opaque (`opaque.rs`), never from the record.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,25 +17,29 @@ use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientContext;
 
 use super::keys::KeyGen;
+use super::opaque::{self, DeliveryTag};
 use super::pacing::Schedule;
 use super::partition::KbenchChooser;
-use super::payload::{header, PayloadGen};
+use super::payload::stamp::{self, ProducerId, Stamp, StampClock};
+use super::payload::PayloadGen;
 use super::wake::QueueWaker;
 use crate::cluster::Access;
 use crate::metrics::delivery::ProducerLog;
 use crate::metrics::{Clock, SharedStats};
-use crate::scenario::{Partitioner, ProducerSpec, RunSpec};
+use crate::scenario::{Partitioner, ProducerSpec, RunSpec, StampPlace};
 use crate::sys::cpu::{thread_demand_ns, thread_wait_ns};
 
 /// What a producer thread needs to know about its place in the cell.
 #[derive(Clone)]
 pub struct ProducerPlan {
     pub index: usize,
+    /// Who this producer is in its messages' stamps: the cell's run tag, the shard, `index`.
+    pub id: ProducerId,
     pub topic: String,
     pub partitions: i32,
     pub spec: ProducerSpec,
@@ -95,6 +104,7 @@ impl ProducerShared {
 pub struct Ctx {
     shared: Arc<ProducerShared>,
     clock: Clock,
+    tag: DeliveryTag,
     warmup_end_ns: u64,
     start_ns: u64,
 }
@@ -102,12 +112,14 @@ pub struct Ctx {
 impl ClientContext for Ctx {}
 
 impl ProducerContext for Ctx {
-    /// The message's intended send time (ns on the run's clock).
+    /// The message's sequence number and intended send time, packed by [`DeliveryTag`].
     type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, intended_ns: usize) {
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
         let now = self.clock.now_ns();
-        let intended = intended_ns as u64;
+        // Reports are served on the send thread, so this is every message handed over so far.
+        let next_seq = self.shared.sent_total.load(Ordering::Relaxed);
+        let (seq, intended) = self.tag.unpack(opaque, next_seq, now);
         let measured = intended >= self.warmup_end_ns;
         let since_start = now.saturating_sub(self.start_ns);
         let mut stats = self.shared.stats.lock();
@@ -115,7 +127,6 @@ impl ProducerContext for Ctx {
             Ok(m) => {
                 self.shared.acked_total.fetch_add(1, Ordering::Relaxed);
                 stats.record_ack(measured, intended, now, m.payload_len(), m.partition());
-                let seq = stamp_of(m).map(|(_, seq, _)| seq);
                 if let Ok(mut log) = self.shared.log.lock() {
                     log.ack(seq, since_start);
                 }
@@ -130,15 +141,6 @@ impl ProducerContext for Ctx {
         drop(stats);
         self.shared.completed.fetch_add(1, Ordering::Release);
     }
-}
-
-/// kbench's (producer id, seq, intended ns) header of a message, if it has one.
-pub fn stamp_of<M: Message>(m: &M) -> Option<(u64, u64, u64)> {
-    m.headers()?
-        .iter()
-        .find(|h| h.key == header::HEADER_KEY)?
-        .value
-        .and_then(header::decode)
 }
 
 fn error_kind(e: &KafkaError) -> String {
@@ -183,17 +185,36 @@ pub fn client_config(plan: &ProducerPlan) -> ClientConfig {
     c
 }
 
+/// This producer's send schedule.
+fn schedule(plan: &ProducerPlan) -> Result<Schedule, String> {
+    Schedule::for_producer(plan.spec.rate, plan.spec.count, plan.index, plan.start)
+        .map_err(|e| e.to_string())
+}
+
 pub fn create(
     plan: &ProducerPlan,
     shared: &Arc<ProducerShared>,
 ) -> Result<BaseProducer<Ctx>, KafkaError> {
+    let schedule = schedule(plan).map_err(KafkaError::ClientCreation)?;
+    let config = client_config(plan);
+    if !schedule.is_paced() {
+        opaque::check_max_rate_bounds(
+            config.get("queue.buffering.max.messages"),
+            &[
+                ("message.timeout.ms", config.get("message.timeout.ms")),
+                ("delivery.timeout.ms", config.get("delivery.timeout.ms")),
+            ],
+        )
+        .map_err(KafkaError::ClientCreation)?;
+    }
     let ctx = Ctx {
         shared: shared.clone(),
         clock: plan.clock,
+        tag: DeliveryTag::new(schedule, plan.clock),
         warmup_end_ns: plan.clock.ns(plan.warmup_end),
         start_ns: plan.clock.ns(plan.start),
     };
-    client_config(plan).create_with_context(ctx)
+    config.create_with_context(ctx)
 }
 
 /// The producer loop; returns when `stop` is set (or `budget` measured messages, those after
@@ -206,13 +227,12 @@ pub fn run(
     budget: Option<u64>,
 ) -> Result<(), String> {
     let spec = &plan.spec;
-    let schedule = Schedule::for_producer(spec.rate, spec.count, plan.index, plan.start)
-        .map_err(|e| e.to_string())?;
+    let schedule = schedule(&plan)?;
+    let tag = DeliveryTag::new(schedule, plan.clock);
     let mut keys = plan.keys.clone();
     let mut payloads = plan.payloads.clone();
     let mut chooser = KbenchChooser::new(spec.partitioner, plan.index, plan.partitions, plan.seed);
     let warmup_end_ns = plan.clock.ns(plan.warmup_end);
-    let producer_id = plan.index as u64;
     let mut seq: u64 = 0;
     let mut since_poll = 0u32;
     let mut measured_sent: u64 = 0;
@@ -238,10 +258,25 @@ pub fn run(
             continue;
         }
         let intended = schedule.intended(seq).unwrap_or(now);
-        let intended_ns = plan.clock.ns(intended);
+        let intended_ns = tag.intended_ns(seq, now);
         let measured = intended_ns >= warmup_end_ns;
-        let hdr = header::encode(producer_id, seq, intended_ns);
-        let payload = payloads.next_payload();
+        let stamp = Stamp {
+            producer: plan.id,
+            seq,
+            intended_ns,
+            clock: StampClock::Monotonic,
+        }
+        .encode();
+        let (payload, headers) = match spec.stamp {
+            StampPlace::Value => (payloads.next_stamped(&stamp), None),
+            StampPlace::Header => (
+                payloads.next_payload(),
+                Some(OwnedHeaders::new_with_capacity(1).insert(Header {
+                    key: stamp::HEADER_KEY,
+                    value: Some(&stamp[..]),
+                })),
+            ),
+        };
         let bytes = payload.len();
         // Sticky means keyless batching: keys would make librdkafka hash them instead.
         let key = if spec.partitioner == Partitioner::Sticky {
@@ -249,12 +284,11 @@ pub fn run(
         } else {
             keys.next_key()
         };
-        let mut record = BaseRecord::with_opaque_to(&plan.topic, intended_ns as usize)
-            .payload(payload)
-            .headers(OwnedHeaders::new_with_capacity(1).insert(Header {
-                key: header::HEADER_KEY,
-                value: Some(&hdr[..]),
-            }));
+        let mut record =
+            BaseRecord::with_opaque_to(&plan.topic, tag.pack(seq, intended_ns)).payload(payload);
+        if let Some(h) = headers {
+            record = record.headers(h);
+        }
         if let Some(k) = key {
             record = record.key(k);
         }

@@ -11,13 +11,14 @@ use anyhow::{anyhow, bail};
 
 use super::consumer::{self, ConsumerPlan, ConsumerShared};
 use super::keys::KeyGen;
+use super::payload::stamp::{ProducerId, STAMP_LEN};
 use super::payload::PayloadGen;
 use super::producer::{self, ProducerPlan, ProducerShared};
 use crate::cluster::Access;
 use crate::metrics::cell::{Interval, Phase};
 use crate::metrics::delivery::{self, FleetSeqs, GroupAccount, MemberDeliveries, ProducerLog};
 use crate::metrics::{ClientStats, Clock};
-use crate::scenario::{CellSpec, StartFrom};
+use crate::scenario::{CellSpec, StampPlace, StartFrom};
 
 /// Where a fleet runs: its topic, the cluster, the names of its groups.
 #[derive(Debug, Clone)]
@@ -30,6 +31,10 @@ pub struct FleetPlan {
     /// Group `g` is `<group_prefix>-g<g>`: unique per cell, so no two cells share a group.
     pub group_prefix: String,
     pub clock: Clock,
+    /// The run tag in every stamp of this fleet's producers (`payload::stamp::ProducerId`):
+    /// drawn at random for each cell, so consumers can tell the cell's messages from any
+    /// others on the topic. (Distributed runs will hand every shard the same tag.)
+    pub run_tag: u32,
 }
 
 /// A consumer group member's share of the cell.
@@ -121,6 +126,8 @@ impl Fleet {
                     group_id: format!("{}-g{g}", fleet.plan.group_prefix),
                     topic: fleet.plan.topic.clone(),
                     start_from: cell.consumers.start_from,
+                    stamp: cell.producers.stamp,
+                    run_tag: fleet.plan.run_tag,
                     access: fleet.plan.access.clone(),
                     extra: cell.client.consumer.clone(),
                     clock: fleet.plan.clock,
@@ -176,11 +183,19 @@ impl Fleet {
         let cell_seed = 0x6b62_656e_6368 ^ (cell.index as u64) << 20;
         let keys = KeyGen::new(&cell.producers.keys, cell_seed)?;
         let payloads = PayloadGen::new(&cell.producers.message_size, cell_seed ^ 0x9e37_79b9)?;
+        // Scenarios refuse such sizes when they are loaded; a cell built another way too.
+        if cell.producers.stamp == StampPlace::Value && payloads.min_size() < STAMP_LEN {
+            bail!(
+                "values of {} B cannot carry the {STAMP_LEN}-byte stamp (stamp = \"value\")",
+                payloads.min_size()
+            );
+        }
         for i in 0..cell.producers.count {
             let shared = Arc::new(ProducerShared::new(self.plan.partitions as usize));
             let seed = cell_seed ^ i as u64;
             let plan = ProducerPlan {
                 index: i,
+                id: ProducerId::new(self.plan.run_tag, 0, i as u16),
                 topic: self.plan.topic.clone(),
                 partitions: self.plan.partitions,
                 spec: cell.producers.clone(),

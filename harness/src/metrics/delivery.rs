@@ -1,6 +1,6 @@
 //! Delivery accounting: which messages were lost, duplicated or reordered.
 //!
-//! Every message carries its producer id and sequence number (see `fleet::payload::header`).
+//! Every message carries its producer id and sequence number (see `fleet::payload::stamp`).
 //! Producers record the sequence numbers the cluster acknowledged; each consumer group member
 //! records what it read. At the end of a cell, per group:
 //! - **lost**: acknowledged, but never read by the group;
@@ -141,10 +141,8 @@ pub struct ProducerLog {
 impl ProducerLog {
     /// `since_start_ns`: when the report arrived, relative to the producers' start.
     #[inline]
-    pub fn ack(&mut self, seq: Option<u64>, since_start_ns: u64) {
-        if let Some(seq) = seq {
-            self.acked.insert(seq);
-        }
+    pub fn ack(&mut self, seq: u64, since_start_ns: u64) {
+        self.acked.insert(seq);
         let b = (since_start_ns / TIMELINE_BUCKET_NS) as usize;
         if b >= self.acks_per_bucket.len() {
             self.acks_per_bucket.resize(b + 1, 0);
@@ -262,12 +260,12 @@ mod tests {
     #[test]
     fn producer_logs_bucket_acks_and_keep_the_first_failure() {
         let mut a = ProducerLog::default();
-        a.ack(Some(0), 50_000_000);
-        a.ack(Some(1), 250_000_000);
+        a.ack(0, 50_000_000);
+        a.ack(1, 250_000_000);
         a.failure(300_000_000);
         a.failure(100_000_000);
         let mut b = ProducerLog::default();
-        b.ack(Some(0), 10_000_000);
+        b.ack(0, 10_000_000);
         b.failure(200_000_000);
         a.merge_timeline(&b);
         assert_eq!(a.acks_per_bucket, vec![2, 0, 1]);

@@ -99,6 +99,7 @@ fn run_on_topic(cell: &CellSpec, topic: &str, env: &CellEnv<'_>) -> anyhow::Resu
         access: session.access().clone(),
         group_prefix: format!("{TOPIC_PREFIX}{}", topic.trim_start_matches(TOPIC_PREFIX)),
         clock,
+        run_tag: rand::random(),
     };
     let mut fleet = Fleet::start_consumers(cell, plan, ASSIGNMENT_TIMEOUT)?;
 

@@ -27,6 +27,8 @@
 //! idempotence = false                 # needs acks = "all" and max_in_flight <= 5
 //! max_in_flight = 5
 //! sync = false                        # one message in flight; overrides max_in_flight
+//! stamp = "value"                     # kbench's 28-byte stamp in the value's first bytes (values
+//!                                     # >= 28 B; a file's lines are overwritten there), or "header"
 //! [consumers]
 //! groups = 1                          # 0 = no consumers
 //! members = 1

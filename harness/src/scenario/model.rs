@@ -82,6 +82,34 @@ pub struct ProducerSpec {
     pub max_in_flight: usize,
     /// One message in flight: wait for each ack before sending the next.
     pub sync: bool,
+    /// Where kbench's stamp goes (see `fleet::payload::stamp`).
+    pub stamp: StampPlace,
+}
+
+/// `[producers] stamp`: where each message carries kbench's stamp (producer id, sequence
+/// number, intended send time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StampPlace {
+    /// `"value"` (the default): in the first 28 bytes of the value, which keeps its size, so
+    /// a message is exactly `message_size` bytes; values must be at least that long.
+    Value,
+    /// `"header"`: in a record header named `kbench`, the value untouched (payload files that
+    /// must stay intact); every record then carries 34 more bytes and librdkafka's header list.
+    Header,
+}
+
+impl StampPlace {
+    /// The smallest value `stamp = "value"` can send: the stamp's length
+    /// (`fleet::payload::stamp::STAMP_LEN`, which checks that the two agree).
+    pub const MIN_VALUE_SIZE: usize = 28;
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StampPlace::Value => "value",
+            StampPlace::Header => "header",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

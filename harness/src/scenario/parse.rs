@@ -15,7 +15,8 @@ pub use super::errors::ScenarioError;
 use super::errors::Source;
 use super::faults::{self, fault_key, ParsedFault};
 use super::model::{
-    Acks, BrokerRef, CellSpec, KeySpec, MessageSize, Partitioner, RunSpec, Scenario, SweepAxis,
+    Acks, BrokerRef, CellSpec, KeySpec, MessageSize, Partitioner, RunSpec, Scenario, StampPlace,
+    SweepAxis,
 };
 pub use super::render::render_cells;
 use super::settings::{
@@ -280,12 +281,15 @@ fn max_key_len(keys: &KeySpec) -> usize {
 const DEFAULT_MESSAGE_MAX_BYTES: i64 = 1_000_000;
 
 /// What librdkafka counts against `message.max.bytes` beside the value and the key: its
-/// record framing (`RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD`, 36 bytes) and kbench's stamp header
-/// (key, value and their two length bytes).
-const MESSAGE_OVERHEAD: usize = 36
-    + crate::fleet::payload::header::HEADER_KEY.len()
-    + crate::fleet::payload::header::HEADER_LEN
-    + 2;
+/// record framing (`RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD`, 36 bytes) and, with `stamp =
+/// "header"`, kbench's stamp header (key `kbench`, the stamp and their two length bytes). In
+/// the value the stamp adds nothing.
+fn message_overhead(stamp: StampPlace) -> usize {
+    36 + match stamp {
+        StampPlace::Value => 0,
+        StampPlace::Header => "kbench".len() + StampPlace::MIN_VALUE_SIZE + 2,
+    }
+}
 
 /// Where each explicitly set setting was written, to point errors about combinations at it.
 type Origins = HashMap<Setting, (String, Option<Range<usize>>)>;
@@ -453,6 +457,45 @@ fn run(f: &Field, cx: &Ctx) -> Result<RunSpec, ScenarioError> {
     Ok(run)
 }
 
+/// Why `size` cannot carry the stamp in the value, if it cannot: some value would be shorter
+/// than the stamp.
+fn too_small_for_the_stamp(size: &MessageSize) -> Option<String> {
+    let min = StampPlace::MIN_VALUE_SIZE;
+    let fix = format!(
+        "stamp = \"value\" puts kbench's {min}-byte stamp (producer, sequence number, intended \
+         time) in the first bytes of every value: use values of at least {min} bytes, or \
+         producers.stamp = \"header\" to carry it in a record header instead"
+    );
+    match size {
+        MessageSize::Fixed(n) if *n < min => {
+            Some(format!("message_size {n} B is too small: {fix}"))
+        }
+        MessageSize::Uniform { min: lo, .. } if *lo < min => {
+            Some(format!("message_size min {lo} B is too small: {fix}"))
+        }
+        MessageSize::FileLines(path) => {
+            // Bounded like every read of a message file (a device or a pipe is refused there).
+            let data =
+                super::input::read_bounded(path, super::input::MAX_MESSAGE_FILE_BYTES).ok()?;
+            let (line, len) = data
+                .split(|&b| b == b'\n')
+                .map(|l| l.strip_suffix(b"\r").unwrap_or(l).len())
+                .enumerate()
+                .filter(|&(_, len)| len > 0)
+                .min_by_key(|&(_, len)| len)?;
+            (len < min).then(|| {
+                format!(
+                    "line {} of message file {} is {len} B, too small (the stamp overwrites \
+                     the first bytes of each line; the rest is sent as it is): {fix}",
+                    line + 1,
+                    path.display()
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
 /// Impossible combinations within one cell. Each error points at the setting to change: a
 /// swept one (with the cell) if the sweep made the combination, else the one set in its section.
 fn check_cell(
@@ -513,7 +556,7 @@ fn check_cell(
         None => Some(DEFAULT_MESSAGE_MAX_BYTES),
     };
     if let (Some(limit), Some(value)) = (max_bytes, max_value_size(&p.message_size)) {
-        let whole = value + max_key_len(&p.keys) + MESSAGE_OVERHEAD;
+        let whole = value + max_key_len(&p.keys) + message_overhead(p.stamp);
         if whole as i64 > limit {
             let whose = if origins.contains_key(&max_bytes_setting)
                 || axes.iter().any(|a| a.setting == max_bytes_setting)
@@ -525,8 +568,13 @@ fn check_cell(
             return Err(blame(
                 &[Setting::MessageSize, max_bytes_setting, Setting::Keys],
                 format!(
-                    "messages of up to {value} bytes are {whole} bytes with key, kbench's \
-                     header and record framing, above {whose}: every send would fail"
+                    "messages of up to {value} bytes are {whole} bytes with key{} and record \
+                     framing, above {whose}: every send would fail",
+                    if p.stamp == StampPlace::Header {
+                        ", kbench's stamp header"
+                    } else {
+                        ""
+                    }
                 ),
             ));
         }
@@ -562,6 +610,11 @@ fn check_cell(
                  message a null key: set producers.keys, or use partitioner \"sticky\" or \"{name}_random\""
             ),
         ));
+    }
+    if p.stamp == StampPlace::Value {
+        if let Some(problem) = too_small_for_the_stamp(&p.message_size) {
+            return Err(blame(&[Setting::MessageSize, Setting::Stamp], problem));
+        }
     }
     let min_isr = Setting::TopicConfig("min.insync.replicas".into());
     if let Some(Ok(min)) = cell

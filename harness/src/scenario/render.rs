@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use super::errors::{quoted_path, shown};
-use super::model::{CellSpec, FaultAction, FaultSpec, KeySpec, MessageSize, Scenario};
+use super::model::{CellSpec, FaultAction, FaultSpec, KeySpec, MessageSize, Scenario, StampPlace};
 use super::units::{format_duration, format_size};
 
 /// Prints the scenario name, its axes, then one line per cell with the settings that shape the
@@ -105,6 +105,9 @@ fn settings_line(c: &CellSpec) -> String {
         c.consumers.groups,
         c.consumers.members,
     );
+    if p.stamp == StampPlace::Header {
+        line.push_str(" stamp=header");
+    }
     if p.sync {
         line.push_str(" sync");
     }

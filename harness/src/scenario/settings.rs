@@ -10,7 +10,7 @@ use toml_edit::{Item, TableLike, Value};
 use super::errors::{ScenarioError, Source};
 use super::model::{
     Acks, CellSpec, ClientProps, ConsumerSpec, KeySpec, MessageSize, Partitioner, ProducerSpec,
-    RunSpec, StartFrom, TopicSpec,
+    RunSpec, StampPlace, StartFrom, TopicSpec,
 };
 use super::units::{format_size, parse_size};
 
@@ -273,6 +273,7 @@ pub(crate) enum Setting {
     Idempotence,
     MaxInFlight,
     Sync,
+    Stamp,
     Groups,
     Members,
     StartFrom,
@@ -280,7 +281,7 @@ pub(crate) enum Setting {
 }
 
 /// (section, key in the section, short name used in `[sweep]` and cell ids, setting).
-const FIXED: [(&str, &str, &str, Setting); 18] = [
+const FIXED: [(&str, &str, &str, Setting); 19] = [
     ("topic", "partitions", "partitions", Setting::Partitions),
     (
         "topic",
@@ -326,6 +327,7 @@ const FIXED: [(&str, &str, &str, Setting); 18] = [
         Setting::MaxInFlight,
     ),
     ("producers", "sync", "sync", Setting::Sync),
+    ("producers", "stamp", "stamp", Setting::Stamp),
     ("consumers", "groups", "groups", Setting::Groups),
     ("consumers", "members", "members", Setting::Members),
     ("consumers", "start_from", "start_from", Setting::StartFrom),
@@ -462,6 +464,10 @@ impl Setting {
             Setting::Idempotence => p.idempotence = boolean(f, cx)?,
             Setting::MaxInFlight => p.max_in_flight = int_in(f, cx, 1, 1_000_000)? as usize,
             Setting::Sync => p.sync = boolean(f, cx)?,
+            Setting::Stamp => {
+                p.stamp =
+                    [StampPlace::Value, StampPlace::Header][one_of(f, cx, &["value", "header"])?]
+            }
             Setting::Groups => cell.consumers.groups = int_in(f, cx, 0, MAX_CLIENTS)? as usize,
             Setting::Members => cell.consumers.members = int_in(f, cx, 1, MAX_CLIENTS)? as usize,
             Setting::StartFrom => {
@@ -752,6 +758,7 @@ pub(crate) fn default_cell() -> CellSpec {
             idempotence: false,
             max_in_flight: 5,
             sync: false,
+            stamp: StampPlace::Value,
         },
         consumers: ConsumerSpec {
             groups: 1,

@@ -193,6 +193,7 @@ fn applied(setting: &Setting, cell: &CellSpec) -> String {
         Setting::Idempotence => format!("{}", p.idempotence),
         Setting::MaxInFlight => format!("{}", p.max_in_flight),
         Setting::Sync => format!("{}", p.sync),
+        Setting::Stamp => format!("{:?}", p.stamp),
         Setting::Groups => format!("{}", c.groups),
         Setting::Members => format!("{}", c.members),
         Setting::StartFrom => format!("{:?}", c.start_from),

@@ -180,10 +180,10 @@ fn value_forms() {
         }
     );
     assert_eq!(
-        cell("[producers.message_size]\nmin = 10\nmax = 10")
+        cell("[producers.message_size]\nmin = 30\nmax = 30")
             .producers
             .message_size,
-        MessageSize::Uniform { min: 10, max: 10 }
+        MessageSize::Uniform { min: 30, max: 30 }
     );
     assert_eq!(cell("keys = \"none\"").producers.keys, KeySpec::None);
     assert_eq!(
@@ -221,7 +221,11 @@ fn value_forms() {
 #[test]
 fn message_file_is_relative_to_the_scenario() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("lines.log"), "\nfirst line\nsecond\n").expect("write");
+    std::fs::write(
+        dir.path().join("lines.log"),
+        "\nfirst line, longer than the stamp\nsecond line, as long as the first\n",
+    )
+    .expect("write");
     let path = dir.path().join("s.toml");
     std::fs::write(
         &path,
@@ -285,6 +289,7 @@ fn sweep_key_forms() {
 name = "forms"
 [producers]
 keys = { uniform = 10 }
+stamp = "header"
 [sweep]
 producers.acks = ["all"]
 "topic.partitions" = [3]
@@ -948,6 +953,92 @@ fn impossible_combinations_made_by_the_sweep() {
         "sweep.keys",
         "in cell 1 (keys-none)",
     );
+}
+
+#[test]
+fn the_stamp_goes_in_the_value_unless_told_and_values_must_hold_it() {
+    let base = ok("name = \"s\"\n");
+    assert_eq!(base.cells[0].producers.stamp, StampPlace::Value);
+    let header = ok("name = \"s\"\n[producers]\nstamp = \"header\"\nmessage_size = 1\n");
+    assert_eq!(header.cells[0].producers.stamp, StampPlace::Header);
+    assert_eq!(
+        header.cells[0].producers.message_size,
+        MessageSize::Fixed(1)
+    );
+    fails(
+        "name = \"s\"\n[producers]\nstamp = \"key\"\n",
+        3,
+        "producers.stamp",
+        "expected one of \"value\", \"header\", got \"key\"",
+    );
+    // The smallest value that carries the stamp, and one byte less.
+    let min = ok("name = \"s\"\n[producers]\nmessage_size = 28\n");
+    assert_eq!(min.cells[0].producers.message_size, MessageSize::Fixed(28));
+    ok("name = \"s\"\n[producers]\nmessage_size = { min = 28, max = 29 }\n");
+    let e = fails(
+        "name = \"s\"\n[producers]\nmessage_size = 27\n",
+        3,
+        "producers.message_size",
+        "message_size 27 B is too small: stamp = \"value\" puts kbench's 28-byte stamp",
+    );
+    assert!(e.message.contains("producers.stamp = \"header\""), "{e}");
+    fails(
+        "name = \"s\"\n[producers]\nrate = 10\nmessage_size = { min = 10, max = 1000 }\n",
+        4,
+        "producers.message_size",
+        "message_size min 10 B is too small",
+    );
+    // A sweep that makes the combination is blamed, with the cell.
+    fails(
+        "name = \"s\"\n[sweep]\nmessage_size = [100,\n  20]\n",
+        4,
+        "sweep.message_size",
+        "in cell 1 (message_size-20): message_size 20 B is too small",
+    );
+    fails(
+        "name = \"s\"\n[producers]\nmessage_size = 20\n[sweep]\nstamp = [\"header\", \"value\"]\n",
+        5,
+        "sweep.stamp",
+        "in cell 1 (stamp-value): message_size 20 B is too small",
+    );
+    // A file's lines: the shortest non-empty one, by its line number in the file.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let long = "x".repeat(40);
+    std::fs::write(
+        dir.path().join("v.log"),
+        format!("{long}\n\n{long}\r\nshort\n"),
+    )
+    .expect("write");
+    let path = dir.path().join("s.toml");
+    std::fs::write(
+        &path,
+        "name = \"f\"\n[producers]\nmessage_size = { file = \"v.log\" }\n",
+    )
+    .expect("write");
+    let e = load(&path).expect_err("a 5-byte line");
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(3), Some("producers.message_size"))
+    );
+    assert!(e.message.contains("line 4 of message file"), "{e}");
+    assert!(e.message.contains("is 5 B, too small"), "{e}");
+    std::fs::write(
+        &path,
+        "name = \"f\"\n[producers]\nstamp = \"header\"\nmessage_size = { file = \"v.log\" }\n",
+    )
+    .expect("write");
+    load(&path).expect("the header form leaves lines as they are, any length");
+    std::fs::write(
+        dir.path().join("v.log"),
+        format!("{long}\n{}\n", "y".repeat(28)),
+    )
+    .expect("write");
+    std::fs::write(
+        &path,
+        "name = \"f\"\n[producers]\nmessage_size = { file = \"v.log\" }\n",
+    )
+    .expect("write");
+    load(&path).expect("lines of 28 bytes and more");
 }
 
 #[test]
@@ -1698,7 +1789,7 @@ fn a_message_size_above_message_max_bytes_is_refused() {
         "name = \"x\"\n[producers]\nmessage_size = \"1MiB\"\n",
         3,
         "producers.message_size",
-        "messages of up to 1048576 bytes are 1048644 bytes with key, kbench's header and record framing, above librdkafka's message.max.bytes (1000000 unless set in [client.producer]): every send would fail",
+        "messages of up to 1048576 bytes are 1048612 bytes with key and record framing, above librdkafka's message.max.bytes (1000000 unless set in [client.producer]): every send would fail",
     );
     // Raised in [client.producer]: fine; lowered below the size: that setting is named.
     ok("name = \"x\"\n[producers]\nmessage_size = \"1MiB\"\n[client.producer]\n\"message.max.bytes\" = 2000000\n");
@@ -1708,14 +1799,22 @@ fn a_message_size_above_message_max_bytes_is_refused() {
         "producers.message_size",
         "above [client.producer] message.max.bytes = 1000",
     );
-    // A swept size is blamed with its cell; the key counts too.
+    // A swept size is blamed with its cell; the key counts too, and the stamp only when it
+    // travels in a header.
     fails(
-        "name = \"x\"\n[producers]\nkeys = { fixed = \"kkkkkkkkkk\" }\n[sweep]\nmessage_size = [1024, 999930]\n",
-        5,
+        "name = \"x\"\n[producers]\nkeys = { fixed = \"kkkkkkkkkk\" }\nstamp = \"header\"\n[sweep]\nmessage_size = [1024, 999930]\n",
+        6,
         "sweep.message_size",
-        "in cell 1 (message_size-999930): messages of up to 999930 bytes are 1000008 bytes",
+        "in cell 1 (message_size-999930): messages of up to 999930 bytes are 1000012 bytes with key, kbench's stamp header and record framing",
     );
-    ok("name = \"x\"\n[producers]\nmessage_size = 999932\n");
+    ok("name = \"x\"\n[producers]\nstamp = \"header\"\nmessage_size = 999928\n");
+    fails(
+        "name = \"x\"\n[producers]\nmessage_size = 999965\n",
+        3,
+        "producers.message_size",
+        "messages of up to 999965 bytes are 1000001 bytes with key and record framing",
+    );
+    ok("name = \"x\"\n[producers]\nmessage_size = 999964\n");
 }
 
 #[test]

@@ -17,12 +17,13 @@ use super::plan::{Comparison, Kind};
 use crate::cluster::Access;
 use crate::fleet::consumer::{self, ConsumerPlan, ConsumerShared};
 use crate::fleet::keys::KeyGen;
+use crate::fleet::payload::stamp::ProducerId;
 use crate::fleet::payload::PayloadGen;
 use crate::fleet::producer::{self, ProducerPlan, ProducerShared};
 use crate::metrics::Clock;
 use crate::rundir::rows::ResultRow;
 use crate::runner::{self, CellEnv, CellOutcome};
-use crate::scenario::{CellSpec, StartFrom};
+use crate::scenario::{CellSpec, StampPlace, StartFrom};
 
 /// librdkafka's producer queue, capped like the Java producer's `buffer.memory` (32 MiB):
 /// kbench's own default (1 GiB, for paced runs that must not drop their schedule) would let a
@@ -221,8 +222,12 @@ pub fn last_lines(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
+/// The run tag of the pre-fill producer's stamps, which the kbench consumer then reads: the
+/// topic is the comparison's own, so a constant serves.
+const RUN_TAG: u32 = 0x7665_7273;
+
 /// Fill `topic` for the consume comparison: one kbench producer (so every record carries the
-/// kbench header the consumer's hot path reads) at max rate for `c.duration`. Returns the
+/// kbench stamp the consumer's hot path reads) at max rate for `c.duration`. Returns the
 /// number of acknowledged records.
 pub fn prefill(
     c: &Comparison,
@@ -235,6 +240,7 @@ pub fn prefill(
     let start = Instant::now() + Duration::from_millis(10);
     let plan = ProducerPlan {
         index: 0,
+        id: ProducerId::new(RUN_TAG, 0, 0),
         topic: topic.to_string(),
         partitions: c.partitions,
         spec: cell.producers.clone(),
@@ -278,7 +284,7 @@ pub struct ConsumeRun {
     pub total_secs: f64,
 }
 
-/// One kbench consumer (the fleet's consumer: header, delivery accounting, stats per record)
+/// One kbench consumer (the fleet's consumer: stamp, delivery accounting, stats per record)
 /// reads `expect` records of `topic` from the earliest offset in a new group.
 pub fn consume(
     access: &Access,
@@ -294,6 +300,8 @@ pub fn consume(
         group_id: group.to_string(),
         topic: topic.to_string(),
         start_from: StartFrom::Earliest,
+        stamp: StampPlace::Value,
+        run_tag: RUN_TAG,
         access: access.clone(),
         extra: BTreeMap::new(),
         clock: Clock::new(),

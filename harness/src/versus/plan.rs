@@ -108,7 +108,7 @@ impl Comparison {
                 self.batch_size
             ),
             Kind::Consume => format!(
-                "{} B records (+24 B kbench header, same topic for both), {} partitions, one consumer, from earliest",
+                "{} B records (kbench's stamp in the first 28 B, same topic for both), {} partitions, one consumer, from earliest",
                 self.record_size, self.partitions
             ),
             Kind::E2e => format!(

@@ -399,8 +399,8 @@ pub fn markdown(
          ProducerPerformance's steady-state line (after `--warmup-records`); a fleet is one \
          kbench process with N producers vs N concurrent ProducerPerformance JVMs (rates \
          summed). Both producers: idempotence off, compression none, max.in.flight 5, a 32 MiB \
-         buffer (Java `buffer.memory`, librdkafka `queue.buffering.max.kbytes`). kbench adds \
-         its 24-byte header to every record.\n\n\
+         buffer (Java `buffer.memory`, librdkafka `queue.buffering.max.kbytes`). kbench's \
+         28-byte stamp is inside the value: its records are exactly the asked size.\n\n\
          CPU: kbench runs as a child process (`kbench run`), like the JVM; utime+stime of the \
          whole process from /proc/<pid>/stat over a window that starts after start-up, divided \
          by the records the topic gained in the window (sum of the partitions' end offsets, \
