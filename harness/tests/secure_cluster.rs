@@ -196,7 +196,212 @@ fn exercise(cluster: &LocalCluster, mode: SecurityMode) {
     assert_eq!(secrets.len(), if mode.sasl() { 2 } else { 0 }, "{mode}");
     no_secret_on_a_command_line(&secrets);
     admin.delete_topics(&[&topic], Duration::from_secs(30)).ok();
+    kbench_commands(cluster, mode, &secrets);
 }
+
+/// kbench's own commands over the secured connection: a run (topic created and deleted by
+/// the admin client, produce, consume, a `leader-of` fault resolved through the metadata
+/// client), `cleanup` of a leftover topic, and each kind of refused connection as one line
+/// with its cause and exit code 4.
+fn kbench_commands(cluster: &LocalCluster, mode: SecurityMode, secrets: &[String]) {
+    let bootstrap = cluster.bootstrap();
+    let state = cluster.dir();
+    let config = state.join("client.properties");
+    let work = tempfile::tempdir().unwrap();
+    let scenario = work.path().join("secure.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"secure\"\n[topic]\npartitions = 1\nreplication_factor = 1\n\
+         [producers]\nrate = 500\nmessage_size = 100\nacks = \"all\"\n\
+         [consumers]\ngroups = 1\nmembers = 1\n\
+         [run]\nwarmup = \"1s\"\nduration = \"3s\"\ndrain_timeout = \"20s\"\n\
+         [[fault]]\nat = \"2s\"\naction = \"pause\"\nbroker = \"leader-of:0\"\nduration = \"500ms\"\n",
+    )
+    .unwrap();
+    let reports = work.path().join("reports");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["run", scenario.to_str().unwrap(), "--bootstrap", &bootstrap]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(["--reports".into(), reports.display().to_string()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let state_arg = state.display().to_string();
+    let config_arg = config.display().to_string();
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        common::kbench(&a, &[("KBENCH_STATE_DIR", &state_arg)])
+    };
+    let o = run(&["--client-config", &config_arg, "--quiet"]);
+    let out = common::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{mode}: kbench run\n{out}");
+    for s in secrets {
+        assert!(
+            !out.contains(s.as_str()),
+            "{mode}: a password in the output"
+        );
+    }
+    let run_dir = std::fs::read_dir(&reports)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let results = std::fs::read_to_string(run_dir.join("results.csv")).unwrap();
+    let mut rows = csv::Reader::from_reader(results.as_bytes());
+    let h = rows.headers().unwrap().clone();
+    let row = rows.records().next().unwrap().unwrap();
+    let col = |k: &str| row[h.iter().position(|x| x == k).unwrap()].to_string();
+    assert_eq!(col("acked"), col("consumed"), "{mode}: {row:?}");
+    assert_eq!(col("lost"), "0", "{mode}: {row:?}");
+    assert!(col("acked").parse::<u64>().unwrap() > 0, "{mode}: {row:?}");
+    let faults = std::fs::read_to_string(run_dir.join("cells/base/faults.json")).unwrap();
+    let faults: serde_json::Value = serde_json::from_str(&faults).unwrap();
+    assert_eq!(
+        faults[0]["event"]["node"], 1,
+        "{mode}: leader-of:0 resolved: {faults}"
+    );
+
+    // cleanup deletes a registered leftover over the same connection.
+    let access = cluster.access().unwrap();
+    let admin = Admin::new(&access, &BTreeMap::new()).unwrap();
+    let leftover = format!("kbench-{}", common::random_topic("leftover"));
+    admin
+        .create_topic(&leftover, 1, 1, &BTreeMap::new(), Duration::from_secs(30))
+        .unwrap();
+    std::fs::write(run_dir.join("topics.txt"), format!("{leftover}\n")).unwrap();
+    let dir_arg = run_dir.display().to_string();
+    let o = common::kbench(
+        &[
+            "cleanup",
+            &dir_arg,
+            "--bootstrap",
+            &bootstrap,
+            "--client-config",
+            &config_arg,
+        ],
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{mode}: cleanup\n{}",
+        common::text(&o)
+    );
+    assert!(
+        common::text(&o).contains(&format!("deleted {leftover}")),
+        "{}",
+        common::text(&o)
+    );
+
+    // Refused connections: one line, the cause, exit 4, well within 15 s.
+    let refused_with = |config: Option<&Path>, kinds: &[&str], what: &str| {
+        let t0 = Instant::now();
+        let c = config.map(|c| c.display().to_string());
+        let mut extra = vec!["--quiet"];
+        if let Some(c) = &c {
+            extra.extend(["--client-config", c.as_str()]);
+        }
+        let o = run(&extra);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(
+            o.status.code(),
+            Some(4),
+            "{mode}: {what}\n{}",
+            common::text(&o)
+        );
+        assert!(
+            kinds.iter().any(|k| err.contains(k)),
+            "{mode}: {what}: expected one of {kinds:?} in\n{err}"
+        );
+        assert!(
+            err.contains("127.0.0.1"),
+            "{mode}: {what}: the broker is named\n{err}"
+        );
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{mode}: {what}: one line\n{err}"
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "{mode}: {what}: {:?}",
+            t0.elapsed()
+        );
+    };
+    let variant = |name: &str, edit: &dyn Fn(&mut Vec<String>)| -> std::path::PathBuf {
+        let mut lines: Vec<String> = std::fs::read_to_string(&config)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        edit(&mut lines);
+        let p = work.path().join(name);
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+        p
+    };
+    // On a TLS port the handshake gives it away; on a SASL_PLAINTEXT port the broker just
+    // drops the unauthenticated connection.
+    let plaintext: &[&str] = if mode.tls() {
+        &["protocol mismatch"]
+    } else {
+        &["protocol mismatch", "connection failed"]
+    };
+    refused_with(None, plaintext, "a plaintext client");
+    if mode.sasl() {
+        let wrong = variant("wrong.properties", &|l| {
+            l.retain(|x| !x.starts_with("sasl.password"));
+            l.push("sasl.password=not-the-password".into());
+        });
+        refused_with(Some(&wrong), &["authentication failed"], "a wrong password");
+        let unknown = variant("unknown.properties", &|l| {
+            l.retain(|x| !x.starts_with("sasl.username"));
+            l.push("sasl.username=nobody".into());
+        });
+        refused_with(
+            Some(&unknown),
+            &["authentication failed"],
+            "an unknown user",
+        );
+    }
+    if mode.tls() {
+        // A CA that did not sign the broker's certificate: this host's default store.
+        let other_ca = work.path().join("other-ca.pem");
+        std::fs::write(&other_ca, OTHER_CA).unwrap();
+        let path = other_ca.display().to_string();
+        let mismatch = variant("ca.properties", &|l| {
+            l.retain(|x| !x.starts_with("ssl.ca.location"));
+            l.push(format!("ssl.ca.location={path}"));
+        });
+        refused_with(
+            Some(&mismatch),
+            &["TLS handshake failed"],
+            "a CA that does not match",
+        );
+    }
+    if mode.client_cert() {
+        let no_cert = variant("nocert.properties", &|l| {
+            l.retain(|x| {
+                !x.starts_with("ssl.certificate.location") && !x.starts_with("ssl.key.location")
+            });
+        });
+        refused_with(
+            Some(&no_cert),
+            &[
+                "TLS handshake failed",
+                "protocol mismatch",
+                "connection failed",
+            ],
+            "a client without a certificate",
+        );
+    }
+}
+
+/// A self-signed CA unrelated to any cluster (made once with openssl for this test).
+const OTHER_CA: &str = include_str!("fixtures/other-ca.pem");
 
 struct Down(Option<LocalCluster>);
 

@@ -72,16 +72,48 @@ pub struct ConnContext {
     errors: std::sync::Mutex<Vec<String>>,
 }
 
-impl rdkafka::ClientContext for ConnContext {
-    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+impl ConnContext {
+    fn keep(&self, what: String) {
         if let Ok(mut e) = self.errors.lock() {
             if e.len() < 32 {
-                e.push(format!("{reason} ({error})"));
+                e.push(what);
             }
         }
     }
 }
+
+impl rdkafka::ClientContext for ConnContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.keep(format!("{reason} ({error})"));
+    }
+
+    /// A connection's failure (`FAIL`) carries the telling reason ("Disconnected while
+    /// requesting ApiVersion: might be caused by incorrect security.protocol ...") as a log
+    /// line; the error event may say only that all brokers are down.
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        let _ = level; // librdkafka logs a connection failure at error or notice level
+        if fac == "FAIL" {
+            self.keep(log_message.to_string());
+        }
+    }
+}
 impl rdkafka::consumer::ConsumerContext for ConnContext {}
+
+/// A bootstrap server whose TCP port accepts connections although no Kafka request was
+/// answered: a listener speaking another security protocol (a plaintext client on a TLS port).
+/// `None` when a connection was refused (the broker is down) or no port accepts one.
+fn port_answers_but_not_kafka(bootstrap: &str, errors: &[String]) -> Option<String> {
+    if errors.iter().any(|e| e.contains("Connection refused")) {
+        return None;
+    }
+    use std::net::ToSocketAddrs;
+    bootstrap.split(',').map(str::trim).find_map(|server| {
+        let addr = server.to_socket_addrs().ok()?.next()?;
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+            .ok()
+            .map(|_| server.to_string())
+    })
+}
 
 /// Why a cluster cannot be reached, from librdkafka's connection errors: the kind, then the
 /// first such error (it names the broker). `None` when nothing says more than a timeout.
@@ -160,6 +192,14 @@ impl Admin {
                     }
                     if Instant::now() >= deadline {
                         let why = match connection_failure(&errors) {
+                            Some(f) if f.starts_with("connection failed") => {
+                                match port_answers_but_not_kafka(&self.bootstrap, &errors) {
+                                    Some(addr) => format!(
+                                        "unreachable: protocol mismatch (does security.protocol match the listener?): {addr} accepts connections but does not answer as Kafka over this client's security.protocol; {f}"
+                                    ),
+                                    None => format!("unreachable: {f}"),
+                                }
+                            }
                             Some(f) => format!("unreachable: {f}"),
                             None => format!("unreachable: {e}"),
                         };
