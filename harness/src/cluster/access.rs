@@ -17,13 +17,31 @@ use rdkafka::ClientConfig;
 
 use super::secrets::{self, SecretError};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Access {
     pub bootstrap: String,
     /// Connection properties as written (references unresolved), in file order.
     props: Vec<(String, String)>,
     /// The file they came from, for messages and for child processes.
     file: Option<PathBuf>,
+}
+
+/// Shows the property names and what a value stands for (a reference as written, a secret
+/// as `<redacted>`): an `Access` in a debug message must not carry a password written
+/// literally in the file.
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let props: Vec<(&str, String)> = self
+            .props
+            .iter()
+            .map(|(k, v)| (k.as_str(), super::secrets::shown(k, v)))
+            .collect();
+        f.debug_struct("Access")
+            .field("bootstrap", &self.bootstrap)
+            .field("props", &props)
+            .field("file", &self.file)
+            .finish()
+    }
 }
 
 impl Access {
@@ -222,5 +240,8 @@ mod tests {
         assert_eq!(a.config().get("sasl.password"), Some("hunter2"));
         assert_eq!(a.config().get("bootstrap.servers"), Some("b:9092"));
         assert!(!format!("{a:?}").contains("hunter2"), "{a:?}");
+        std::fs::write(&p, "sasl.password=hunter3\n").unwrap();
+        let literal = Access::with_file("b:9092", &p).unwrap();
+        assert!(!format!("{literal:?}").contains("hunter3"), "{literal:?}");
     }
 }

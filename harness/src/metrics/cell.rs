@@ -161,11 +161,14 @@ impl CellEnd {
             || (self.busiest_producer >= cpu::THREAD_LIMIT && ran >= cpu::THREAD_RUN_LIMIT)
     }
 
-    /// The host was the limit: a send thread spent a good share of its time ready but
-    /// waiting for a CPU someone else had (brokers on the same machine), so its schedule and
-    /// latency include the host's queueing.
+    /// The host was the limit: a send thread never idled, and a good share of that was
+    /// waiting for a CPU someone else had (brokers on the same machine). A paced thread that
+    /// waits a little at each of its thousands of wake-ups is not starved: measured, a
+    /// 5000 msg/s producer on a calm 2-core host with three brokers waited ~20 % of its wall
+    /// time at a demand far below 1, and held its schedule.
     pub fn host_starved(&self) -> bool {
-        self.busiest_producer_wait >= cpu::THREAD_WAIT_LIMIT
+        self.busiest_producer >= cpu::THREAD_LIMIT
+            && self.busiest_producer_wait >= cpu::THREAD_WAIT_LIMIT
     }
 }
 
@@ -436,5 +439,11 @@ mod tests {
             ..calm.clone()
         };
         assert!(bound.kbench_saturated() && !bound.host_starved());
+        let paced = CellEnd {
+            busiest_producer: 0.35,
+            busiest_producer_wait: 0.25,
+            ..calm.clone()
+        };
+        assert!(!paced.kbench_saturated() && !paced.host_starved());
     }
 }

@@ -38,6 +38,9 @@ pub struct JavaEnv {
     /// The connection properties in the Java client's names, for a secured cluster: a
     /// private file outside the run directory, deleted when this is dropped.
     client_config: Option<std::sync::Arc<PrivateFile>>,
+    /// mtls: the client's key and chain as one PEM keystore, which that file names; kept (and
+    /// removed) with it.
+    _keystore: Option<std::sync::Arc<PrivateFile>>,
 }
 
 impl JavaEnv {
@@ -47,7 +50,7 @@ impl JavaEnv {
         access: &Access,
         raw_dir: PathBuf,
     ) -> anyhow::Result<JavaEnv> {
-        let props = java_client_properties(&access.resolved())?;
+        let (props, keystore) = java_client_properties(&access.resolved())?;
         let client_config = if props.is_empty() {
             None
         } else {
@@ -62,6 +65,7 @@ impl JavaEnv {
             bootstrap: access.bootstrap.clone(),
             raw_dir,
             client_config,
+            _keystore: keystore.map(std::sync::Arc::new),
         })
     }
 
@@ -113,7 +117,11 @@ impl JavaEnv {
 /// Covers TLS (a PEM CA, a PEM client certificate and key), SASL PLAIN and SCRAM; anything
 /// else is refused rather than silently dropped, since the Java side would then measure a
 /// different connection.
-pub fn java_client_properties(props: &[(String, String)]) -> anyhow::Result<String> {
+/// Returns the text and, for mutual TLS, the private PEM keystore file it names (the caller
+/// keeps it as long as the text is used; dropping it deletes it).
+pub fn java_client_properties(
+    props: &[(String, String)],
+) -> anyhow::Result<(String, Option<PrivateFile>)> {
     let get = |k: &str| {
         props
             .iter()
@@ -164,6 +172,7 @@ pub fn java_client_properties(props: &[(String, String)]) -> anyhow::Result<Stri
             ),
         );
     }
+    let mut keystore = None;
     if let (Some(cert), Some(key)) = (get("ssl.certificate.location"), get("ssl.key.location")) {
         // A Java PEM keystore is one file with the key and its chain.
         let pem = format!(
@@ -174,10 +183,9 @@ pub fn java_client_properties(props: &[(String, String)]) -> anyhow::Result<Stri
         let f = PrivateFile::write("client-keystore.pem", &pem)?;
         line("ssl.keystore.type", "PEM");
         line("ssl.keystore.location", &f.path.display().to_string());
-        // Kept for the life of the process: the properties file refers to it.
-        std::mem::forget(f);
+        keystore = Some(f);
     }
-    Ok(out)
+    Ok((out, keystore))
 }
 
 /// A file only this user can read, in a fresh private directory outside any run directory,
@@ -443,7 +451,8 @@ mod tests {
             ("sasl.password", "pa\"ss"),
             ("ssl.ca.location", "/t/ca.pem"),
         ]))
-        .unwrap();
+        .unwrap()
+        .0;
         assert!(text.contains("security.protocol=SASL_SSL\n"), "{text}");
         assert!(text.contains("ssl.truststore.type=PEM\nssl.truststore.location=/t/ca.pem\n"));
         assert!(text.contains(
@@ -451,7 +460,7 @@ mod tests {
              username=\"kbench\" password=\"pa\\\\\"ss\";"
         ), "{text}");
         assert!(super::java_client_properties(&p(&[("sasl.oauthbearer.config", "x")])).is_err());
-        assert_eq!(super::java_client_properties(&[]).unwrap(), "");
+        assert_eq!(super::java_client_properties(&[]).unwrap().0, "");
     }
 
     use super::*;
