@@ -15,6 +15,8 @@
 //! - [`fleet`]: the worker API ([`fleet::Fleet`]) over producer and consumer clients (rdkafka,
 //!   one OS thread each), and the pure per-message pieces they use: pacing, keys, payloads,
 //!   partition choice.
+//! - [`distributed`]: `--shard I/N`, the control topic that keeps shards in step, their clock
+//!   offsets.
 //! - [`fault`]: `[[fault]]` entries carried out during a cell (kill, stop, pause, restart a
 //!   broker), and their impact on the acks.
 //! - [`report`] (charts, summary.md, from a run directory's files alone) and [`compare`]
@@ -37,6 +39,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod compare;
+pub mod distributed;
 pub mod error;
 pub mod fault;
 pub mod findmax;

@@ -34,6 +34,13 @@ pub struct Manifest {
     pub host: Host,
     /// The scenario as resolved, secrets redacted.
     pub scenario: ScenarioInfo,
+    /// Which shard of a distributed run wrote this directory (`--shard I/N`); `None` for one
+    /// process. A merged directory has `None` here and lists its shards in `shards`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// The shards a merged run directory was made from (`kbench merge`), in shard order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardInfo>,
     /// find-max's own settings (SLOs, search parameters); absent for other commands.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub find_max: Option<serde_json::Value>,
@@ -76,7 +83,22 @@ pub struct AxisInfo {
     pub values: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// One shard of a distributed run, as its manifest records it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ShardInfo {
+    pub index: u16,
+    pub count: u16,
+    /// The id all shards of one run share (`--run-id`); it names the control topic.
+    pub distributed_run_id: String,
+    pub host: Host,
+    /// This shard's wall clock minus shard 0's, ns, as measured through the control topic,
+    /// and the bound on that estimate's error (half the best round trip), ns.
+    pub clock_offset_ns: i64,
+    pub clock_offset_bound_ns: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Host {
     pub hostname: String,

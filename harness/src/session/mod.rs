@@ -123,6 +123,8 @@ impl Session {
             repeat,
             host: manifest::Host::this(),
             scenario: scenario.map(ScenarioInfo::of).unwrap_or_default(),
+            shard: None,
+            shards: Vec::new(),
             find_max,
         };
         run.write_manifest(&m)?;
