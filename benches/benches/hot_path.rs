@@ -10,6 +10,7 @@
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -23,9 +24,10 @@ use kbench::fleet::partition::{crc32_partition, fnv1a_partition, java_partition,
 use kbench::fleet::payload::stamp::{self, ProducerId, Stamp, StampClock};
 use kbench::fleet::payload::PayloadGen;
 use kbench::fleet::producer::ProducerShared;
+use kbench::fleet::recorder;
 use kbench::metrics::cell::{Interval, Phase};
 use kbench::metrics::delivery::{GroupAccount, MemberDeliveries};
-use kbench::metrics::{CellEnd, CellMetrics, ClientStats, Clock, SharedStats};
+use kbench::metrics::{CellEnd, CellMetrics, ClientStats, Clock};
 use kbench::rundir::rows::{to_csv, CellFacts, ResultRow};
 use kbench::scenario::{KeySpec, MessageSize};
 
@@ -201,41 +203,43 @@ fn message(c: &mut Criterion) {
 }
 
 /// Recording one message's figures, as the producer thread (after `send`) and the delivery
-/// callback (on `poll`) do: three uncontended locks, three atomics, a histogram record, the
-/// opaque unpacked (paced) and the delivery log.
+/// callback (on `poll`) do: into the thread's own figures, with no lock and no atomic
+/// read-modify-write (three plain stores publish the counts), the opaque unpacked (paced),
+/// the publish histogram and the delivery log.
 fn record(c: &mut Criterion) {
-    let shared = ProducerShared::new(6);
+    let shared = Arc::new(ProducerShared::new(6));
     let start_ns = 1_000u64;
     let clock = Clock::new();
     let tag = DeliveryTag::new(
         Schedule::new(Some(100_000.0), clock.instant(start_ns)).expect("valid rate"),
         clock,
     );
+    let _recording = recorder::install(shared.clone());
     let mut seq = 0u64;
     c.bench_function("record/producer send + ack + delivery log", |b| {
         b.iter(|| {
             seq += 1;
             let intended = start_ns + seq * 10_000;
             // Producer thread, after send.
-            shared
-                .stats
-                .lock()
-                .record_send(true, 1024, black_box(2_000));
-            shared.sent_total.fetch_add(1, Ordering::Relaxed);
+            recorder::with(|r| {
+                r.stats.record_send(true, 1024, black_box(2_000));
+                r.sent += 1;
+                r.publish_counts();
+            });
             // Delivery callback.
             let now = intended + 500_000 + (seq % 4096) * 1_000;
-            let mut stats = shared.stats.lock();
-            shared.acked_total.fetch_add(1, Ordering::Relaxed);
-            stats.record_ack(true, intended, now, 1024, (seq % 6) as i32);
-            let (seq_of, _) = tag.unpack(black_box(seq as usize), seq + 1, now);
-            if let Ok(mut log) = shared.log.lock() {
-                log.ack(seq_of, now - start_ns);
-            }
-            drop(stats);
-            shared.completed.fetch_add(1, Ordering::Release);
+            recorder::with(|r| {
+                let (seq_of, intended) = tag.unpack(black_box(seq as usize), r.sent, now);
+                r.acked += 1;
+                r.stats
+                    .record_ack(true, intended, now, 1024, (seq % 6) as i32);
+                r.log.ack(seq_of, now - start_ns);
+                r.completed += 1;
+                r.publish_counts();
+            });
         })
     });
-    // The parts, without locks.
+    // The parts.
     let mut stats = ClientStats::new(6);
     let mut n = 0u64;
     c.bench_function("record/ClientStats::record_ack alone", |b| {
@@ -250,11 +254,13 @@ fn record(c: &mut Criterion) {
             );
         })
     });
-    let shared_stats = SharedStats::new(6);
-    c.bench_function("record/SharedStats::lock + record_send", |b| {
+    // What the hot path paid per message before the hand-over: an uncontended lock.
+    let locked = std::sync::Mutex::new(ClientStats::new(6));
+    c.bench_function("record/Mutex::lock + record_send (the old way)", |b| {
         b.iter(|| {
-            shared_stats
+            locked
                 .lock()
+                .unwrap()
                 .record_send(true, 1024, black_box(2_000))
         })
     });
@@ -272,7 +278,7 @@ fn consume(c: &mut Criterion) {
         })
     });
     let offsets: Vec<AtomicI64> = (0..6).map(|_| AtomicI64::new(-1)).collect();
-    let stats = SharedStats::new(6);
+    let mut stats = ClientStats::new(6);
     let mut deliveries = MemberDeliveries::default();
     let mut seq = 0u64;
     c.bench_function("consume/full record (offset + deliveries + stats)", |b| {
@@ -283,9 +289,7 @@ fn consume(c: &mut Criterion) {
             let new = offsets[partition as usize].fetch_max(offset, Ordering::Relaxed) < offset;
             deliveries.record(partition, new, seq % 4, seq);
             let intended = seq * 10_000;
-            stats
-                .lock()
-                .record_consume(true, intended, intended + 2_000_000, 1024, partition);
+            stats.record_consume(true, intended, intended + 2_000_000, 1024, partition);
         })
     });
 }

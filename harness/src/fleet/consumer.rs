@@ -17,7 +17,7 @@ use rdkafka::ClientContext;
 use super::payload::stamp::{self, Stamp, StampClock};
 use crate::cluster::Access;
 use crate::metrics::delivery::MemberDeliveries;
-use crate::metrics::{Clock, SharedStats};
+use crate::metrics::{ClientStats, Clock, Handover};
 use crate::scenario::{StampPlace, StartFrom};
 
 #[derive(Clone)]
@@ -49,7 +49,8 @@ pub fn group_offsets(partitions: usize) -> Arc<Vec<AtomicI64>> {
 
 /// Shared between a member's thread, its rebalance callback and the runner.
 pub struct ConsumerShared {
-    pub stats: SharedStats,
+    /// The member's stats, handed over once per interval (the thread records locally).
+    pub handover: Handover,
     /// New messages received (redeliveries excluded), warm-up included: the drain compares
     /// this with the acks.
     pub consumed_total: AtomicU64,
@@ -65,7 +66,7 @@ pub struct ConsumerShared {
 impl ConsumerShared {
     pub fn new(partitions: usize) -> ConsumerShared {
         ConsumerShared {
-            stats: SharedStats::new(partitions),
+            handover: Handover::new(partitions),
             consumed_total: AtomicU64::new(0),
             assignment: Mutex::new(Vec::new()),
             assigned: AtomicBool::new(false),
@@ -176,8 +177,14 @@ pub fn run(
     stop: Arc<AtomicBool>,
 ) -> MemberDeliveries {
     let mut deliveries = MemberDeliveries::default();
+    let mut stats = ClientStats::new(plan.group_offsets.len());
+    let mut consumed: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
-        let Some(result) = consumer.poll(Duration::from_millis(100)) else {
+        if shared.handover.is_asked() {
+            shared.handover.answer(&mut stats);
+        }
+        // A short poll: an idle member still answers the collector within a few tens of ms.
+        let Some(result) = consumer.poll(Duration::from_millis(20)) else {
             continue;
         };
         let now = plan.clock.now_ns();
@@ -197,16 +204,12 @@ pub fn run(
         if !new_offset {
             continue; // read again after a rebalance: not a new end-to-end figure
         }
-        shared.consumed_total.fetch_add(1, Ordering::Relaxed);
+        consumed += 1;
+        shared.consumed_total.store(consumed, Ordering::Relaxed);
         let measured = intended_ns >= plan.warmup_end_ns.load(Ordering::Relaxed);
-        shared.stats.lock().record_consume(
-            measured,
-            intended_ns,
-            now,
-            msg.payload_len(),
-            partition,
-        );
+        stats.record_consume(measured, intended_ns, now, msg.payload_len(), partition);
     }
+    shared.handover.answer(&mut stats);
     consumer.unsubscribe();
     deliveries
 }

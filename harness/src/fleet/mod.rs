@@ -10,6 +10,7 @@ pub mod pacing;
 pub mod partition;
 pub mod payload;
 pub mod producer;
+pub mod recorder;
 pub mod wake;
 mod worker;
 

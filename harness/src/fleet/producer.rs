@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -27,10 +27,11 @@ use super::pacing::Schedule;
 use super::partition::KbenchChooser;
 use super::payload::stamp::{self, ProducerId, Stamp, StampClock};
 use super::payload::PayloadGen;
-use super::wake::QueueWaker;
+use super::recorder;
+use super::wake::{Notifier, QueueWaker};
 use crate::cluster::Access;
 use crate::metrics::delivery::ProducerLog;
-use crate::metrics::{Clock, SharedStats};
+use crate::metrics::{Clock, Handover};
 use crate::scenario::{Partitioner, ProducerSpec, RunSpec, StampPlace};
 use crate::sys::cpu::{thread_demand_ns, thread_wait_ns};
 
@@ -60,17 +61,26 @@ pub struct ProducerPlan {
     pub payloads: PayloadGen,
 }
 
-/// Shared between a producer thread, its delivery callback and the runner.
+/// Shared between a producer thread and the fleet. The thread records into its own
+/// [`recorder`] slot and publishes here: counts with plain stores as it goes, its stats once
+/// per interval through `handover`, its delivery log when it ends.
 pub struct ProducerShared {
-    pub stats: SharedStats,
+    pub partitions: usize,
+    pub handover: Handover,
+    /// Wakes the send thread from its sleep when the collector asks for the interval; set by
+    /// the thread when it starts.
+    pub notifier: OnceLock<Notifier>,
     /// Delivery reports received (acked or failed), warm-up included: sync mode and the drain
     /// wait on this.
     pub completed: AtomicU64,
     /// Successful acks, warm-up included: consumers are drained until they have this many.
     pub acked_total: AtomicU64,
     pub sent_total: AtomicU64,
+    /// When the last ack came (ns on the run's clock; 0 = none yet): a `messages` budget's
+    /// measurement window ends there.
+    pub last_ack_ns: AtomicU64,
     /// Acknowledged sequence numbers, ack timeline, first failure: for delivery accounting
-    /// and fault impact. Locked by the delivery callback only (and read after the cell).
+    /// and fault impact. Written when the send thread ends (read after the cell).
     pub log: Mutex<ProducerLog>,
     /// How much of its wall time the send thread wanted a CPU (ran or waited in the run
     /// queue), in millionths, set when it stops.
@@ -82,17 +92,30 @@ pub struct ProducerShared {
 impl ProducerShared {
     pub fn new(partitions: usize) -> ProducerShared {
         ProducerShared {
-            stats: SharedStats::new(partitions),
+            partitions,
+            handover: Handover::new(partitions),
+            notifier: OnceLock::new(),
             completed: AtomicU64::new(0),
             acked_total: AtomicU64::new(0),
             sent_total: AtomicU64::new(0),
+            last_ack_ns: AtomicU64::new(0),
             log: Mutex::new(ProducerLog::default()),
             busy_ppm: AtomicU64::new(0),
             wait_ppm: AtomicU64::new(0),
         }
     }
 
-    /// The delivery log so far.
+    /// Ask the send thread for its interval, waking it if it sleeps; [`Handover::collect`]
+    /// with the ticket.
+    pub fn ask(&self) -> u64 {
+        let ticket = self.handover.ask();
+        if let Some(n) = self.notifier.get() {
+            n.notify();
+        }
+        ticket
+    }
+
+    /// The delivery log (complete once the send thread has ended).
     pub fn log(&self) -> ProducerLog {
         self.log
             .lock()
@@ -117,29 +140,49 @@ impl ProducerContext for Ctx {
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
         let now = self.clock.now_ns();
-        // Reports are served on the send thread, so this is every message handed over so far.
-        let next_seq = self.shared.sent_total.load(Ordering::Relaxed);
-        let (seq, intended) = self.tag.unpack(opaque, next_seq, now);
+        let recorded = recorder::with(|r| {
+            // Reports are served on the send thread, so this is every message handed over.
+            let (seq, intended) = self.tag.unpack(opaque, r.sent, now);
+            let measured = intended >= self.warmup_end_ns;
+            let since_start = now.saturating_sub(self.start_ns);
+            match result {
+                Ok(m) => {
+                    r.acked += 1;
+                    r.stats
+                        .record_ack(measured, intended, now, m.payload_len(), m.partition());
+                    r.log.ack(seq, since_start);
+                    self.shared.last_ack_ns.store(now, Ordering::Relaxed);
+                }
+                Err((e, _)) => {
+                    r.stats.record_failure(measured, &error_kind(e));
+                    r.log.failure(since_start);
+                }
+            }
+            r.completed += 1;
+            r.publish_counts();
+        });
+        if recorded.is_none() {
+            self.stray(result, opaque, now);
+        }
+    }
+}
+
+impl Ctx {
+    /// A report served off the send thread (not expected; see `recorder`): counted anyway.
+    #[cold]
+    fn stray(&self, result: &DeliveryResult<'_>, opaque: usize, now: u64) {
+        let sent = self.shared.sent_total.load(Ordering::Relaxed);
+        let (seq, intended) = self.tag.unpack(opaque, sent, now);
         let measured = intended >= self.warmup_end_ns;
         let since_start = now.saturating_sub(self.start_ns);
-        let mut stats = self.shared.stats.lock();
         match result {
-            Ok(m) => {
-                self.shared.acked_total.fetch_add(1, Ordering::Relaxed);
-                stats.record_ack(measured, intended, now, m.payload_len(), m.partition());
-                if let Ok(mut log) = self.shared.log.lock() {
-                    log.ack(seq, since_start);
-                }
-            }
-            Err((e, _)) => {
-                stats.record_failure(measured, &error_kind(e));
-                if let Ok(mut log) = self.shared.log.lock() {
-                    log.failure(since_start);
-                }
-            }
+            Ok(m) => recorder::stray_ack(&self.shared, seq, since_start, |s| {
+                s.record_ack(measured, intended, now, m.payload_len(), m.partition())
+            }),
+            Err((e, _)) => recorder::stray_failure(&self.shared, since_start, |s| {
+                s.record_failure(measured, &error_kind(e))
+            }),
         }
-        drop(stats);
-        self.shared.completed.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -238,24 +281,40 @@ pub fn run(
     let mut measured_sent: u64 = 0;
 
     let waker = QueueWaker::new(producer.client()).map_err(|e| format!("eventfd: {e}"))?;
-    // Serve every waiting delivery report (each `poll(0)` handles at most one event).
+    if let Ok(n) = waker.notifier() {
+        let _ = shared.notifier.set(n);
+    }
+    let recording = recorder::install(shared.clone());
+    // Serve every waiting delivery report (each `poll(0)` handles at most one event), and
+    // hand the interval over if the collector asked for it.
     let serve = || {
         while waker.pending() > 0 {
             producer.poll(Duration::ZERO);
         }
+        recorder::with(|r| r.answer_if_asked());
     };
 
     // How busy this thread is: a send loop that never waits is the producer's limit.
     let (cpu_start, wait_start, wall_start) =
         (thread_demand_ns(), thread_wait_ns(), Instant::now());
+    // Batched pacing: the loop sends every message due, then sleeps until the next one is due
+    // and this tick is over, so it starts a batch at most once per tick whatever the rate (it
+    // still wakes at once for delivery reports, so acks are timed when they come).
+    let tick = spec.pacing_tick;
+    let mut send_from = plan.start;
+    let mut caught_up = true;
     'send: while !stop.load(Ordering::Relaxed) && budget.is_none_or(|b| measured_sent < b) {
         let now = Instant::now();
-        if schedule.is_paced() && schedule.due(now) <= seq {
-            // Nothing due: sleep until the next intended time, waking for delivery reports.
+        if schedule.is_paced() && (schedule.due(now) <= seq || (caught_up && now < send_from)) {
             serve();
-            let next = schedule.next_wakeup(seq).unwrap_or(now);
+            let next = schedule.next_wakeup(seq).unwrap_or(now).max(send_from);
             waker.wait(next.saturating_duration_since(Instant::now()));
+            caught_up = true;
             continue;
+        }
+        if caught_up {
+            send_from = now + tick;
+            caught_up = false;
         }
         let intended = schedule.intended(seq).unwrap_or(now);
         let intended_ns = tag.intended_ns(seq, now);
@@ -304,7 +363,7 @@ pub fn run(
                     // At max rate a full queue is the expected back-pressure of a saturated
                     // cluster; on a schedule it means kbench could not offer the asked rate.
                     if schedule.is_paced() {
-                        shared.stats.lock().counters.queue_full += u64::from(measured);
+                        recorder::with(|r| r.stats.counters.queue_full += u64::from(measured));
                     }
                     serve();
                     waker.wait(Duration::from_millis(1));
@@ -316,20 +375,19 @@ pub fn run(
                     record = Some(r);
                 }
                 Err((e, _)) => {
-                    shared
-                        .stats
-                        .lock()
-                        .record_failure(measured, &error_kind(&e));
-                    shared.completed.fetch_add(1, Ordering::Release);
+                    recorder::with(|r| {
+                        r.stats.record_failure(measured, &error_kind(&e));
+                        r.completed += 1;
+                    });
                 }
             }
         }
         let lag = Instant::now().saturating_duration_since(intended);
-        shared
-            .stats
-            .lock()
-            .record_send(measured, bytes, lag.as_nanos() as u64);
-        shared.sent_total.fetch_add(1, Ordering::Relaxed);
+        recorder::with(|r| {
+            r.stats.record_send(measured, bytes, lag.as_nanos() as u64);
+            r.sent += 1;
+            r.publish_counts();
+        });
         seq += 1;
         measured_sent += u64::from(measured);
 
@@ -362,7 +420,7 @@ pub fn run(
         let unsent = schedule
             .due(horizon)
             .saturating_sub(seq.max(first_measured));
-        shared.stats.lock().record_unsent(unsent);
+        recorder::with(|r| r.stats.record_unsent(unsent));
     }
     let wall = wall_start.elapsed().as_nanos().max(1) as u64;
     let busy = (thread_demand_ns() - cpu_start).saturating_mul(1_000_000) / wall;
@@ -370,7 +428,16 @@ pub fn run(
     let waited = (thread_wait_ns() - wait_start).saturating_mul(1_000_000) / wall;
     shared.wait_ppm.store(waited, Ordering::Relaxed);
     // Outstanding messages get the drain timeout to be acked; what is left then is counted as
-    // failed by librdkafka's own message timeout.
-    let _ = producer.flush(plan.run.drain_timeout);
+    // failed by librdkafka's own message timeout. Flushed in short steps so that the interval
+    // is still handed over while the drain lasts.
+    let drain_end = Instant::now() + plan.run.drain_timeout;
+    while producer.in_flight_count() > 0 && Instant::now() < drain_end {
+        let step = drain_end.saturating_duration_since(Instant::now());
+        let _ = producer.flush(step.min(Duration::from_millis(20)));
+        recorder::with(|r| r.answer_if_asked());
+    }
+    // Drop the client while the recorder is installed: its purge on drop reports here too.
+    drop(producer);
+    drop(recording);
     Ok(())
 }

@@ -50,6 +50,11 @@ impl QueueWaker {
         Ok(QueueWaker { queue, fd })
     }
 
+    /// A handle another thread can use to wake this waker's `wait` early.
+    pub fn notifier(&self) -> io::Result<Notifier> {
+        Ok(Notifier(self.fd.try_clone()?))
+    }
+
     /// Events waiting to be served by `poll`.
     pub fn pending(&self) -> usize {
         // SAFETY: `queue` is valid until drop.
@@ -81,6 +86,26 @@ impl QueueWaker {
                 )
             };
         }
+    }
+}
+
+/// Wakes a [`QueueWaker::wait`] from another thread (the collector asking for an interval).
+/// Harmless to librdkafka: it only ever adds to the eventfd's counter too.
+#[derive(Debug)]
+pub struct Notifier(OwnedFd);
+
+impl Notifier {
+    pub fn notify(&self) {
+        let one: u64 = 1;
+        // SAFETY: writing 8 bytes from a u64 to a non-blocking eventfd we own a copy of; a
+        // full counter (EAGAIN) means a wake-up is pending anyway.
+        unsafe {
+            libc::write(
+                self.0.as_raw_fd(),
+                (&one as *const u64).cast(),
+                std::mem::size_of::<u64>(),
+            )
+        };
     }
 }
 

@@ -77,6 +77,10 @@ struct Member {
     consumed: u64,
 }
 
+/// How long [`Fleet::take_interval`] waits for the clients' answers (a member polls every
+/// 20 ms, a sleeping producer is woken at once).
+const HANDOVER_WAIT: Duration = Duration::from_millis(250);
+
 pub struct Fleet {
     plan: FleetPlan,
     groups: usize,
@@ -234,12 +238,22 @@ impl Fleet {
         let partitions = self.plan.partitions as usize;
         let mut producers = ClientStats::new(partitions);
         let mut consumers = ClientStats::new(partitions);
-        for p in &self.producers {
-            p.stats.lock().take(&mut self.spare);
+        // Ask every client first, so they answer in parallel; one that does not answer in
+        // time (a thread stuck in a long call) hands its figures to the next interval.
+        let tickets: Vec<u64> = self.producers.iter().map(|p| p.ask()).collect();
+        let member_tickets: Vec<u64> = self
+            .members
+            .iter()
+            .map(|m| m.shared.handover.ask())
+            .collect();
+        let deadline = Instant::now() + HANDOVER_WAIT;
+        let wait = || deadline.saturating_duration_since(Instant::now());
+        for (p, t) in self.producers.iter().zip(tickets) {
+            p.handover.collect(t, wait(), &mut self.spare);
             producers.merge(&self.spare);
         }
-        for m in &mut self.members {
-            m.shared.stats.lock().take(&mut self.spare);
+        for (m, t) in self.members.iter_mut().zip(member_tickets) {
+            m.shared.handover.collect(t, wait(), &mut self.spare);
             m.consumed += self.spare.counters.consumed;
             consumers.merge(&self.spare);
         }
@@ -258,6 +272,16 @@ impl Fleet {
             .iter()
             .map(|p| p.acked_total.load(Ordering::Relaxed))
             .sum()
+    }
+
+    /// When the last ack of any producer came, if one has.
+    pub fn last_ack(&self) -> Option<Instant> {
+        let ns = self
+            .producers
+            .iter()
+            .map(|p| p.last_ack_ns.load(Ordering::Relaxed))
+            .max()?;
+        (ns > 0).then(|| self.plan.clock.instant(ns))
     }
 
     /// Acked messages (warm-up included) that the slowest group has not received yet.

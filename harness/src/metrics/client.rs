@@ -1,12 +1,14 @@
 //! What one client records during one interval.
 //!
-//! Each client has its own `SharedStats`: a mutex that only two parties ever touch, the
-//! client's own thread (per message, so the lock is uncontended: one atomic compare-and-swap)
-//! and the cell's collector (once per interval, to swap the stats out). There is no lock shared
-//! between clients on the hot path.
+//! Each client records into its own [`ClientStats`] on its own thread, with no lock and no
+//! atomic read-modify-write per message, and hands the interval over once per interval
+//! through its [`Handover`] (goose's metrics task and criterion's sample split work the same
+//! way: the measured path only touches memory of its own).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
@@ -95,6 +97,11 @@ impl ClientStats {
     /// allocations are kept, so swapping costs no allocation after the first interval).
     pub fn take(&mut self, spare: &mut ClientStats) {
         std::mem::swap(self, spare);
+        self.reset();
+    }
+
+    /// Empty, keeping the allocations.
+    pub fn reset(&mut self) {
         self.publish.reset();
         self.e2e.reset();
         self.counters = Counters::default();
@@ -207,20 +214,85 @@ fn record_micros(h: &mut Histogram<u64>, ns: u64) {
     let _ = h.record(us);
 }
 
-/// A client's stats as shared with the collector.
-#[derive(Debug, Clone)]
-pub struct SharedStats(Arc<Mutex<ClientStats>>);
+/// A client's stats, handed over to the collector once per interval.
+///
+/// The client records into stats of its own, with no lock on the per-message path. Once per
+/// interval the collector [`ask`](Handover::ask)s (and wakes the client), the client notices
+/// at its next turn ([`is_asked`](Handover::is_asked): one relaxed load) and
+/// [`answer`](Handover::answer)s by folding its interval into the slot, the one lock it
+/// takes per interval; the collector then [`collect`](Handover::collect)s the slot. A client
+/// that answers late loses nothing: its figures land in the slot and count in the next
+/// interval the collector takes. After the client's thread has ended (its last answer given),
+/// the slot holds everything.
+#[derive(Debug)]
+pub struct Handover {
+    asked: AtomicU64,
+    /// The last request answered (a copy of the slot's, readable without the lock).
+    slot_answered: AtomicU64,
+    slot: Mutex<Slot>,
+    answered: Condvar,
+}
 
-impl SharedStats {
-    pub fn new(partitions: usize) -> SharedStats {
-        SharedStats(Arc::new(Mutex::new(ClientStats::new(partitions))))
+#[derive(Debug)]
+struct Slot {
+    /// The last request the client has answered.
+    answered: u64,
+    stats: ClientStats,
+}
+
+impl Handover {
+    pub fn new(partitions: usize) -> Handover {
+        Handover {
+            asked: AtomicU64::new(0),
+            slot_answered: AtomicU64::new(0),
+            slot: Mutex::new(Slot {
+                answered: 0,
+                stats: ClientStats::new(partitions),
+            }),
+            answered: Condvar::new(),
+        }
     }
 
-    /// Lock for recording. A poisoned lock (a panic elsewhere while recording) still holds
-    /// valid counts, so keep using them.
+    fn slot(&self) -> MutexGuard<'_, Slot> {
+        // A poisoned lock (a panic elsewhere while recording) still holds valid counts.
+        self.slot.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Collector: ask for the client's interval; returns the request's ticket.
+    pub fn ask(&self) -> u64 {
+        self.asked.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Client: has a request come that is not answered yet?
     #[inline]
-    pub fn lock(&self) -> MutexGuard<'_, ClientStats> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    pub fn is_asked(&self) -> bool {
+        self.asked.load(Ordering::Relaxed) != self.slot_answered.load(Ordering::Relaxed)
+    }
+
+    /// Client: fold `local` into the slot (leaving `local` empty) and mark every request so
+    /// far answered.
+    pub fn answer(&self, local: &mut ClientStats) {
+        let asked = self.asked.load(Ordering::Acquire);
+        let mut slot = self.slot();
+        slot.stats.merge(local);
+        local.reset();
+        slot.answered = asked;
+        self.slot_answered.store(asked, Ordering::Relaxed);
+        drop(slot);
+        self.answered.notify_all();
+    }
+
+    /// Collector: wait up to `timeout` for the answer to `ticket`, then take what the slot
+    /// holds into `out` (swapped: `out`'s old contents are discarded, its allocations kept).
+    /// Returns whether the answer came in time.
+    pub fn collect(&self, ticket: u64, timeout: Duration, out: &mut ClientStats) -> bool {
+        let slot = self.slot();
+        let (mut slot, waited) = self
+            .answered
+            .wait_timeout_while(slot, timeout, |s| s.answered < ticket)
+            .unwrap_or_else(|p| p.into_inner());
+        slot.stats.take(out);
+        !waited.timed_out()
     }
 }
 
@@ -267,5 +339,54 @@ mod tests {
         assert_eq!(total.counters.errors.get("MsgTimedOut"), Some(&2));
         assert_eq!(total.publish.len(), 2);
         assert_eq!(total.per_partition, vec![0, 2]);
+    }
+
+    #[test]
+    fn the_handover_gives_each_interval_once_and_a_late_answer_to_the_next() {
+        let h = Handover::new(2);
+        let mut local = ClientStats::new(2);
+        let mut out = ClientStats::new(2);
+        assert!(!h.is_asked());
+        local.record_ack(true, 0, 1_000_000, 10, 0);
+        let t = h.ask();
+        assert!(h.is_asked());
+        h.answer(&mut local);
+        assert!(
+            !h.is_asked() && local.counters.acked == 0,
+            "answered and emptied"
+        );
+        assert!(h.collect(t, Duration::ZERO, &mut out));
+        assert_eq!(out.counters.acked, 1);
+        // Asked, not answered in time: nothing yet, and nothing lost.
+        local.record_ack(true, 0, 1_000_000, 10, 1);
+        let t = h.ask();
+        assert!(!h.collect(t, Duration::from_millis(5), &mut out));
+        assert_eq!(out.counters.acked, 0);
+        h.answer(&mut local);
+        let t = h.ask();
+        assert!(!h.collect(t, Duration::ZERO, &mut out));
+        assert_eq!(
+            (out.counters.acked, out.per_partition.clone()),
+            (1, vec![0, 1])
+        );
+    }
+
+    #[test]
+    fn a_client_thread_answers_while_the_collector_waits() {
+        let h = std::sync::Arc::new(Handover::new(1));
+        let h2 = h.clone();
+        let t = h.ask();
+        let client = std::thread::spawn(move || {
+            let mut local = ClientStats::new(1);
+            local.record_send(true, 10, 0);
+            while !h2.is_asked() {
+                std::thread::yield_now();
+            }
+            h2.answer(&mut local);
+        });
+        let mut out = ClientStats::new(1);
+        assert!(h.collect(t, Duration::from_secs(10), &mut out));
+        client.join().unwrap();
+        assert_eq!(out.counters.sent, 1);
     }
 }

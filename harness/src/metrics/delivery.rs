@@ -155,6 +155,12 @@ impl ProducerLog {
         self.first_failure_ns.get_or_insert(since_start_ns);
     }
 
+    /// Fold in another log of the same producer (its acked sequence numbers too).
+    pub fn absorb(&mut self, o: ProducerLog) {
+        self.acked.union_with(&o.acked);
+        self.merge_timeline(&o);
+    }
+
     /// Fold another producer's log into a fleet-wide timeline (the seqs stay per producer).
     pub fn merge_timeline(&mut self, o: &ProducerLog) {
         if self.acks_per_bucket.len() < o.acks_per_bucket.len() {

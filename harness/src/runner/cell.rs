@@ -19,6 +19,8 @@ use crate::scenario::{CellSpec, StartFrom};
 use crate::session::Session;
 
 const INTERVAL: Duration = Duration::from_secs(1);
+/// How often a cell with a `messages` budget looks whether its producers are done.
+const BUDGET_POLL: Duration = Duration::from_millis(10);
 /// Consumer groups must have every partition assigned within this before the load starts.
 const ASSIGNMENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// An interrupted cell drains for at most this long.
@@ -120,6 +122,7 @@ fn run_on_topic(cell: &CellSpec, topic: &str, env: &CellEnv<'_>) -> anyhow::Resu
     let mut interrupted = false;
     // kbench's own CPU over the measurement window (the self-check).
     let (mut cpu_from, mut cpu_to) = (None::<CpuSample>, None::<CpuSample>);
+    let budget = cell.run.messages.is_some();
     loop {
         // Each tick ends at the next whole interval, or at the warm-up / measurement end.
         let next = [Some(warmup_end), measure_end]
@@ -127,8 +130,26 @@ fn run_on_topic(cell: &CellSpec, topic: &str, env: &CellEnv<'_>) -> anyhow::Resu
             .flatten()
             .filter(|b| *b > last)
             .fold(last + INTERVAL, Instant::min);
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
-        let now = Instant::now();
+        // With a `messages` budget the producers stop on their own: look every few ms, so
+        // that the measurement window ends at the last ack, not at the next whole interval
+        // (which would count idle time in every rate).
+        let watch_budget = budget && drain_deadline.is_none() && last >= warmup_end;
+        let wake = if watch_budget {
+            next.min(Instant::now() + BUDGET_POLL)
+        } else {
+            next
+        };
+        std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+        let mut now = Instant::now();
+        let budget_spent_early = watch_budget && fleet.producers_done();
+        if now < next && !budget_spent_early {
+            continue;
+        }
+        if budget_spent_early {
+            if let Some(ack) = fleet.last_ack().filter(|t| *t > last && *t < now) {
+                now = ack;
+            }
+        }
         // An interval belongs to the warm-up when it starts before the warm-up ends (the
         // boundaries include the warm-up end, so only timer lateness makes one straddle it).
         let phase = match (last < warmup_end, drain_deadline) {

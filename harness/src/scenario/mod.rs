@@ -29,6 +29,9 @@
 //! sync = false                        # one message in flight; overrides max_in_flight
 //! stamp = "value"                     # kbench's 28-byte stamp in the value's first bytes (values
 //!                                     # >= 28 B; a file's lines are overwritten there), or "header"
+//! pacing_tick = "1ms"                 # a paced producer sends what is due at most once a tick
+//!                                     # (0s..5ms; "0s" = wake per message); latency still counts
+//!                                     # from each message's intended time
 //! [consumers]
 //! groups = 1                          # 0 = no consumers
 //! members = 1

@@ -84,6 +84,10 @@ pub struct ProducerSpec {
     pub sync: bool,
     /// Where kbench's stamp goes (see `fleet::payload::stamp`).
     pub stamp: StampPlace,
+    /// A paced producer wakes at most once per tick and sends every message due by then, so
+    /// wake-ups do not grow with the rate; 0 = wake for each message. Latency still counts
+    /// from each message's own intended time, so the tick's cost shows in the figures.
+    pub pacing_tick: std::time::Duration,
 }
 
 /// `[producers] stamp`: where each message carries kbench's stamp (producer id, sequence

@@ -12,7 +12,7 @@ use super::model::{
     Acks, CellSpec, ClientProps, ConsumerSpec, KeySpec, MessageSize, Partitioner, ProducerSpec,
     RunSpec, StampPlace, StartFrom, TopicSpec,
 };
-use super::units::{format_size, parse_size};
+use super::units::{format_size, parse_duration, parse_size};
 
 /// Largest message kbench will generate: 100 MiB (Kafka's own default limit is 1 MiB).
 pub const MAX_MESSAGE_SIZE: u64 = 100 * 1024 * 1024;
@@ -274,6 +274,7 @@ pub(crate) enum Setting {
     MaxInFlight,
     Sync,
     Stamp,
+    PacingTick,
     Groups,
     Members,
     StartFrom,
@@ -281,7 +282,7 @@ pub(crate) enum Setting {
 }
 
 /// (section, key in the section, short name used in `[sweep]` and cell ids, setting).
-const FIXED: [(&str, &str, &str, Setting); 19] = [
+const FIXED: [(&str, &str, &str, Setting); 20] = [
     ("topic", "partitions", "partitions", Setting::Partitions),
     (
         "topic",
@@ -328,10 +329,23 @@ const FIXED: [(&str, &str, &str, Setting); 19] = [
     ),
     ("producers", "sync", "sync", Setting::Sync),
     ("producers", "stamp", "stamp", Setting::Stamp),
+    (
+        "producers",
+        "pacing_tick",
+        "pacing_tick",
+        Setting::PacingTick,
+    ),
     ("consumers", "groups", "groups", Setting::Groups),
     ("consumers", "members", "members", Setting::Members),
     ("consumers", "start_from", "start_from", Setting::StartFrom),
 ];
+
+/// `[producers] pacing_tick`: a paced producer wakes at most once per tick to send what is
+/// due. The default is measured (docs/versus.md, "Pacing tick").
+pub const DEFAULT_PACING_TICK: std::time::Duration = std::time::Duration::from_millis(1);
+/// A tick near the late-send threshold (`metrics::client::LATE_SEND_MICROS`, 10 ms) would make
+/// sends late by design.
+const MAX_PACING_TICK: std::time::Duration = std::time::Duration::from_millis(5);
 
 const COMPRESSIONS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
 
@@ -467,6 +481,28 @@ impl Setting {
             Setting::Stamp => {
                 p.stamp =
                     [StampPlace::Value, StampPlace::Header][one_of(f, cx, &["value", "header"])?]
+            }
+            Setting::PacingTick => {
+                let d = f
+                    .item
+                    .as_str()
+                    .ok_or_else(|| {
+                        f.err(
+                            cx,
+                            format!(
+                                "expected a duration string like \"1ms\" or \"0s\", got {}",
+                                describe(f.item)
+                            ),
+                        )
+                    })
+                    .and_then(|s| parse_duration(s).map_err(|m| f.err(cx, m)))?;
+                if d > MAX_PACING_TICK {
+                    return Err(f.err(
+                        cx,
+                        format!("must be at most {MAX_PACING_TICK:?}, got {d:?}"),
+                    ));
+                }
+                p.pacing_tick = d;
             }
             Setting::Groups => cell.consumers.groups = int_in(f, cx, 0, MAX_CLIENTS)? as usize,
             Setting::Members => cell.consumers.members = int_in(f, cx, 1, MAX_CLIENTS)? as usize,
@@ -759,6 +795,7 @@ pub(crate) fn default_cell() -> CellSpec {
             max_in_flight: 5,
             sync: false,
             stamp: StampPlace::Value,
+            pacing_tick: DEFAULT_PACING_TICK,
         },
         consumers: ConsumerSpec {
             groups: 1,

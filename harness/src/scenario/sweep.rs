@@ -194,6 +194,7 @@ fn applied(setting: &Setting, cell: &CellSpec) -> String {
         Setting::MaxInFlight => format!("{}", p.max_in_flight),
         Setting::Sync => format!("{}", p.sync),
         Setting::Stamp => format!("{:?}", p.stamp),
+        Setting::PacingTick => format!("{:?}", p.pacing_tick),
         Setting::Groups => format!("{}", c.groups),
         Setting::Members => format!("{}", c.members),
         Setting::StartFrom => format!("{:?}", c.start_from),

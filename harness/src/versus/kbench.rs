@@ -20,7 +20,7 @@ use crate::fleet::keys::KeyGen;
 use crate::fleet::payload::stamp::ProducerId;
 use crate::fleet::payload::PayloadGen;
 use crate::fleet::producer::{self, ProducerPlan, ProducerShared};
-use crate::metrics::Clock;
+use crate::metrics::{ClientStats, Clock};
 use crate::rundir::rows::ResultRow;
 use crate::runner::{self, CellEnv, CellOutcome};
 use crate::scenario::{CellSpec, StampPlace, StartFrom};
@@ -342,7 +342,10 @@ pub fn consume(
     let _ = t.join();
     let done = result?;
     let assigned = assigned_at.unwrap_or(t0);
-    let bytes = shared.stats.lock().counters.bytes_consumed;
+    // The thread has ended, its last answer given: the slot holds every figure.
+    let mut stats = ClientStats::new(0);
+    shared.handover.collect(0, Duration::ZERO, &mut stats);
+    let bytes = stats.counters.bytes_consumed;
     Ok(ConsumeRun {
         records: read(),
         bytes,
