@@ -153,9 +153,13 @@ pacing_tick = ["0s", "5ms"]
     let p50 = |v: &[&ResultRow]| median(v.iter().map(|r| r.publish_p50_us).collect());
     let (p0, p5) = (p50(&none), p50(&ticked));
     eprintln!("publish p50 µs: tick 0 {p0}, tick 5 ms {p5}");
+    // A message waits on average half a tick (2.5 ms) for its batch: measured from the intended
+    // time that wait is in p50; measured from the send, p50 would be the ack alone (well under
+    // a millisecond on a calm host). The comparison with no tick is kept weak: on a host busy
+    // with other work both medians carry scheduling delays of a millisecond or more.
     assert!(
-        p5 >= p0 + 1_000,
-        "the tick's wait is in the latency: {p0} vs {p5}"
+        p5 >= 2_000 && p5 > p0,
+        "the tick's wait is in the latency: {p0} µs with no tick, {p5} µs with 5 ms"
     );
     for r in &ticked {
         // Messages really waited for their tick (up to 5 ms after their intended time)...

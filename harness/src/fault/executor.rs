@@ -7,7 +7,7 @@
 //! that waits until the broker serves clients), and the fault clock must not depend on how
 //! busy the runner's runtime is.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -33,7 +33,7 @@ pub struct FaultSetup {
     /// a started broker is not waited for.
     pub access: Option<Access>,
     /// librdkafka properties of the metadata client (the scenario's `[client.admin]`).
-    pub client_props: BTreeMap<String, String>,
+    pub client_props: crate::scenario::Props,
     /// The cell's topic (for `leader-of:<partition>`).
     pub topic: String,
     /// When the cell's producers started: `at` counts from here (warm-up included), and so do
@@ -55,7 +55,7 @@ impl FaultSetup {
             faults,
             target,
             access,
-            client_props: BTreeMap::new(),
+            client_props: Default::default(),
             topic: topic.to_string(),
             cell_start,
             ready_timeout: READY_TIMEOUT,

@@ -20,6 +20,7 @@
 //!    up to 2 messages over the window is always allowed: at a few msg/s, one message either
 //!    side of the window's edge is more than 5 %.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -51,7 +52,7 @@ pub fn probe_spec(cell: &CellSpec, rate: f64, timing: ProbeTiming) -> CellSpec {
     spec.run.warmup = timing.warmup;
     spec.run.duration = Some(timing.duration);
     spec.run.messages = None;
-    spec.faults.clear();
+    spec.faults = Arc::new([]);
     spec
 }
 

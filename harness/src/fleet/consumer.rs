@@ -4,7 +4,6 @@
 //! its partition assignment so idle members show. A message without a stamp of this cell's
 //! producers (no magic, another version, another run tag) is foreign: counted, never measured.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,7 +31,7 @@ pub struct ConsumerPlan {
     /// The run tag in the stamps of this cell's producers: any other is not theirs.
     pub run_tag: u32,
     pub access: Access,
-    pub extra: BTreeMap<String, String>,
+    pub extra: crate::scenario::Props,
     pub clock: Clock,
     /// Messages intended before this (ns on the run's clock) are warm-up. Set by the runner
     /// when the producers start, after the consumers have joined their groups.

@@ -10,7 +10,6 @@
 //! Its delivery report learns the sequence number and intended time from the message's
 //! opaque (`opaque.rs`), never from the record.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -48,7 +47,7 @@ pub struct ProducerPlan {
     /// The cluster and its connection properties.
     pub access: Access,
     /// Pass-through librdkafka properties (they win over kbench's own).
-    pub extra: BTreeMap<String, String>,
+    pub extra: crate::scenario::Props,
     pub clock: Clock,
     /// Messages intended before this instant are warm-up.
     pub warmup_end: Instant,

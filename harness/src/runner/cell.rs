@@ -243,7 +243,7 @@ impl FaultsInFlight {
         match env.faults {
             Some(target) if !cell.faults.is_empty() => {
                 let mut setup = FaultSetup::new(
-                    cell.faults.clone(),
+                    cell.faults.to_vec(),
                     target.clone(),
                     Some(env.session.access().clone()),
                     topic,

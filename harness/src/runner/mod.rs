@@ -13,6 +13,7 @@ pub use cell::{run_cell, CellEnv, CellOutcome};
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::error::UsageError;
 use crate::fault::Target;
@@ -220,7 +221,7 @@ fn warm_fresh_cluster(
         return Ok(());
     };
     let mut warm = first.clone();
-    warm.faults.clear();
+    warm.faults = Arc::new([]);
     warm.run.warmup = std::time::Duration::ZERO;
     warm.run.duration = Some(FRESH_CLUSTER_WARMUP);
     warm.run.messages = None;

@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use toml_edit::{Item, TableLike, Value};
 
@@ -809,6 +810,6 @@ pub(crate) fn default_cell() -> CellSpec {
             drain_timeout: std::time::Duration::from_secs(30),
         },
         client: ClientProps::default(),
-        faults: Vec::new(),
+        faults: Arc::new([]),
     }
 }

@@ -1195,7 +1195,7 @@ fn faults_are_read_into_every_cell() {
         },
     ];
     for c in &s.cells {
-        assert_eq!(c.faults, want, "cell {}", c.id);
+        assert_eq!(*c.faults, *want, "cell {}", c.id);
     }
     // No faults: an empty list.
     assert!(ok("name = \"x\"\n").cells[0].faults.is_empty());
@@ -1970,4 +1970,43 @@ fn a_property_written_twice_in_two_spellings_is_refused() {
         "client.producer.batch.num.messages",
         "line 3",
     );
+}
+
+#[test]
+fn cells_share_their_properties_and_faults_instead_of_copying_them() {
+    // Every cell of a 10,000-cell sweep holds the scenario's client properties and faults: as
+    // copies that is a map and a fault list per cell before the first cell runs.
+    let mut t = String::from(
+        "name = \"x\"\n[run]\nduration = \"1h\"\n[client.producer]\n\
+         \"socket.send.buffer.bytes\" = \"1000\"\n\"socket.receive.buffer.bytes\" = \"2000\"\n",
+    );
+    for i in 0..100 {
+        t.push_str(&format!(
+            "[[fault]]\nat = \"{}s\"\naction = \"restart\"\nbroker = {}\n",
+            i * 30,
+            i % 3 + 1
+        ));
+    }
+    let rates: Vec<String> = (1..=10_000).map(|i| i.to_string()).collect();
+    t.push_str(&format!(
+        "[sweep]\n\"producers.rate\" = [{}]\n",
+        rates.join(", ")
+    ));
+    let s = ok(&t);
+    assert_eq!(s.cells.len(), 10_000);
+    let (first, last) = (&s.cells[0], &s.cells[9_999]);
+    assert_eq!(last.client.producer["socket.send.buffer.bytes"], "1000");
+    assert!(first.client.producer.is_shared_with(&last.client.producer));
+    assert_eq!(last.faults.len(), 100);
+    assert!(std::sync::Arc::ptr_eq(&first.faults, &last.faults));
+    // A swept property gives each cell its own set; the other kinds stay shared.
+    let s = ok(
+        "name = \"x\"\n[client.producer]\n\"socket.send.buffer.bytes\" = \"1000\"\n\
+         [sweep]\n\"client.producer.socket.receive.buffer.bytes\" = [\"2000\", \"3000\"]\n",
+    );
+    let (a, b) = (&s.cells[0].client, &s.cells[1].client);
+    assert!(!a.producer.is_shared_with(&b.producer));
+    assert_eq!(b.producer["socket.receive.buffer.bytes"], "3000");
+    assert_eq!(b.producer["socket.send.buffer.bytes"], "1000");
+    assert!(a.consumer.is_shared_with(&b.consumer));
 }

@@ -4,7 +4,6 @@
 //! process (so it is measured exactly like the JVM). Consuming a pre-filled topic, which
 //! `kbench run` has no mode for, uses the fleet's own producer and consumer directly.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -303,7 +302,7 @@ pub fn consume(
         stamp: StampPlace::Value,
         run_tag: RUN_TAG,
         access: access.clone(),
-        extra: BTreeMap::new(),
+        extra: Default::default(),
         clock: Clock::new(),
         // Everything is measured.
         warmup_end_ns: Arc::new(AtomicU64::new(0)),
