@@ -301,6 +301,11 @@ pub fn run(
     // and this tick is over, so it starts a batch at most once per tick whatever the rate (it
     // still wakes at once for delivery reports, so acks are timed when they come).
     let tick = spec.pacing_tick;
+    let stamp_clock = if plan.clock.is_wall() {
+        StampClock::Wall
+    } else {
+        StampClock::Monotonic
+    };
     let mut send_from = plan.start;
     let mut caught_up = true;
     'send: while !stop.load(Ordering::Relaxed) && budget.is_none_or(|b| measured_sent < b) {
@@ -323,7 +328,7 @@ pub fn run(
             producer: plan.id,
             seq,
             intended_ns,
-            clock: StampClock::Monotonic,
+            clock: stamp_clock,
         }
         .encode();
         let (payload, headers) = match spec.stamp {
