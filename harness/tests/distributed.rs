@@ -244,7 +244,7 @@ fn three_shards_offer_exactly_the_scenarios_load() {
 fn a_killed_shard_is_flagged_and_the_others_stop_cleanly() {
     let bootstrap = common::require_cluster!();
     let dir = tempfile::tempdir().unwrap();
-    let mut shards = start_shards(&bootstrap, dir.path(), LONG, 3, "5s", &[]);
+    let mut shards = start_shards(&bootstrap, dir.path(), LONG, 3, "10s", &[]);
     // Kill shard 2 once its first cell is under way (its progress line says so).
     let deadline = Instant::now() + Duration::from_secs(60);
     while !std::fs::read_to_string(&shards[2].stderr)
@@ -262,7 +262,8 @@ fn a_killed_shard_is_flagged_and_the_others_stop_cleanly() {
     shards[2].child.kill().unwrap(); // SIGKILL
     let killed_at = Instant::now();
     for s in &mut shards[..2] {
-        // The rest of the cell (8 s), the drain (3 s), one barrier (5 s), and slack.
+        // The rest of the cell (8 s), the drain (3 s), one barrier (10 s), and slack. A
+        // barrier shorter than 10 s can take a slow survivor for lost on this busy host.
         let (code, out) = s.wait(Duration::from_secs(45));
         assert_eq!(
             code,
@@ -280,7 +281,7 @@ fn a_killed_shard_is_flagged_and_the_others_stop_cleanly() {
             "{:?}",
             rows[0]["flags"]
         );
-        assert_eq!(rows[0]["shards_lost"], "2");
+        assert_eq!(rows[0]["shards_lost"], "2", "{}", s.output());
         assert!(
             num(&rows[0], "acked") > 0,
             "the finished part of the cell is intact"
@@ -317,11 +318,13 @@ fn a_skewed_clock_is_measured_within_its_bound_and_corrected() {
         let rows = s.rows();
         let r = &rows[0];
         assert!(num(r, "e2e_clock_bound_us") * 1000 >= bound as u64);
-        // Uncorrected, half the messages would be 3 s late (or early) on one side.
+        // Uncorrected, shard 1's member would see shard 0's messages 3 s late (and shard 0's
+        // see shard 1's as early as they can be): a median or p99 near 3 s. Corrected, what is
+        // left is the host's own delays (this busy 2-core host stalls for up to ~1 s).
+        let (p50, p99) = (num(r, "e2e_p50_us"), num(r, "e2e_p99_us"));
         assert!(
-            num(r, "e2e_p99_us") < 1_000_000,
-            "e2e p99 {} us",
-            r["e2e_p99_us"]
+            p50 < 500_000 && p99 < 2_000_000,
+            "e2e p50 {p50} us, p99 {p99} us"
         );
         assert!(num(r, "consumed") > 0);
     }

@@ -425,6 +425,9 @@ pub fn run(
         let unsent = schedule
             .due(horizon)
             .saturating_sub(seq.max(first_measured));
+        // With a `messages` budget nothing beyond it is due: a thread that stopped just after
+        // the next message's time did not leave that message unsent.
+        let unsent = budget.map_or(unsent, |b| unsent.min(b.saturating_sub(measured_sent)));
         recorder::with(|r| r.stats.record_unsent(unsent));
     }
     let wall = wall_start.elapsed().as_nanos().max(1) as u64;
