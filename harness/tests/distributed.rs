@@ -329,3 +329,23 @@ fn a_skewed_clock_is_measured_within_its_bound_and_corrected() {
         assert!(num(r, "consumed") > 0);
     }
 }
+
+#[test]
+fn bad_shard_flags_are_usage_errors_before_any_connection() {
+    let scenario = common::workspace_root().join("scenarios/smoke.toml");
+    let scenario = scenario.to_str().unwrap();
+    // Port 1: nothing listens there, so reaching the cluster would be a different error.
+    let base = ["run", scenario, "--bootstrap", "127.0.0.1:1"];
+    for (extra, says) in [
+        (&["--shard", "0/2"][..], "--run-id"),
+        (&["--shard", "2/2", "--run-id", "r"][..], "--shard"),
+        (&["--shard", "0/2", "--run-id", "a b"][..], "--run-id"),
+        (&["--run-id", "r"][..], "--shard"),
+    ] {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let o = common::kbench(&args, &[]);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", common::text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{extra:?}: {err}");
+    }
+}

@@ -43,7 +43,7 @@ pub fn best(probes: &[Probe]) -> Option<Offset> {
 /// the shards together bound any message's error (one shard's own messages carry none).
 pub fn e2e_bound_ns(bounds: &[u64]) -> u64 {
     let mut b = bounds.to_vec();
-    b.sort_unstable_by(|x, y| y.cmp(x));
+    b.sort_unstable_by_key(|x| std::cmp::Reverse(*x));
     b.iter().take(2).sum()
 }
 

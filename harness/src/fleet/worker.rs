@@ -490,7 +490,7 @@ impl Fleet {
         let deadline = Instant::now() + timeout;
         let all: Vec<i32> = (0..self.plan.partitions).collect();
         loop {
-            let complete = !self.plan.whole_groups && self.assignments().1
+            let complete = (!self.plan.whole_groups && self.assignments().1)
                 || (0..self.groups).all(|g| {
                     let members: Vec<&Member> =
                         self.members.iter().filter(|m| m.group == g).collect();
