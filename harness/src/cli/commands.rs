@@ -107,6 +107,26 @@ fn run_scenario(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
             .into());
         }
     }
+    let shard = match (args.shard, args.run_id) {
+        (None, _) => None,
+        (Some(_), None) => return Err(UsageError(
+            "--shard needs --run-id ID, the same on every shard of the run (e.g. the CI job's id)"
+                .into(),
+        )
+        .into()),
+        (Some(shard), Some(run_id)) => {
+            runner::check_run_id(&run_id).map_err(UsageError)?;
+            if args.barrier_timeout.is_zero() {
+                return Err(UsageError("--barrier-timeout: must be above 0".into()).into());
+            }
+            Some(runner::ShardOptions {
+                shard,
+                run_id,
+                control_bootstrap: args.control_bootstrap,
+                barrier_timeout: args.barrier_timeout,
+            })
+        }
+    };
     let conn = connection_options(
         args.bootstrap,
         args.client_config,
@@ -120,6 +140,7 @@ fn run_scenario(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
         repeat: args.repeat,
         resume: args.resume,
         allow_existing_topic: args.allow_existing_topic,
+        shard,
     };
     with_session(
         &conn,

@@ -109,6 +109,23 @@ pub struct RunArgs {
     /// creates or deletes them.
     #[arg(long)]
     pub allow_existing_topic: bool,
+    /// Run shard I of N (0 <= I < N) of every cell: this process's slice of the producers,
+    /// of every group's members and of the rate, in step with the other shards through a
+    /// control topic. Shard 0 creates and deletes the topics and carries out the faults.
+    /// Needs --run-id. See docs/distributed.md.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::distributed::ShardSpec>,
+    /// The id every shard of one distributed run is given (e.g. the CI job's or the
+    /// Kubernetes Job's name): it names the control topic, so it must be new for each run.
+    #[arg(long, value_name = "ID", requires = "shard")]
+    pub run_id: Option<String>,
+    /// Bootstrap servers of the cluster carrying the control topic [default: the cluster
+    /// under test].
+    #[arg(long, value_name = "B", requires = "shard", value_parser = parse_bootstrap)]
+    pub control_bootstrap: Option<String>,
+    /// How long a shard waits for the others at a barrier before they count as lost.
+    #[arg(long, default_value = "60s", value_parser = parse_duration_arg)]
+    pub barrier_timeout: Duration,
     #[command(flatten)]
     pub dirs: ClusterDirs,
 }

@@ -7,6 +7,11 @@
 //! an ordinary run directory (its manifest says which shard it is); `kbench merge` turns the
 //! shards' directories into one.
 
+pub mod clock;
+pub mod control;
+pub mod protocol;
+pub mod slice;
+
 use std::fmt;
 use std::str::FromStr;
 

@@ -33,6 +33,9 @@ pub struct ConsumerPlan {
     pub access: Access,
     pub extra: crate::scenario::Props,
     pub clock: Clock,
+    /// Per shard, the global index of its first producer: a stamp's (shard, local index)
+    /// becomes the global producer index the delivery accounting keys on. One process: `[0]`.
+    pub producer_bases: Arc<Vec<u32>>,
     /// Messages intended before this (ns on the run's clock) are warm-up. Set by the runner
     /// when the producers start, after the consumers have joined their groups.
     pub warmup_end_ns: Arc<AtomicU64>,
@@ -140,19 +143,35 @@ pub fn create(
     Ok(consumer)
 }
 
-/// `(producer index, seq, intended ns)` from the stamp of a message of this cell's producers,
-/// or `None` for anything else. One process has one shard (0) and stamps the cell's monotonic
-/// clock; stamps of other shards or of wall-clock time come with distributed runs.
+/// `(producer index, seq, intended ns)` from the stamp of a message of this cell's producers
+/// in one process (shard 0, the monotonic clock), or `None` for anything else.
+#[cfg(test)]
 #[inline]
 fn ours<M: Message>(msg: &M, place: StampPlace, run_tag: u32) -> Option<(u64, u64, u64)> {
+    ours_in(msg, place, run_tag, StampClock::Monotonic, &[0])
+}
+
+/// `(global producer index, seq, intended ns)` from the stamp of a message of this cell's
+/// producers: this run tag, stamped on `clock` (a distributed run's wall clock, one process's
+/// monotonic one: never two clocks subtracted), by a shard `producer_bases` knows.
+#[inline]
+fn ours_in<M: Message>(
+    msg: &M,
+    place: StampPlace,
+    run_tag: u32,
+    clock: StampClock,
+    producer_bases: &[u32],
+) -> Option<(u64, u64, u64)> {
     let s = match place {
         StampPlace::Value => Stamp::decode(msg.payload()?)?,
         StampPlace::Header => header_stamp(msg)?,
     };
-    let local = s.producer.run_tag() == run_tag
-        && s.producer.shard() == 0
-        && s.clock == StampClock::Monotonic;
-    local.then_some((u64::from(s.producer.index()), s.seq, s.intended_ns))
+    if s.producer.run_tag() != run_tag || s.clock != clock {
+        return None;
+    }
+    let base = producer_bases.get(usize::from(s.producer.shard()))?;
+    let producer = u64::from(*base) + u64::from(s.producer.index());
+    Some((producer, s.seq, s.intended_ns))
 }
 
 /// The stamp in a message's `kbench` header (exactly a stamp long), if it has one.
@@ -178,6 +197,11 @@ pub fn run(
     let mut deliveries = MemberDeliveries::default();
     let mut stats = ClientStats::new(plan.group_offsets.len());
     let mut consumed: u64 = 0;
+    let clock = if plan.clock.is_wall() {
+        StampClock::Wall
+    } else {
+        StampClock::Monotonic
+    };
     while !stop.load(Ordering::Relaxed) {
         if shared.handover.is_asked() {
             shared.handover.answer(&mut stats);
@@ -190,7 +214,9 @@ pub fn run(
         let Ok(msg) = result else {
             continue; // transient errors (broker down) are retried by librdkafka
         };
-        let Some((producer, seq, intended_ns)) = ours(&msg, plan.stamp, plan.run_tag) else {
+        let Some((producer, seq, intended_ns)) =
+            ours_in(&msg, plan.stamp, plan.run_tag, clock, &plan.producer_bases)
+        else {
             shared.foreign.fetch_add(1, Ordering::Relaxed);
             continue;
         };
@@ -316,6 +342,46 @@ mod tests {
             ours(&m, StampPlace::Header, TAG),
             None,
             "a header is exactly a stamp"
+        );
+    }
+
+    #[test]
+    fn a_distributed_member_counts_every_shard_on_the_wall_clock_by_global_index() {
+        let bases = [0, 3, 5];
+        let wall = value_with(&stamp(TAG, 2, 1, StampClock::Wall));
+        assert_eq!(
+            ours_in(
+                &msg(wall, None),
+                StampPlace::Value,
+                TAG,
+                StampClock::Wall,
+                &bases
+            ),
+            Some((6, 41, 7_000))
+        );
+        let mono = value_with(&stamp(TAG, 1, 0, StampClock::Monotonic));
+        assert_eq!(
+            ours_in(
+                &msg(mono, None),
+                StampPlace::Value,
+                TAG,
+                StampClock::Wall,
+                &bases
+            ),
+            None,
+            "never two clocks subtracted"
+        );
+        let stranger = value_with(&stamp(TAG, 3, 0, StampClock::Wall));
+        assert_eq!(
+            ours_in(
+                &msg(stranger, None),
+                StampPlace::Value,
+                TAG,
+                StampClock::Wall,
+                &bases
+            ),
+            None,
+            "a shard beyond the run's count"
         );
     }
 }

@@ -300,6 +300,11 @@ pub fn run(
     // and this tick is over, so it starts a batch at most once per tick whatever the rate (it
     // still wakes at once for delivery reports, so acks are timed when they come).
     let tick = spec.pacing_tick;
+    let stamp_clock = if plan.clock.is_wall() {
+        StampClock::Wall
+    } else {
+        StampClock::Monotonic
+    };
     let mut send_from = plan.start;
     let mut caught_up = true;
     'send: while !stop.load(Ordering::Relaxed) && budget.is_none_or(|b| measured_sent < b) {
@@ -322,7 +327,7 @@ pub fn run(
             producer: plan.id,
             seq,
             intended_ns,
-            clock: StampClock::Monotonic,
+            clock: stamp_clock,
         }
         .encode();
         let (payload, headers) = match spec.stamp {
@@ -419,6 +424,9 @@ pub fn run(
         let unsent = schedule
             .due(horizon)
             .saturating_sub(seq.max(first_measured));
+        // With a `messages` budget nothing beyond it is due: a thread that stopped just after
+        // the next message's time did not leave that message unsent.
+        let unsent = budget.map_or(unsent, |b| unsent.min(b.saturating_sub(measured_sent)));
         recorder::with(|r| r.stats.record_unsent(unsent));
     }
     let wall = wall_start.elapsed().as_nanos().max(1) as u64;

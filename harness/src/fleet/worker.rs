@@ -33,8 +33,44 @@ pub struct FleetPlan {
     pub clock: Clock,
     /// The run tag in every stamp of this fleet's producers (`payload::stamp::ProducerId`):
     /// drawn at random for each cell, so consumers can tell the cell's messages from any
-    /// others on the topic. (Distributed runs will hand every shard the same tag.)
+    /// others on the topic. A distributed run derives it from the run id and the cell, so
+    /// every shard uses the same one.
     pub run_tag: u32,
+    /// This process's shard (0 in one process): the stamp's producer id is (run tag, shard,
+    /// local index), unique across shards and runs.
+    pub shard: u16,
+    /// Per shard, the global index of its first producer (`distributed::slice`); `[0]` in
+    /// one process.
+    pub producer_bases: Arc<Vec<u32>>,
+    /// Do this fleet's members make up whole groups? In one process they do, and the fleet
+    /// waits until they hold every partition; a shard's members are part of groups that span
+    /// shards, so it waits only for their first assignment and the shards check the groups'
+    /// cover together.
+    pub whole_groups: bool,
+}
+
+impl FleetPlan {
+    /// One process's fleet on `topic`.
+    pub fn one_process(
+        topic: String,
+        partitions: i32,
+        access: Access,
+        group_prefix: String,
+        clock: Clock,
+        run_tag: u32,
+    ) -> FleetPlan {
+        FleetPlan {
+            topic,
+            partitions,
+            access,
+            group_prefix,
+            clock,
+            run_tag,
+            shard: 0,
+            producer_bases: Arc::new(vec![0]),
+            whole_groups: true,
+        }
+    }
 }
 
 /// A consumer group member's share of the cell.
@@ -135,6 +171,7 @@ impl Fleet {
                     access: fleet.plan.access.clone(),
                     extra: cell.client.consumer.clone(),
                     clock: fleet.plan.clock,
+                    producer_bases: fleet.plan.producer_bases.clone(),
                     warmup_end_ns: fleet.warmup_end_ns.clone(),
                     group_offsets: group_offsets.clone(),
                 };
@@ -180,6 +217,10 @@ impl Fleet {
         let clock = self.plan.clock;
         self.warmup_end_ns
             .store(clock.ns(warmup_end), Ordering::Relaxed);
+        if cell.producers.count == 0 {
+            // A shard with no producer of this cell: its members still read.
+            return Ok(());
+        }
         let budget = cell
             .run
             .messages
@@ -199,7 +240,7 @@ impl Fleet {
             let seed = cell_seed ^ i as u64;
             let plan = ProducerPlan {
                 index: i,
-                id: ProducerId::new(self.plan.run_tag, 0, i as u16),
+                id: ProducerId::new(self.plan.run_tag, self.plan.shard, i as u16),
                 topic: self.plan.topic.clone(),
                 partitions: self.plan.partitions,
                 spec: cell.producers.clone(),
@@ -264,6 +305,41 @@ impl Fleet {
             producers,
             consumers,
         }
+    }
+
+    /// Per group, the new messages its members here have read so far (warm-up included).
+    pub fn consumed_by_group(&self) -> Vec<u64> {
+        (0..self.groups)
+            .map(|g| {
+                self.members
+                    .iter()
+                    .filter(|m| m.group == g)
+                    .map(|m| m.shared.consumed_total.load(Ordering::Relaxed))
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// Per group, the partitions its members here hold now (sorted), and whether every
+    /// member has had its first assignment.
+    pub fn assignments(&self) -> (Vec<Vec<i32>>, bool) {
+        let assigned = self
+            .members
+            .iter()
+            .all(|m| m.shared.assigned.load(Ordering::Acquire));
+        let by_group = (0..self.groups)
+            .map(|g| {
+                let mut p: Vec<i32> = self
+                    .members
+                    .iter()
+                    .filter(|m| m.group == g)
+                    .flat_map(|m| m.shared.assignment())
+                    .collect();
+                p.sort_unstable();
+                p
+            })
+            .collect();
+        (by_group, assigned)
     }
 
     /// Successful acks so far, warm-up included.
@@ -414,16 +490,18 @@ impl Fleet {
         let deadline = Instant::now() + timeout;
         let all: Vec<i32> = (0..self.plan.partitions).collect();
         loop {
-            let complete = (0..self.groups).all(|g| {
-                let members: Vec<&Member> = self.members.iter().filter(|m| m.group == g).collect();
-                let mut got: Vec<i32> =
-                    members.iter().flat_map(|m| m.shared.assignment()).collect();
-                got.sort_unstable();
-                members
-                    .iter()
-                    .all(|m| m.shared.assigned.load(Ordering::Acquire))
-                    && got == all
-            });
+            let complete = (!self.plan.whole_groups && self.assignments().1)
+                || (0..self.groups).all(|g| {
+                    let members: Vec<&Member> =
+                        self.members.iter().filter(|m| m.group == g).collect();
+                    let mut got: Vec<i32> =
+                        members.iter().flat_map(|m| m.shared.assignment()).collect();
+                    got.sort_unstable();
+                    members
+                        .iter()
+                        .all(|m| m.shared.assigned.load(Ordering::Acquire))
+                        && got == all
+                });
             if complete {
                 return Ok(());
             }

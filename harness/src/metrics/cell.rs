@@ -104,6 +104,12 @@ pub enum Flag {
     KbenchCpu,
     /// The host ran out of CPU: a send thread waited for one (brokers or others had it).
     HostStarved,
+    /// A distributed run: a shard never became ready or stopped answering during the cell
+    /// (which ones: `results.csv` `shards_lost`); the cell's load was not the scenario's.
+    ShardLost,
+    /// A distributed run: the bound on the shards' clock offsets (`e2e_clock_bound_us`) is
+    /// above 10 ms, too wide to trust cross-host end-to-end latency.
+    ClockBound,
 }
 
 impl Flag {
@@ -115,6 +121,8 @@ impl Flag {
             Flag::Interrupted => "interrupted",
             Flag::KbenchCpu => "kbench-cpu",
             Flag::HostStarved => "host-starved",
+            Flag::ShardLost => "shard-lost",
+            Flag::ClockBound => "clock-bound",
         }
     }
 
@@ -130,6 +138,12 @@ impl Flag {
             Flag::Interrupted => "the run was interrupted during this cell",
             Flag::KbenchCpu => {
                 "kbench used (nearly) all the CPU it could get: the load generator, not the cluster, was the limit"
+            }
+            Flag::ShardLost => {
+                "a shard of the distributed run was lost during this cell: the load was not the scenario's"
+            }
+            Flag::ClockBound => {
+                "the shards' clock offsets are known only within more than 10 ms: cross-host end-to-end latency is not trustworthy"
             }
             Flag::HostStarved => {
                 "the host was out of CPU: kbench's send thread waited for one (brokers or other processes had it), so the figures include the host's queueing"

@@ -411,6 +411,10 @@ pub fn flag_reason(name: &str) -> &'static str {
         Flag::QueueFull,
         Flag::DrainTimeout,
         Flag::Interrupted,
+        Flag::KbenchCpu,
+        Flag::HostStarved,
+        Flag::ShardLost,
+        Flag::ClockBound,
     ]
     .iter()
     .find(|f| f.name() == name)

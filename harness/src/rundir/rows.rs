@@ -109,6 +109,15 @@ pub struct ResultRow {
     pub consumed_skew_cv: f64,
     /// Empty when the cell is valid; else flag names, `;`-separated.
     pub flags: String,
+    /// A distributed run's shard: the bound on the error the shards' clock offsets add to a
+    /// cross-shard end-to-end latency, us (above 10 ms the cell is flagged `clock-bound`);
+    /// empty in one process, where producers and consumers share one clock.
+    #[serde(default)]
+    pub e2e_clock_bound_us: Option<u64>,
+    /// A distributed run's shard: the shards lost during the cell (`shard-lost`),
+    /// `;`-separated; empty otherwise.
+    #[serde(default)]
+    pub shards_lost: String,
 }
 
 /// What the runner knows about a cell beyond its metrics.
@@ -250,6 +259,8 @@ impl ResultRow {
                 .map(|f| f.name())
                 .collect::<Vec<_>>()
                 .join(";"),
+            e2e_clock_bound_us: None,
+            shards_lost: String::new(),
         }
     }
 }

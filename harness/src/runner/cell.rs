@@ -41,6 +41,17 @@ pub struct CellOutcome {
     pub delivery: GroupAccount,
     /// The cell's faults and their impact (empty without `[[fault]]`).
     pub faults: Vec<FaultOutcome>,
+    /// A distributed run's shard: what the shards agreed on; `None` in one process.
+    pub distributed: Option<DistributedFacts>,
+}
+
+/// What a shard of a distributed run knows about a cell beyond its own fleet.
+#[derive(Debug, Clone, Default)]
+pub struct DistributedFacts {
+    /// The bound on the error clock offsets add to a cross-shard end-to-end latency.
+    pub e2e_clock_bound_ns: u64,
+    /// Shards that never became ready or stopped answering.
+    pub shards_lost: Vec<u16>,
 }
 
 /// What every cell of a run shares.
@@ -67,7 +78,7 @@ pub fn run_cell(cell: &CellSpec, topic: &str, env: &CellEnv<'_>) -> anyhow::Resu
         on_existing.topic.partitions = shape.partitions;
         on_existing.topic.replication_factor = shape.replication_factor;
         on_existing.consumers.start_from = StartFrom::Latest;
-        return run_on_topic(&on_existing, existing, env);
+        return run_on_topic(&on_existing, existing, env, None);
     }
     let t = &cell.topic;
     session.create_topic(
@@ -77,7 +88,7 @@ pub fn run_cell(cell: &CellSpec, topic: &str, env: &CellEnv<'_>) -> anyhow::Resu
         t.replication_factor,
         &t.configs,
     )?;
-    let result = run_on_topic(cell, topic, env);
+    let result = run_on_topic(cell, topic, env, None);
     // Delete the topic whatever happened: it is ours (created just above).
     let deleted = session.delete_topics(&[topic]);
     let outcome = result?;
@@ -85,28 +96,55 @@ pub fn run_cell(cell: &CellSpec, topic: &str, env: &CellEnv<'_>) -> anyhow::Resu
     Ok(outcome)
 }
 
+/// What a distributed run adds to a cell's timeline (`shard.rs`): the shards start together
+/// and drain together. One process passes none.
+pub trait Lockstep {
+    /// The clock of the cell (the shards' common wall clock).
+    fn clock(&self) -> Clock;
+    /// This shard's parts of the fleet's plan (run tag, shard, producer bases).
+    fn fleet_plan(&self, plan: FleetPlan) -> FleetPlan;
+    /// The consumers are up: wait until every shard is ready; returns when message 0 is due.
+    fn ready(&self, fleet: &Fleet) -> anyhow::Result<Instant>;
+    /// Once per interval (the shard's heartbeat): this shard's progress; while `draining`,
+    /// whether every shard's drain is complete.
+    fn tick(&self, fleet: &Fleet, draining: bool) -> bool;
+}
+
 /// The cell's timeline, from an existing topic to its accounted outcome.
-fn run_on_topic(cell: &CellSpec, topic: &str, env: &CellEnv<'_>) -> anyhow::Result<CellOutcome> {
+pub(super) fn run_on_topic(
+    cell: &CellSpec,
+    topic: &str,
+    env: &CellEnv<'_>,
+    lockstep: Option<&dyn Lockstep>,
+) -> anyhow::Result<CellOutcome> {
     let session = env.session;
     let partitions = cell.topic.partitions;
     session.wait_for_leaders(topic, partitions, cell.topic.replication_factor)?;
-    let clock = Clock::new();
+    let clock = lockstep.map_or_else(Clock::new, |l| l.clock());
     let start_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    let plan = FleetPlan {
-        topic: topic.to_string(),
+    let plan = FleetPlan::one_process(
+        topic.to_string(),
         partitions,
-        access: session.access().clone(),
-        group_prefix: format!("{TOPIC_PREFIX}{}", topic.trim_start_matches(TOPIC_PREFIX)),
+        session.access().clone(),
+        format!("{TOPIC_PREFIX}{}", topic.trim_start_matches(TOPIC_PREFIX)),
         clock,
-        run_tag: rand::random(),
+        rand::random(),
+    );
+    let plan = match lockstep {
+        Some(l) => l.fleet_plan(plan),
+        None => plan,
     };
     let mut fleet = Fleet::start_consumers(cell, plan, ASSIGNMENT_TIMEOUT)?;
 
-    // The load: message 0 is due shortly after the producer threads exist.
-    let start = Instant::now() + Duration::from_millis(50);
+    // The load: message 0 is due shortly after the producer threads exist (the shards of a
+    // distributed run: when shard 0 says).
+    let start = match lockstep {
+        Some(l) => l.ready(&fleet)?,
+        None => Instant::now() + Duration::from_millis(50),
+    };
     let warmup_end = start + cell.run.warmup;
     let measure_end = cell.run.duration.map(|d| warmup_end + d);
     fleet.start_load(cell, start, warmup_end)?;
@@ -161,6 +199,7 @@ fn run_on_topic(cell: &CellSpec, topic: &str, env: &CellEnv<'_>) -> anyhow::Resu
         progress.tick(&interval, now.duration_since(start));
         metrics.add_interval(interval);
         last = now;
+        let shards_drained = lockstep.map(|l| l.tick(&fleet, drain_deadline.is_some()));
         if now >= warmup_end && cpu_from.is_none() {
             cpu_from = Some(CpuSample::now());
         }
@@ -190,7 +229,8 @@ fn run_on_topic(cell: &CellSpec, topic: &str, env: &CellEnv<'_>) -> anyhow::Resu
             drain_deadline = drain_deadline.map(|d| d.min(now + INTERRUPTED_DRAIN));
         }
         // Draining: done when the producers have flushed and every group has read every ack.
-        if fleet.producers_done() && fleet.lag() == 0 {
+        let drained = shards_drained.unwrap_or_else(|| fleet.producers_done() && fleet.lag() == 0);
+        if drained {
             drain_complete = true;
             break;
         }
@@ -227,6 +267,7 @@ fn run_on_topic(cell: &CellSpec, topic: &str, env: &CellEnv<'_>) -> anyhow::Resu
         start_unix,
         delivery: report.delivery,
         faults,
+        distributed: None,
     })
 }
 

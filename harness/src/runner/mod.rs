@@ -8,8 +8,10 @@
 
 mod cell;
 mod progress;
+mod shard;
 
-pub use cell::{run_cell, CellEnv, CellOutcome};
+pub use cell::{run_cell, CellEnv, CellOutcome, DistributedFacts, Lockstep};
+pub use shard::{check_run_id, ShardOptions};
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -36,6 +38,8 @@ pub struct RunOptions {
     pub resume: Option<PathBuf>,
     /// Cells may run on `[topic] existing` topics (never created or deleted by kbench).
     pub allow_existing_topic: bool,
+    /// `--shard I/N`: run this shard's slice of every cell, in step with the others.
+    pub shard: Option<ShardOptions>,
 }
 
 /// Run every cell of `scenario` in `session`, writing reports under `opts.reports_dir`.
@@ -46,6 +50,9 @@ pub fn run_scenario(
     opts: &RunOptions,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
+    if let Some(shard) = &opts.shard {
+        return shard::run_sharded(scenario, session, opts, shard, out);
+    }
     if let Some(t) = scenario
         .cells
         .iter()
@@ -59,19 +66,7 @@ pub fn run_scenario(
             .into());
         }
     }
-    let fault_target = if scenario.cells.iter().any(|c| !c.faults.is_empty()) {
-        let ids = crate::cluster::admin::broker_ids(
-            session.access(),
-            std::time::Duration::from_secs(10),
-        )?;
-        crate::scenario::validate_faults_against_cluster(scenario, &ids)?;
-        let target =
-            Target::for_scenario(scenario.fault_commands.as_ref(), &session.conn.state_dir)
-                .map_err(UsageError)?;
-        Some(target)
-    } else {
-        None
-    };
+    let fault_target = fault_target(scenario, session)?;
 
     let (mut run, repeat) = match &opts.resume {
         Some(dir) => {
@@ -144,37 +139,26 @@ pub fn run_scenario(
                 return Err(e.context(format!("cell {}", cell.id)));
             }
         };
-        // This cell's files, before the next cell starts.
-        let facts = CellFacts {
-            topic: &outcome.topic,
-            partitions: outcome.partitions,
-            replication_factor: outcome.replication_factor,
-            repeat,
-            consumer_lag: outcome.consumer_lag,
-            idle_members: outcome.members.iter().filter(|m| m.idle()).count(),
-            delivery: outcome.delivery,
-            faults: &outcome.faults,
-        };
-        let row = ResultRow::new(cell, &outcome.summary, &facts);
-        let series = outcome
-            .metrics
-            .intervals
-            .iter()
-            .map(|i| TimeseriesRow::new(&cell.id, repeat, i));
-        let record = CellRecord {
-            intervals: &outcome.metrics.intervals,
-            start_unix: outcome.start_unix,
-            members: &outcome.members,
-            faults: &outcome.faults,
-        };
-        let behind = report::model::cluster_fell_behind(&row)
-            .map(|share| report::model::fell_behind_text(&row, share));
-        run.record(row, series, &files, &record)?;
-        writeln!(out, "{}", summary_line(cell, repeat, &outcome))?;
-        if let Some(finding) = behind {
-            writeln!(out, "  cell {}: {finding}", cell.id)?;
-        }
+        record_cell(&mut run, cell, repeat, &files, &outcome, out)?;
     }
+    finish_run(&run, session, out)
+}
+
+/// How to carry out the scenario's `[[fault]]`s; `None` when it has none.
+fn fault_target(scenario: &Scenario, session: &Session) -> anyhow::Result<Option<Target>> {
+    if scenario.cells.iter().all(|c| c.faults.is_empty()) {
+        return Ok(None);
+    }
+    let ids =
+        crate::cluster::admin::broker_ids(session.access(), std::time::Duration::from_secs(10))?;
+    crate::scenario::validate_faults_against_cluster(scenario, &ids)?;
+    let target = Target::for_scenario(scenario.fault_commands.as_ref(), &session.conn.state_dir)
+        .map_err(UsageError)?;
+    Ok(Some(target))
+}
+
+/// Charts and summary.md once the cells are done; the exit code (130 when interrupted).
+fn finish_run(run: &RunDir, session: &Session, out: &mut impl Write) -> anyhow::Result<i32> {
     let run_dir = run.dir.clone();
     // Charts and summary.md from the files alone (what `kbench report` does too). A chart
     // that fails is a warning: the CSV and logs are already safe on disk.
@@ -201,6 +185,56 @@ pub fn run_scenario(
         return Ok(130);
     }
     Ok(0)
+}
+
+/// Write a finished cell's files (before the next cell starts) and its line on `out`.
+fn record_cell(
+    run: &mut RunDir,
+    cell: &CellSpec,
+    repeat: u32,
+    files: &CellFiles,
+    outcome: &CellOutcome,
+    out: &mut impl Write,
+) -> anyhow::Result<ResultRow> {
+    let facts = CellFacts {
+        topic: &outcome.topic,
+        partitions: outcome.partitions,
+        replication_factor: outcome.replication_factor,
+        repeat,
+        consumer_lag: outcome.consumer_lag,
+        idle_members: outcome.members.iter().filter(|m| m.idle()).count(),
+        delivery: outcome.delivery,
+        faults: &outcome.faults,
+    };
+    let mut row = ResultRow::new(cell, &outcome.summary, &facts);
+    if let Some(d) = &outcome.distributed {
+        row.e2e_clock_bound_us = Some(d.e2e_clock_bound_ns.div_ceil(1000));
+        row.shards_lost = d
+            .shards_lost
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(";");
+    }
+    let series = outcome
+        .metrics
+        .intervals
+        .iter()
+        .map(|i| TimeseriesRow::new(&cell.id, repeat, i));
+    let record = CellRecord {
+        intervals: &outcome.metrics.intervals,
+        start_unix: outcome.start_unix,
+        members: &outcome.members,
+        faults: &outcome.faults,
+    };
+    let behind = report::model::cluster_fell_behind(&row)
+        .map(|share| report::model::fell_behind_text(&row, share));
+    run.record(row.clone(), series, files, &record)?;
+    writeln!(out, "{}", summary_line(cell, repeat, outcome))?;
+    if let Some(finding) = behind {
+        writeln!(out, "  cell {}: {finding}", cell.id)?;
+    }
+    Ok(row)
 }
 
 /// How long a freshly started local cluster is loaded before the first measured cell.

@@ -294,6 +294,7 @@ pub fn consume(
 ) -> anyhow::Result<ConsumeRun> {
     let shared = Arc::new(ConsumerShared::new(partitions as usize));
     let plan = ConsumerPlan {
+        producer_bases: std::sync::Arc::new(vec![0]),
         group_index: 0,
         member_index: 0,
         group_id: group.to_string(),

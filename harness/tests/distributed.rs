@@ -1,0 +1,351 @@
+//! Distributed runs against the real cluster: shard processes of `kbench run --shard I/N`
+//! that keep in step through the control topic. Together they offer exactly the scenario's
+//! load; a shard killed mid-cell does not hang the others; a skewed clock is measured.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// 3 producers at 500 msg/s each, 3000 measured messages per cell (no warm-up, so every
+/// message is measured), one group of 3 members: one producer and one member per shard.
+const SWEEP: &str = r#"
+name = "shards"
+[topic]
+partitions = 3
+replication_factor = 3
+[producers]
+count = 3
+rate = 1500
+message_size = 100
+acks = "all"
+[consumers]
+groups = 1
+members = 3
+[run]
+warmup = "0s"
+messages = 3000
+drain_timeout = "10s"
+[sweep]
+partitions = [3, 6]
+"#;
+
+/// One long cell, so that a shard can be killed in the middle of it.
+const LONG: &str = r#"
+name = "shards-kill"
+[topic]
+partitions = 3
+replication_factor = 3
+[producers]
+count = 3
+rate = 300
+message_size = 100
+acks = "all"
+[consumers]
+groups = 1
+members = 3
+[run]
+warmup = "0s"
+duration = "8s"
+drain_timeout = "3s"
+[sweep]
+partitions = [3, 6]
+"#;
+
+/// The same load in one cell, for the skewed clock.
+const ONE: &str = r#"
+name = "shards-skew"
+[topic]
+partitions = 2
+replication_factor = 3
+[producers]
+count = 2
+rate = 1000
+message_size = 100
+acks = "all"
+[consumers]
+groups = 1
+members = 2
+[run]
+warmup = "0s"
+messages = 2000
+drain_timeout = "10s"
+"#;
+
+struct Shard {
+    child: Child,
+    reports: PathBuf,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+fn start_shards(
+    bootstrap: &str,
+    dir: &Path,
+    scenario: &str,
+    count: u16,
+    barrier_timeout: &str,
+    env: &[(u16, &str, &str)],
+) -> Vec<Shard> {
+    let file = dir.join("scenario.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let run_id = format!("test-{:08x}", rand::random::<u32>());
+    (0..count)
+        .map(|i| {
+            let reports = dir.join(format!("shard{i}"));
+            let (stdout, stderr) = (dir.join(format!("out{i}")), dir.join(format!("err{i}")));
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_kbench"));
+            cmd.args([
+                "run",
+                file.to_str().unwrap(),
+                "--bootstrap",
+                bootstrap,
+                "--reports",
+                reports.to_str().unwrap(),
+                "--shard",
+                &format!("{i}/{count}"),
+                "--run-id",
+                &run_id,
+                "--barrier-timeout",
+                barrier_timeout,
+            ])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap());
+            for (shard, k, v) in env {
+                if *shard == i {
+                    cmd.env(k, v);
+                }
+            }
+            Shard {
+                child: cmd.spawn().expect("starting kbench"),
+                reports,
+                stdout,
+                stderr,
+            }
+        })
+        .collect()
+}
+
+impl Shard {
+    /// Wait for the process at most `limit`; its exit code and output.
+    fn wait(&mut self, limit: Duration) -> (Option<i32>, String) {
+        let deadline = Instant::now() + limit;
+        let code = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status.code();
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        (code, self.output())
+    }
+
+    fn output(&self) -> String {
+        format!(
+            "--- stdout\n{}--- stderr\n{}",
+            std::fs::read_to_string(&self.stdout).unwrap_or_default(),
+            std::fs::read_to_string(&self.stderr).unwrap_or_default()
+        )
+    }
+
+    fn run_dir(&self) -> PathBuf {
+        std::fs::read_dir(&self.reports)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+    }
+
+    /// results.csv as (column -> value) maps, one per row.
+    fn rows(&self) -> Vec<std::collections::HashMap<String, String>> {
+        let mut csv = csv::Reader::from_path(self.run_dir().join("results.csv")).unwrap();
+        let headers = csv.headers().unwrap().clone();
+        csv.records()
+            .map(|r| {
+                let r = r.unwrap();
+                headers
+                    .iter()
+                    .zip(r.iter())
+                    .map(|(h, v)| (h.to_string(), v.to_string()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn manifest(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.run_dir().join("manifest.json")).unwrap())
+            .unwrap()
+    }
+}
+
+fn num(row: &std::collections::HashMap<String, String>, k: &str) -> u64 {
+    row.get(k)
+        .unwrap_or_else(|| panic!("column {k}"))
+        .parse()
+        .unwrap_or_else(|_| panic!("{k} = {:?}", row[k]))
+}
+
+#[test]
+fn three_shards_offer_exactly_the_scenarios_load() {
+    let bootstrap = common::require_cluster!();
+    let dir = tempfile::tempdir().unwrap();
+    let mut shards = start_shards(&bootstrap, dir.path(), SWEEP, 3, "30s", &[]);
+    for s in &mut shards {
+        let (code, out) = s.wait(Duration::from_secs(120));
+        assert_eq!(code, Some(0), "{out}");
+    }
+    let rows: Vec<_> = shards.iter().map(Shard::rows).collect();
+    for cell in 0..2 {
+        let sum = |k: &str| rows.iter().map(|r| num(&r[cell], k)).sum::<u64>();
+        assert_eq!(sum("offered"), 3000, "cell {cell}: offered across shards");
+        assert_eq!(sum("sent"), 3000);
+        assert_eq!(sum("acked"), 3000, "acks=all: every message acked");
+        assert_eq!(sum("failed"), 0);
+        assert_eq!(
+            sum("consumed"),
+            3000,
+            "the group read every message: 0 lost"
+        );
+        for (i, r) in rows.iter().enumerate() {
+            let r = &r[cell];
+            assert_eq!(num(r, "producers"), 1, "shard {i}'s slice");
+            assert!(!r["flags"].contains("shard-lost"), "{:?}", r["flags"]);
+            assert_eq!(r["shards_lost"], "");
+            assert!(!r["e2e_clock_bound_us"].is_empty(), "the bound is stated");
+            assert_eq!(num(r, "consumer_lag"), 0);
+        }
+    }
+    // Shard 0 made the topics (and the control topic) and deleted them; the others none.
+    let topics =
+        |s: &Shard| std::fs::read_to_string(s.run_dir().join("topics.txt")).unwrap_or_default();
+    assert_eq!(
+        topics(&shards[0]).lines().count(),
+        3,
+        "{}",
+        topics(&shards[0])
+    );
+    assert!(topics(&shards[0]).contains("kbench-control-"));
+    assert_eq!(topics(&shards[1]), "");
+    for (i, s) in shards.iter().enumerate() {
+        let m = s.manifest();
+        assert_eq!(m["shard"]["index"], i as u64);
+        assert_eq!(m["shard"]["count"], 3);
+    }
+}
+
+#[test]
+fn a_killed_shard_is_flagged_and_the_others_stop_cleanly() {
+    let bootstrap = common::require_cluster!();
+    let dir = tempfile::tempdir().unwrap();
+    let mut shards = start_shards(&bootstrap, dir.path(), LONG, 3, "10s", &[]);
+    // Kill shard 2 once its first cell is under way (its progress line says so).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&shards[2].stderr)
+        .unwrap_or_default()
+        .contains(" measure ")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "shard 2 never started: {}",
+            shards[2].output()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    shards[2].child.kill().unwrap(); // SIGKILL
+    let killed_at = Instant::now();
+    for s in &mut shards[..2] {
+        // The rest of the cell (8 s), the drain (3 s), one barrier (10 s), and slack. A
+        // barrier shorter than 10 s can take a slow survivor for lost on this busy host.
+        let (code, out) = s.wait(Duration::from_secs(45));
+        assert_eq!(
+            code,
+            Some(1),
+            "the run stops after the lost shard's cell: {out}"
+        );
+        assert!(out.contains("lost"), "{out}");
+    }
+    assert!(killed_at.elapsed() < Duration::from_secs(45));
+    for s in &shards[..2] {
+        let rows = s.rows();
+        assert_eq!(rows.len(), 1, "the cell is written, the next one not run");
+        assert!(
+            rows[0]["flags"].contains("shard-lost"),
+            "{:?}",
+            rows[0]["flags"]
+        );
+        assert_eq!(rows[0]["shards_lost"], "2", "{}", s.output());
+        assert!(
+            num(&rows[0], "acked") > 0,
+            "the finished part of the cell is intact"
+        );
+    }
+}
+
+#[test]
+fn a_skewed_clock_is_measured_within_its_bound_and_corrected() {
+    let bootstrap = common::require_cluster!();
+    let dir = tempfile::tempdir().unwrap();
+    let skew_ms: i64 = 3000;
+    let mut shards = start_shards(
+        &bootstrap,
+        dir.path(),
+        ONE,
+        2,
+        "30s",
+        &[(1, "KBENCH_TEST_CLOCK_SKEW_MS", "3000")],
+    );
+    for s in &mut shards {
+        let (code, out) = s.wait(Duration::from_secs(90));
+        assert_eq!(code, Some(0), "{out}");
+    }
+    let m = shards[1].manifest();
+    let offset = m["shard"]["clock_offset_ns"].as_i64().unwrap();
+    let bound = m["shard"]["clock_offset_bound_ns"].as_i64().unwrap();
+    let error = (offset - skew_ms * 1_000_000).abs();
+    assert!(
+        error <= bound,
+        "shard 1 is {skew_ms} ms ahead: measured {offset} ns, bound {bound} ns"
+    );
+    for s in &shards {
+        let rows = s.rows();
+        let r = &rows[0];
+        assert!(num(r, "e2e_clock_bound_us") * 1000 >= bound as u64);
+        // Uncorrected, shard 1's member would see shard 0's messages 3 s late (and shard 0's
+        // see shard 1's as early as they can be): a median or p99 near 3 s. Corrected, what is
+        // left is the host's own delays (this busy 2-core host stalls for up to ~1 s).
+        let (p50, p99) = (num(r, "e2e_p50_us"), num(r, "e2e_p99_us"));
+        assert!(
+            p50 < 500_000 && p99 < 2_000_000,
+            "e2e p50 {p50} us, p99 {p99} us"
+        );
+        assert!(num(r, "consumed") > 0);
+    }
+}
+
+#[test]
+fn bad_shard_flags_are_usage_errors_before_any_connection() {
+    let scenario = common::workspace_root().join("scenarios/smoke.toml");
+    let scenario = scenario.to_str().unwrap();
+    // Port 1: nothing listens there, so reaching the cluster would be a different error.
+    let base = ["run", scenario, "--bootstrap", "127.0.0.1:1"];
+    for (extra, says) in [
+        (&["--shard", "0/2"][..], "--run-id"),
+        (&["--shard", "2/2", "--run-id", "r"][..], "--shard"),
+        (&["--shard", "0/2", "--run-id", "a b"][..], "--run-id"),
+        (&["--run-id", "r"][..], "--shard"),
+    ] {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let o = common::kbench(&args, &[]);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", common::text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{extra:?}: {err}");
+    }
+}
