@@ -165,6 +165,7 @@ pub fn run_scenario(
             start_unix: outcome.start_unix,
             members: &outcome.members,
             faults: &outcome.faults,
+            delivery: Some(&outcome.evidence),
         };
         let behind = report::model::cluster_fell_behind(&row)
             .map(|share| report::model::fell_behind_text(&row, share));
