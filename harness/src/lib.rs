@@ -19,6 +19,8 @@
 //!   offsets.
 //! - [`fault`]: `[[fault]]` entries carried out during a cell (kill, stop, pause, restart a
 //!   broker), and their impact on the acks.
+//! - [`merge`]: `kbench merge`, the shards' run directories of a distributed run made into one
+//!   (histograms added, counters summed, delivery recomputed from every shard's evidence).
 //! - [`report`] (charts, summary.md, from a run directory's files alone) and [`compare`]
 //!   (a run against a baseline, the CI gate).
 //! - [`rundir`]: the run directory: every path, the `results.csv` schema, the manifest, one
@@ -44,6 +46,7 @@ pub mod error;
 pub mod fault;
 pub mod findmax;
 pub mod fleet;
+pub mod merge;
 pub mod metrics;
 pub mod report;
 pub mod rundir;

@@ -106,6 +106,9 @@ fn nodes(file: &str) -> Vec<Node> {
         .unwrap_or_else(|| panic!("{file} has no `services` mapping"));
     services
         .iter()
+        // Services of a profile (the `distributed` load containers, tests/placement.rs) are
+        // not part of the cluster `docker compose up` starts.
+        .filter(|(_, spec)| spec.get("profiles").is_none())
         .map(|(name, spec)| {
             let service = name
                 .as_str()

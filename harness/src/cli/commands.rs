@@ -29,6 +29,18 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Cluster { dirs, command } => cluster(&dirs, command, &mut out),
         Command::Run(args) => run_scenario(args, &mut out),
         Command::Report { run_dir } => crate::report::report_command(&run_dir, &mut out),
+        Command::Merge {
+            out: to,
+            dirs,
+            allow_missing,
+        } => crate::merge::merge_command(
+            &crate::merge::MergeOptions {
+                out: to,
+                dirs,
+                allow_missing,
+            },
+            &mut out,
+        ),
         Command::Compare(a) => {
             let opts = crate::compare::CompareOptions {
                 baseline: a.baseline,

@@ -44,6 +44,18 @@ pub enum Command {
         /// A run directory written by `kbench run` (reports/<run-id>).
         run_dir: PathBuf,
     },
+    /// Merge the run directories of a distributed run's shards (`run --shard I/N`) into one
+    /// run directory that `report` and `compare` read like any other (docs/distributed.md).
+    Merge {
+        /// The merged run directory to create (must be absent or empty).
+        out: PathBuf,
+        /// Every shard's run directory.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Merge even if some shard's directory is missing (every cell flagged shard-lost).
+        #[arg(long)]
+        allow_missing: bool,
+    },
     /// Compare a run with a baseline run cell by cell; exit 1 on a regression (for CI).
     #[command(after_help = crate::compare::AFTER_HELP)]
     Compare(CompareArgs),

@@ -16,7 +16,9 @@ use super::payload::PayloadGen;
 use super::producer::{self, ProducerPlan, ProducerShared};
 use crate::cluster::Access;
 use crate::metrics::cell::{Interval, Phase};
-use crate::metrics::delivery::{self, FleetSeqs, GroupAccount, MemberDeliveries, ProducerLog};
+use crate::metrics::delivery::{
+    self, DeliveryEvidence, FleetSeqs, GroupAccount, MemberDeliveries, MemberEvidence, ProducerLog,
+};
 use crate::metrics::{ClientStats, Clock};
 use crate::scenario::{CellSpec, StampPlace, StartFrom};
 
@@ -92,6 +94,9 @@ impl MemberReport {
 pub struct FleetReport {
     /// Lost, duplicated, reordered: the worst group.
     pub delivery: GroupAccount,
+    /// What that accounting was computed from, for `cells/<id>/delivery.json` (so shards'
+    /// accounts can be recomputed together).
+    pub evidence: DeliveryEvidence,
     pub members: Vec<MemberReport>,
     /// Acked messages the slowest group had not read when the consumers stopped.
     pub consumer_lag: u64,
@@ -121,6 +126,8 @@ pub struct Fleet {
     plan: FleetPlan,
     groups: usize,
     producers: Vec<Arc<ProducerShared>>,
+    /// Each producer's id in its stamps, in the order of `producers`.
+    producer_ids: Vec<ProducerId>,
     producer_threads: Vec<JoinHandle<Result<(), String>>>,
     members: Vec<Member>,
     consumer_threads: Vec<JoinHandle<MemberDeliveries>>,
@@ -144,6 +151,7 @@ impl Fleet {
         let mut fleet = Fleet {
             groups: cell.consumers.groups,
             producers: Vec::new(),
+            producer_ids: Vec::new(),
             producer_threads: Vec::new(),
             members: Vec::new(),
             consumer_threads: Vec::new(),
@@ -257,6 +265,7 @@ impl Fleet {
             let p =
                 producer::create(&plan, &shared).map_err(|e| anyhow!("creating producer: {e}"))?;
             let (s2, stop) = (shared.clone(), self.stop_producers.clone());
+            self.producer_ids.push(plan.id);
             self.producer_threads.push(
                 std::thread::Builder::new()
                     .name(format!("kb-p{i}"))
@@ -410,6 +419,7 @@ impl Fleet {
             .map(|t| t.join().unwrap_or_default())
             .collect();
         let delivery = self.account(&reads);
+        let evidence = self.evidence(&reads);
         let last_interval = self.take_interval(start, last, now, Phase::Drain);
         let members = self
             .members
@@ -433,6 +443,7 @@ impl Fleet {
             .fold((0.0, 0.0), |best, t| if t.0 > best.0 { t } else { best });
         Ok(FleetReport {
             delivery,
+            evidence,
             members,
             consumer_lag,
             producer_logs: self.producers.iter().map(|p| p.log()).collect(),
@@ -530,6 +541,32 @@ impl Fleet {
             })
             .collect();
         delivery::worst(&per_group)
+    }
+
+    /// The sets [`Fleet::account`] works on, keyed by global producer id, for the file.
+    fn evidence(&self, reads: &[MemberDeliveries]) -> DeliveryEvidence {
+        // Keyed as the consumers key what they read: the producer's index in the whole scenario.
+        let bases = &self.plan.producer_bases;
+        let global = |id: ProducerId| {
+            let base = bases.get(usize::from(id.shard())).copied().unwrap_or(0);
+            u64::from(base) + u64::from(id.index())
+        };
+        DeliveryEvidence {
+            shard: self.producer_ids.first().map_or(0, |id| id.shard()),
+            groups: self.groups,
+            acked: self
+                .producer_ids
+                .iter()
+                .zip(&self.producers)
+                .map(|(id, p)| (global(*id), p.log().acked))
+                .collect(),
+            members: self
+                .members
+                .iter()
+                .zip(reads)
+                .map(|(m, r)| MemberEvidence::of(m.group, m.member, r))
+                .collect(),
+        }
     }
 }
 

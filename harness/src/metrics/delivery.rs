@@ -60,6 +60,94 @@ impl SeqSet {
             .sum()
     }
 
+    /// Add every seq of `first..=last` (a range read back from a delivery evidence file).
+    pub fn insert_range(&mut self, first: u64, last: u64) {
+        let mut seq = first;
+        while seq <= last {
+            if seq % 64 == 0 && last - seq >= 63 {
+                // A whole word at once: evidence ranges are mostly long.
+                let w = (seq / 64) as usize;
+                if w >= self.words.len() {
+                    self.words.resize((w + 1).next_power_of_two(), 0);
+                }
+                self.len += u64::from((!self.words[w]).count_ones());
+                self.words[w] = u64::MAX;
+                seq = match seq.checked_add(64) {
+                    Some(s) => s,
+                    None => break,
+                };
+            } else {
+                self.insert(seq);
+                seq = match seq.checked_add(1) {
+                    Some(s) => s,
+                    None => break,
+                };
+            }
+        }
+    }
+
+    /// The set as sorted, disjoint, inclusive ranges `(first, last)`: acked and consumed sets
+    /// are mostly a few long runs, so this is how they are written to disk.
+    pub fn ranges(&self) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut open: Option<u64> = None;
+        for (i, &w) in self.words.iter().enumerate() {
+            let base = i as u64 * 64;
+            match (w, open) {
+                (u64::MAX, _) if open.is_some() => continue,
+                (u64::MAX, None) => {
+                    open = Some(base);
+                    continue;
+                }
+                (0, None) => continue,
+                (0, Some(first)) => {
+                    out.push((first, base - 1));
+                    open = None;
+                    continue;
+                }
+                _ => {}
+            }
+            for bit in 0..64 {
+                let set = w & (1u64 << bit) != 0;
+                match (set, open) {
+                    (true, None) => open = Some(base + bit),
+                    (false, Some(first)) => {
+                        out.push((first, base + bit - 1));
+                        open = None;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if let Some(first) = open {
+            out.push((first, self.words.len() as u64 * 64 - 1));
+        }
+        out
+    }
+
+    /// The set's words from the first non-zero one: the bitmap form of a fragmented set
+    /// (a member that reads some partitions sees every few seqs of a producer).
+    pub fn words_from(&self) -> (u64, &[u64]) {
+        let first = self.words.iter().position(|w| *w != 0).unwrap_or(0);
+        let last = self
+            .words
+            .iter()
+            .rposition(|w| *w != 0)
+            .map_or(0, |l| l + 1);
+        (first as u64 * 64, &self.words[first..last.max(first)])
+    }
+
+    /// A set from [`SeqSet::words_from`]'s form; `base` must be a multiple of 64.
+    pub fn from_words(base: u64, words: &[u64]) -> SeqSet {
+        let offset = (base / 64) as usize;
+        let mut all = vec![0u64; offset];
+        all.extend_from_slice(words);
+        SeqSet {
+            len: all.iter().map(|w| w.count_ones() as u64).sum(),
+            words: all,
+        }
+    }
+
     /// Merge `other` into `self`; returns how many were in both.
     pub fn union_with(&mut self, other: &SeqSet) -> u64 {
         if self.words.len() < other.words.len() {
@@ -249,6 +337,163 @@ pub fn worst(accounts: &[GroupAccount]) -> GroupAccount {
         })
 }
 
+/// Everything the delivery accounting of one cell needs from one process (one shard of a
+/// distributed run, or the whole run): what was acknowledged, and what every consumer group
+/// member read. Written to `cells/<id>/delivery.json`, so that [`account_shards`] can account
+/// for a cell whose producers and consumers ran in different processes.
+///
+/// Reordering is decided per member while it reads (`MemberDeliveries::record` compares
+/// with the last seq of the same producer on the same partition), so a member's count is
+/// all the evidence that needs: a partition is read by one member at a time, in one process,
+/// in a distributed run as in a single one, so summing members' counts across shards is
+/// what one process holding every member would sum.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryEvidence {
+    /// The shard that wrote it (0 in one process).
+    pub shard: u16,
+    /// The cell's consumer groups (each must receive every message).
+    pub groups: usize,
+    /// Acknowledged sequence numbers (warm-up included) per producer, keyed by its index in
+    /// the whole scenario (its shard's first producer + its index in the shard), the key
+    /// consumers file what they read under (`fleet/consumer.rs`).
+    pub acked: Vec<(u64, SeqSet)>,
+    pub members: Vec<MemberEvidence>,
+}
+
+/// What one consumer group member read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemberEvidence {
+    pub group: usize,
+    /// Its index among the group's members of its shard.
+    pub member: usize,
+    /// Sequence numbers read at new offsets, per global producer id.
+    pub seen: Vec<(u64, SeqSet)>,
+    pub duplicated: u64,
+    pub reordered: u64,
+    pub redelivered: u64,
+}
+
+impl MemberEvidence {
+    /// One member's reads; `seen` is keyed by the producer key the consumer recorded, which is
+    /// the global producer id.
+    pub fn of(group: usize, member: usize, d: &MemberDeliveries) -> MemberEvidence {
+        MemberEvidence {
+            group,
+            member,
+            seen: d
+                .seen
+                .by_producer
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.is_empty())
+                .map(|(p, s)| (p as u64, s.clone()))
+                .collect(),
+            duplicated: d.duplicated,
+            reordered: d.reordered,
+            redelivered: d.redelivered,
+        }
+    }
+
+    /// Messages it read at new offsets (its share of the group's consumption).
+    pub fn consumed(&self) -> u64 {
+        self.seen.iter().map(|(_, s)| s.len()).sum::<u64>() + self.duplicated
+    }
+}
+
+impl DeliveryEvidence {
+    /// Messages acknowledged, warm-up included.
+    pub fn acked_total(&self) -> u64 {
+        self.acked.iter().map(|(_, s)| s.len()).sum()
+    }
+}
+
+/// The delivery accounting of one cell from the evidence of every process that ran part of
+/// it: exactly what one process holding all their clients computes, because it is the same
+/// computation ([`account_group`] per group, then [`worst`]) on the same sets, re-keyed from
+/// global producer ids to dense indexes. Also returns the consumer lag that evidence implies
+/// (acked messages the slowest group did not read, as `Fleet::lag` counts it).
+///
+/// Evidence that cannot come from one run is refused: two shards acknowledging for the same
+/// producer, or shards that disagree on the number of groups.
+pub fn account_shards(parts: &[DeliveryEvidence]) -> Result<(GroupAccount, u64), String> {
+    use std::collections::BTreeMap;
+    let groups = parts.first().map_or(0, |p| p.groups);
+    if let Some(p) = parts.iter().find(|p| p.groups != groups) {
+        return Err(format!(
+            "shard {} had {} consumer groups, shard {} had {groups}",
+            p.shard, p.groups, parts[0].shard
+        ));
+    }
+    // Dense indexes for every producer id that appears anywhere.
+    let mut dense: BTreeMap<u64, usize> = BTreeMap::new();
+    let ids = parts.iter().flat_map(|p| {
+        p.acked.iter().map(|(id, _)| *id).chain(
+            p.members
+                .iter()
+                .flat_map(|m| m.seen.iter().map(|(id, _)| *id)),
+        )
+    });
+    for id in ids {
+        let next = dense.len();
+        dense.entry(id).or_insert(next);
+    }
+    let mut acked = FleetSeqs {
+        by_producer: vec![SeqSet::default(); dense.len()],
+    };
+    let mut acked_by: BTreeMap<u64, u16> = BTreeMap::new();
+    for p in parts {
+        for (id, set) in &p.acked {
+            if let Some(other) = acked_by.insert(*id, p.shard) {
+                return Err(format!(
+                    "producer {id:#x} has acks in the evidence of shard {other} and shard {}",
+                    p.shard
+                ));
+            }
+            acked.by_producer[dense[id]].union_with(set);
+        }
+    }
+    let members: Vec<(usize, MemberDeliveries)> = parts
+        .iter()
+        .flat_map(|p| &p.members)
+        .map(|m| {
+            let mut seen = FleetSeqs {
+                by_producer: vec![SeqSet::default(); dense.len()],
+            };
+            for (id, set) in &m.seen {
+                seen.by_producer[dense[id]].union_with(set);
+            }
+            let reads = MemberDeliveries {
+                seen,
+                duplicated: m.duplicated,
+                reordered: m.reordered,
+                redelivered: m.redelivered,
+                ..MemberDeliveries::default()
+            };
+            (m.group, reads)
+        })
+        .collect();
+    let per_group: Vec<GroupAccount> = (0..groups)
+        .map(|g| {
+            let of_group = members.iter().filter(|(mg, _)| *mg == g).map(|(_, r)| r);
+            account_group(&acked, of_group)
+        })
+        .collect();
+    let acked_total = acked.len();
+    let lag = (0..groups)
+        .map(|g| {
+            let got: u64 = parts
+                .iter()
+                .flat_map(|p| &p.members)
+                .filter(|m| m.group == g)
+                .map(MemberEvidence::consumed)
+                .sum();
+            acked_total.saturating_sub(got)
+        })
+        .max()
+        .unwrap_or(0);
+    Ok((worst(&per_group), lag))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,5 +592,97 @@ mod tests {
         assert_eq!(acct.duplicated, 2);
         let worst = worst(&[acct, GroupAccount { lost: 5, ..acct }]);
         assert_eq!(worst.lost, 5);
+    }
+
+    #[test]
+    fn ranges_round_trip_and_fill_whole_words() {
+        let mut s = SeqSet::default();
+        for seq in (0..300).chain(310..311).chain(400..1000) {
+            s.insert(seq);
+        }
+        assert_eq!(s.ranges(), vec![(0, 299), (310, 310), (400, 999)]);
+        let mut back = SeqSet::default();
+        for (a, b) in s.ranges() {
+            back.insert_range(a, b);
+        }
+        assert_eq!(back.len(), s.len());
+        assert_eq!(back.ranges(), s.ranges());
+        let (base, words) = s.words_from();
+        assert_eq!(SeqSet::from_words(base, words).ranges(), s.ranges());
+        assert!(SeqSet::default().ranges().is_empty());
+        let mut all = SeqSet::default();
+        all.insert_range(0, 127);
+        assert_eq!((all.len(), all.ranges()), (128, vec![(0, 127)]));
+    }
+
+    /// Two shards' evidence, accounted together, gives what one process holding both shards'
+    /// clients gives: the same sets through the same function.
+    #[test]
+    fn shards_account_exactly_like_one_process() {
+        // One process: producers 0 and 1, group 0 with two members, group 1 with one.
+        let mut acked = FleetSeqs::default();
+        for s in 0..100 {
+            acked.insert(0, s);
+            if s != 42 {
+                acked.insert(1, s); // (seq 42 of producer 1 failed)
+            }
+        }
+        let (mut a, mut b, mut c) = (
+            MemberDeliveries::default(),
+            MemberDeliveries::default(),
+            MemberDeliveries::default(),
+        );
+        for s in 0..100 {
+            a.record(0, true, 0, s);
+            if s != 42 {
+                b.record(1, true, 1, s);
+            }
+            if s != 7 {
+                c.record((s % 2) as i32, true, s % 2, s); // lost: 7 (p1); misses producer 0's odd, 1's even
+            }
+        }
+        b.record(1, true, 1, 3); // duplicated
+        a.record(0, true, 0, 99); // duplicated
+        let one = worst(&[account_group(&acked, [&a, &b]), account_group(&acked, [&c])]);
+        // Shard 1 holds producer 1 and member b, shard 0 the rest; any key works as long as
+        // acks and reads agree on it.
+        let p1 = 1u64 << 16;
+        let rekey = |m: &MemberDeliveries, g: usize, i: usize| {
+            let mut e = MemberEvidence::of(g, i, m);
+            for (id, _) in e.seen.iter_mut() {
+                if *id == 1 {
+                    *id = p1;
+                }
+            }
+            e
+        };
+        let shard0 = DeliveryEvidence {
+            shard: 0,
+            groups: 2,
+            acked: vec![(0, acked.by_producer[0].clone())],
+            members: vec![rekey(&a, 0, 0), rekey(&c, 1, 0)],
+        };
+        let shard1 = DeliveryEvidence {
+            shard: 1,
+            groups: 2,
+            acked: vec![(p1, acked.by_producer[1].clone())],
+            members: vec![rekey(&b, 0, 0)],
+        };
+        let (merged, lag) = account_shards(&[shard0.clone(), shard1.clone()]).unwrap();
+        assert_eq!(merged, one);
+        assert!(merged.lost > 0 && merged.duplicated == 2, "{merged:?}");
+        assert_eq!(lag, 199 - c.seen.len());
+        // Order of the shards does not matter; evidence that cannot be one run is refused.
+        assert_eq!(
+            account_shards(&[shard1.clone(), shard0.clone()]).unwrap().0,
+            one
+        );
+        let twice = account_shards(&[shard0.clone(), shard0.clone()]).unwrap_err();
+        assert!(twice.contains("shard 0 and shard 0"), "{twice}");
+        let other = DeliveryEvidence {
+            groups: 1,
+            ..shard1
+        };
+        assert!(account_shards(&[shard0, other]).is_err());
     }
 }

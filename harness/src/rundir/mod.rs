@@ -8,12 +8,14 @@
 //! timeseries.csv         one row per interval per cell run (TimeseriesRow)
 //! topics.txt             every topic kbench created, fsynced before it is written to
 //! summary.md, charts/    rendered from the files above (report::render_run)
-//! cells/<id>/            publish.hlog, e2e.hlog, members.json, faults.json of pass 1;
+//! cells/<id>/            publish.hlog, e2e.hlog, members.json, faults.json, delivery.json
+//!                        (the delivery evidence, `delivery.rs`) of pass 1;
 //!   repeat-<r>/          the same for later passes (`--repeat`); probe-<n>/ for find-max
 //! findmax.csv, findmax-summary.csv                    find-max's probes and answers
 //! versus.csv, ratios.csv, cpu-threads.csv, versus.md, versus.png, raw/   kbench versus
 //! ```
 
+pub mod delivery;
 pub mod hlog;
 pub mod manifest;
 pub mod read;
@@ -48,7 +50,7 @@ pub const VERSUS_THREADS: &str = "cpu-threads.csv";
 pub const VERSUS_MD: &str = "versus.md";
 pub const VERSUS_PNG: &str = "versus.png";
 const CELLS: &str = "cells";
-const MEMBERS: &str = "members.json";
+pub const MEMBERS: &str = "members.json";
 pub const FAULTS: &str = "faults.json";
 
 /// Where one run of a cell keeps its own files: `cells/<id>/` for the first pass,
@@ -254,6 +256,8 @@ pub struct CellRecord<'a> {
     pub start_unix: f64,
     pub members: &'a [MemberReport],
     pub faults: &'a [FaultOutcome],
+    /// The cell's delivery evidence (`delivery.json`), when it has one.
+    pub delivery: Option<&'a crate::metrics::delivery::DeliveryEvidence>,
 }
 
 fn write_cell_files(
@@ -273,6 +277,9 @@ fn write_cell_files(
         .map(|m| serde_json::json!({"group": m.group, "member": m.member, "partitions": m.partitions, "consumed": m.consumed, "idle": m.idle()}))
         .collect();
     write_atomic(&dir.join(MEMBERS), &serde_json::to_vec_pretty(&members)?)?;
+    if let Some(e) = outcome.delivery {
+        write_atomic(&dir.join(delivery::DELIVERY), &delivery::render(e))?;
+    }
     if !outcome.faults.is_empty() {
         write_atomic(
             &dir.join(FAULTS),

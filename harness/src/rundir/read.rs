@@ -307,7 +307,7 @@ pub fn measured_from_log(bytes: &[u8]) -> Result<Histogram<u64>, String> {
 
 /// Standard base64 (with or without padding). Hand-written so the reader needs no dependency
 /// beyond `hdrhistogram`, which decodes internally but does not export its decoder.
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
     fn val(c: u8) -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => c - b'A',

@@ -12,7 +12,7 @@ use crate::fault::{FaultEvent, FaultRunner, FaultSetup, Target};
 use crate::fleet::{Fleet, FleetPlan, MemberReport};
 use crate::metrics::cell::{CellSummary, Phase};
 use crate::metrics::cpu::{CpuSample, CpuUse};
-use crate::metrics::delivery::GroupAccount;
+use crate::metrics::delivery::{DeliveryEvidence, GroupAccount};
 use crate::metrics::{CellEnd, CellMetrics, Clock};
 use crate::rundir::RunDir;
 use crate::scenario::{CellSpec, StartFrom};
@@ -39,6 +39,8 @@ pub struct CellOutcome {
     pub start_unix: f64,
     /// Lost, duplicated, reordered (worst group).
     pub delivery: GroupAccount,
+    /// What `delivery` was computed from (`cells/<id>/delivery.json`).
+    pub evidence: DeliveryEvidence,
     /// The cell's faults and their impact (empty without `[[fault]]`).
     pub faults: Vec<FaultOutcome>,
     /// A distributed run's shard: what the shards agreed on; `None` in one process.
@@ -266,6 +268,7 @@ pub(super) fn run_on_topic(
         members: report.members,
         start_unix,
         delivery: report.delivery,
+        evidence: report.evidence,
         faults,
         distributed: None,
     })

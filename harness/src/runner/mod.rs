@@ -226,6 +226,7 @@ fn record_cell(
         start_unix: outcome.start_unix,
         members: &outcome.members,
         faults: &outcome.faults,
+        delivery: Some(&outcome.evidence),
     };
     let behind = report::model::cluster_fell_behind(&row)
         .map(|share| report::model::fell_behind_text(&row, share));
