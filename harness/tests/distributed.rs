@@ -238,6 +238,56 @@ fn three_shards_offer_exactly_the_scenarios_load() {
         assert_eq!(m["shard"]["index"], i as u64);
         assert_eq!(m["shard"]["count"], 3);
     }
+    // One exact report from the three: totals are the scenario's, delivery is accounted
+    // across shards (each shard's member read other shards' producers), and the merged
+    // end-to-end histogram holds every consumed message.
+    let merged = dir.path().join("merged");
+    let mut args = vec!["merge".to_string(), merged.to_str().unwrap().to_string()];
+    args.extend(
+        shards
+            .iter()
+            .map(|s| s.run_dir().to_str().unwrap().to_string()),
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_kbench"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut csv = csv::Reader::from_path(merged.join("results.csv")).unwrap();
+    let headers = csv.headers().unwrap().clone();
+    let rows: Vec<std::collections::HashMap<String, String>> = csv
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        for (k, want) in [("offered", 3000), ("acked", 3000), ("consumed", 3000)] {
+            assert_eq!(num(r, k), want, "merged {k} of {}", r["cell"]);
+        }
+        for k in ["lost", "duplicated", "failed", "producers"] {
+            let want = if k == "producers" { 3 } else { 0 };
+            assert_eq!(num(r, k), want, "merged {k} of {}", r["cell"]);
+        }
+        let hlog = merged.join("cells").join(&r["cell"]).join("e2e.hlog");
+        let intervals = kbench::rundir::hlog::parse(&std::fs::read(&hlog).unwrap())
+            .unwrap()
+            .1;
+        let count: u64 = intervals.iter().map(|i| i.histogram.len()).sum();
+        assert_eq!(count, 3000, "{}: e2e histogram count = consumed", r["cell"]);
+    }
 }
 
 #[test]
