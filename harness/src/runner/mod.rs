@@ -58,6 +58,24 @@ pub fn run_scenario(
             .into());
         }
     }
+    // Auto-creation needs a cluster that does it; a chosen partition must exist on an
+    // existing or auto-created topic too (created topics are checked when the scenario is
+    // read). Before the first cell, so no cell runs half a sweep.
+    let auto = scenario
+        .cells
+        .iter()
+        .any(|c| c.topic.create == crate::scenario::TopicCreate::Auto);
+    let facts = auto.then(|| session.cluster_facts());
+    if let Some(f) = facts {
+        crate::scenario::validate_auto_create_against_cluster(scenario, f.auto_create_enabled())?;
+    }
+    crate::scenario::validate_chosen_against_cluster(scenario, |c| match &c.topic.existing {
+        Some(t) => Some(session.describe(t).ok()??.partitions),
+        None if c.topic.create == crate::scenario::TopicCreate::Auto => {
+            facts.and_then(|f| f.auto_create_partitions())
+        }
+        None => None,
+    })?;
     let fault_target = if scenario.cells.iter().any(|c| !c.faults.is_empty()) {
         let ids = crate::cluster::admin::broker_ids(
             session.access(),
@@ -153,6 +171,7 @@ pub fn run_scenario(
             idle_members: outcome.members.iter().filter(|m| m.idle()).count(),
             delivery: outcome.delivery,
             faults: &outcome.faults,
+            origin: outcome.origin,
         };
         let row = ResultRow::new(cell, &outcome.summary, &facts);
         let series = outcome
