@@ -419,8 +419,13 @@ fn three_by_three_sweep_with_repeats() {
     ] {
         assert!(files.iter().any(|f| f == want), "{want} missing: {files:?}");
     }
-    // 9 cells x 3 repeats of time series + 2 per-cell + 3 families x 2 axes + 2 x (1 + 2).
-    assert_eq!(files.len(), 27 + 2 + 6 + 6, "{files:?}");
+    // 9 cells x 3 repeats of time series + 2 per-cell + 3 families x 2 axes + 2 x (1 + 2)
+    // + 9 per-partition (one per cell; no placement axis swept, so no partitions-by-*).
+    assert!(files
+        .iter()
+        .any(|f| f == "partitions-acks-all_partitions-24.png"));
+    assert!(!files.iter().any(|f| f.starts_with("partitions-by-")));
+    assert_eq!(files.len(), 27 + 2 + 6 + 6 + 9, "{files:?}");
     for f in &files {
         check_png(&dir.join("charts").join(f));
     }
