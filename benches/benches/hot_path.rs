@@ -356,6 +356,7 @@ fn csv_rows(c: &mut Criterion) {
         idle_members: 0,
         delivery: GroupAccount::default(),
         faults: &[],
+        origin: Default::default(),
     };
     let rows: Vec<ResultRow> = (0..50)
         .map(|i| {

@@ -584,3 +584,36 @@ fn the_secure_file_mounts_the_certs_and_makes_both_users_without_a_command_line(
         "a project name of its own, so it never replaces the plain compose cluster"
     );
 }
+
+/// `docker-compose.auto-create.yml` is an override of `docker-compose.yml` that turns topic
+/// auto-creation on, as `kbench cluster up --broker-prop auto.create.topics.enable=true` does:
+/// that one variable on every node, nothing else (so the rest stays in step by construction).
+#[test]
+fn the_auto_create_override_changes_only_auto_creation_on_every_node() {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docker-compose.auto-create.yml"
+    );
+    let overrides = nodes(file);
+    let base: Vec<String> = nodes(COMPOSE_FILE).into_iter().map(|n| n.service).collect();
+    let services: Vec<String> = overrides.iter().map(|n| n.service.clone()).collect();
+    assert_eq!(
+        services, base,
+        "the override names every node of {COMPOSE_FILE}"
+    );
+    let var = env_var("auto.create.topics.enable");
+    for node in &overrides {
+        let keys: Vec<&str> = node
+            .spec
+            .as_mapping()
+            .map(|m| m.keys().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["environment"], "service {}", node.service);
+        assert_eq!(
+            node.env.iter().collect::<Vec<_>>(),
+            [(&var, &"true".to_string())],
+            "service {}",
+            node.service
+        );
+    }
+}

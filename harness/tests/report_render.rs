@@ -96,6 +96,7 @@ fn one_cell_real_run() {
         files,
         vec![
             "latency-by-cell.png",
+            "partitions-base.png",
             "spectrum-e2e.png",
             "spectrum-publish.png",
             "throughput-by-cell.png",
@@ -145,6 +146,8 @@ fn two_axis_real_sweep_with_flagged_cells() {
         "latency-by-cell.png",
         "timeseries/acks-1_partitions-1.png",
         "timeseries/acks-all_partitions-3.png",
+        "partitions-acks-1_partitions-1.png",
+        "partitions-acks-all_partitions-3.png",
     ] {
         assert!(files.iter().any(|f| f == want), "{want} missing: {files:?}");
     }
@@ -416,8 +419,13 @@ fn three_by_three_sweep_with_repeats() {
     ] {
         assert!(files.iter().any(|f| f == want), "{want} missing: {files:?}");
     }
-    // 9 cells x 3 repeats of time series + 2 per-cell + 3 families x 2 axes + 2 x (1 + 2).
-    assert_eq!(files.len(), 27 + 2 + 6 + 6, "{files:?}");
+    // 9 cells x 3 repeats of time series + 2 per-cell + 3 families x 2 axes + 2 x (1 + 2)
+    // + 9 per-partition (one per cell; no placement axis swept, so no partitions-by-*).
+    assert!(files
+        .iter()
+        .any(|f| f == "partitions-acks-all_partitions-24.png"));
+    assert!(!files.iter().any(|f| f.starts_with("partitions-by-")));
+    assert_eq!(files.len(), 27 + 2 + 6 + 6 + 9, "{files:?}");
     for f in &files {
         check_png(&dir.join("charts").join(f));
     }
@@ -627,7 +635,7 @@ fn render_run_is_callable_from_the_runner() {
     let (_t, dir) = fixture_copy("smoke");
     let o = kbench::report::render_run(&dir).unwrap();
     assert_eq!(o.summary, dir.join("summary.md"));
-    assert_eq!(o.charts.len(), 5);
+    assert_eq!(o.charts.len(), 6);
     assert!(o.charts.iter().all(|c| dir.join(&c.path).is_file()));
     assert!(o.terminal.starts_with("summary: "), "{}", o.terminal);
 }

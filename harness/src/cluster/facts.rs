@@ -85,6 +85,34 @@ impl ClusterFacts {
         self.brokers.iter().map(|b| b.id).collect()
     }
 
+    /// Whether the cluster auto-creates topics: `Some(false)` when some broker says it does not
+    /// (a write may reach any of them), `Some(true)` when every broker says it does, `None`
+    /// when not every broker answered.
+    pub fn auto_create_enabled(&self) -> Option<bool> {
+        let said: Vec<Option<bool>> = self
+            .brokers
+            .iter()
+            .map(|b| b.auto_create_topics_enable)
+            .collect();
+        if said.contains(&Some(false)) {
+            Some(false)
+        } else if !said.is_empty() && said.iter().all(|s| *s == Some(true)) {
+            Some(true)
+        } else {
+            None
+        }
+    }
+
+    /// The partition count an auto-created topic gets: every broker's `num.partitions`, when
+    /// they agree (the controller applies the receiving broker's default).
+    pub fn auto_create_partitions(&self) -> Option<i32> {
+        let first = self.brokers.first()?.num_partitions?;
+        self.brokers
+            .iter()
+            .all(|b| b.num_partitions == Some(first))
+            .then_some(first)
+    }
+
     /// One line when some broker would create a topic that is written to before it exists:
     /// with which shape, and that kbench creates its own. `None` when no broker says so.
     pub fn auto_create_warning(&self) -> Option<String> {
@@ -381,6 +409,36 @@ mod tests {
             ("log.dirs", Some("/tmp")),
         ]);
         b
+    }
+
+    #[test]
+    fn auto_creation_is_on_only_when_every_broker_says_so() {
+        let broker = |id, on: Option<bool>, n: Option<i32>| BrokerFacts {
+            id,
+            auto_create_topics_enable: on,
+            num_partitions: n,
+            ..BrokerFacts::default()
+        };
+        let facts = |b: Vec<BrokerFacts>| ClusterFacts {
+            brokers: b,
+            ..ClusterFacts::default()
+        };
+        let on = facts(vec![
+            broker(1, Some(true), Some(1)),
+            broker(2, Some(true), Some(1)),
+        ]);
+        assert_eq!(on.auto_create_enabled(), Some(true));
+        assert_eq!(on.auto_create_partitions(), Some(1));
+        let one_off = facts(vec![
+            broker(1, Some(true), Some(1)),
+            broker(2, Some(false), Some(3)),
+        ]);
+        assert_eq!(one_off.auto_create_enabled(), Some(false));
+        assert_eq!(one_off.auto_create_partitions(), None);
+        let unknown = facts(vec![broker(1, Some(true), None), broker(2, None, None)]);
+        assert_eq!(unknown.auto_create_enabled(), None);
+        assert_eq!(unknown.auto_create_partitions(), None);
+        assert_eq!(facts(vec![]).auto_create_enabled(), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! each on its own thread; the rest is per-message arithmetic (pacing, keys, payloads,
 //! partition choice) with no I/O.
 pub mod consumer;
+pub mod first_write;
 pub mod keys;
 pub mod opaque;
 pub mod pacing;

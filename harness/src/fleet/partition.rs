@@ -155,7 +155,7 @@ pub fn fnv1a_partition(key: &[u8], partitions: i32) -> i32 {
 /// sticky), and the partitioners kbench applies itself ([`KbenchChooser`]). With `Some`
 /// partitions below 1 the answer is 0.
 pub fn librdkafka_partition(
-    partitioner: Partitioner,
+    partitioner: &Partitioner,
     key: Option<&[u8]>,
     partitions: i32,
 ) -> Option<i32> {
@@ -171,7 +171,8 @@ pub fn librdkafka_partition(
         | Partitioner::ExplicitPerProducer
         | Partitioner::ExplicitByIndex
         | Partitioner::RoundRobin
-        | Partitioner::Random => None,
+        | Partitioner::Random
+        | Partitioner::Chosen(_) => None,
     }
 }
 
@@ -198,6 +199,8 @@ enum Rule {
     RoundRobin { next: i32, partitions: i32 },
     /// Uniform over `0..partitions`.
     Random { rng: SmallRng, partitions: i32 },
+    /// The chosen partitions in turn (never empty).
+    Chosen { list: Vec<i32>, next: usize },
 }
 
 impl KbenchChooser {
@@ -206,7 +209,7 @@ impl KbenchChooser {
     /// own seed.
     ///
     /// With `partitions < 1` it always answers `None`: there is no valid partition to name.
-    pub fn new(p: Partitioner, producer_index: usize, partitions: i32, seed: u64) -> Self {
+    pub fn new(p: &Partitioner, producer_index: usize, partitions: i32, seed: u64) -> Self {
         let rule = if partitions < 1 {
             Rule::Client
         } else {
@@ -225,6 +228,20 @@ impl KbenchChooser {
                     rng: SmallRng::seed_from_u64(seed),
                     partitions,
                 },
+                // The scenario checks the list against the topic before any load; a partition
+                // missing all the same is left out here, never sent to (librdkafka would fail
+                // every such send with an unknown partition).
+                Partitioner::Chosen(list) => {
+                    let list: Vec<i32> = list.iter().copied().filter(|&c| c < partitions).collect();
+                    if list.is_empty() {
+                        Rule::Client
+                    } else {
+                        Rule::Chosen {
+                            next: producer_index % list.len(),
+                            list,
+                        }
+                    }
+                }
                 Partitioner::Murmur2
                 | Partitioner::Murmur2Random
                 | Partitioner::Consistent
@@ -252,6 +269,15 @@ impl KbenchChooser {
                 Some(p)
             }
             Rule::Random { rng, partitions } => Some(rng.gen_range(0..*partitions)),
+            Rule::Chosen { list, next } => {
+                let p = list[*next];
+                *next = if *next + 1 >= list.len() {
+                    0
+                } else {
+                    *next + 1
+                };
+                Some(p)
+            }
         }
     }
 
@@ -455,44 +481,44 @@ mod tests {
     #[test]
     fn librdkafka_partition_follows_the_null_and_empty_key_rules() {
         let k = Some(&b"key-100"[..]);
-        assert_eq!(librdkafka_partition(Partitioner::Murmur2, k, 6), Some(4));
+        assert_eq!(librdkafka_partition(&Partitioner::Murmur2, k, 6), Some(4));
         assert_eq!(
-            librdkafka_partition(Partitioner::Murmur2Random, k, 24),
+            librdkafka_partition(&Partitioner::Murmur2Random, k, 24),
             Some(22)
         );
         assert_eq!(
-            librdkafka_partition(Partitioner::Fnv1a, k, 6),
+            librdkafka_partition(&Partitioner::Fnv1a, k, 6),
             Some(fnv1a_partition(b"key-100", 6))
         );
         assert_eq!(
-            librdkafka_partition(Partitioner::Consistent, k, 6),
+            librdkafka_partition(&Partitioner::Consistent, k, 6),
             Some(crc32_partition(b"key-100", 6))
         );
         // Null keys: sticky, whatever the partitioner.
         for p in Partitioner::ALL {
-            assert_eq!(librdkafka_partition(p, None, 6), None, "{p:?}");
+            assert_eq!(librdkafka_partition(&p, None, 6), None, "{p:?}");
         }
         // Empty keys: hashed, except under consistent_random.
         assert_eq!(
-            librdkafka_partition(Partitioner::Consistent, Some(b""), 6),
+            librdkafka_partition(&Partitioner::Consistent, Some(b""), 6),
             Some(0)
         );
         assert_eq!(
-            librdkafka_partition(Partitioner::ConsistentRandom, Some(b""), 6),
+            librdkafka_partition(&Partitioner::ConsistentRandom, Some(b""), 6),
             None
         );
         assert_eq!(
-            librdkafka_partition(Partitioner::Murmur2, Some(b""), 6),
+            librdkafka_partition(&Partitioner::Murmur2, Some(b""), 6),
             Some(to_positive(0x106e_08d9) % 6)
         );
-        assert_eq!(librdkafka_partition(Partitioner::Sticky, k, 6), None);
-        assert_eq!(librdkafka_partition(Partitioner::Random, k, 6), None);
+        assert_eq!(librdkafka_partition(&Partitioner::Sticky, k, 6), None);
+        assert_eq!(librdkafka_partition(&Partitioner::Random, k, 6), None);
     }
 
     #[test]
     fn chooser_leaves_client_partitioners_to_librdkafka() {
         for p in Partitioner::ALL {
-            let mut c = KbenchChooser::new(p, 3, 6, 1);
+            let mut c = KbenchChooser::new(&p, 3, 6, 1);
             assert_eq!(c.is_explicit(), p.librdkafka_name().is_none(), "{p:?}");
             assert_eq!(c.next(0).is_some(), p.librdkafka_name().is_none(), "{p:?}");
         }
@@ -500,9 +526,9 @@ mod tests {
 
     #[test]
     fn chooser_explicit_per_producer_and_by_index() {
-        let mut c = KbenchChooser::new(Partitioner::ExplicitPerProducer, 7, 6, 0);
+        let mut c = KbenchChooser::new(&Partitioner::ExplicitPerProducer, 7, 6, 0);
         assert!((0..10).all(|seq| c.next(seq) == Some(1)));
-        let mut c = KbenchChooser::new(Partitioner::ExplicitByIndex, 7, 6, 0);
+        let mut c = KbenchChooser::new(&Partitioner::ExplicitByIndex, 7, 6, 0);
         let got: Vec<_> = (0..8).map(|seq| c.next(seq).unwrap_or(-1)).collect();
         assert_eq!(got, [0, 1, 2, 3, 4, 5, 0, 1]);
         assert_eq!(c.next(u64::MAX), Some((u64::MAX % 6) as i32));
@@ -510,17 +536,17 @@ mod tests {
 
     #[test]
     fn chooser_round_robin_cycles_from_the_producer_offset() {
-        let mut c = KbenchChooser::new(Partitioner::RoundRobin, 4, 6, 0);
+        let mut c = KbenchChooser::new(&Partitioner::RoundRobin, 4, 6, 0);
         let got: Vec<_> = (0..8).map(|seq| c.next(seq).unwrap_or(-1)).collect();
         assert_eq!(got, [4, 5, 0, 1, 2, 3, 4, 5]);
-        let mut one = KbenchChooser::new(Partitioner::RoundRobin, 0, 1, 0);
+        let mut one = KbenchChooser::new(&Partitioner::RoundRobin, 0, 1, 0);
         assert!((0..5).all(|seq| one.next(seq) == Some(0)));
     }
 
     #[test]
     fn chooser_random_is_uniform_and_deterministic() {
-        let mut a = KbenchChooser::new(Partitioner::Random, 0, 6, 42);
-        let mut b = KbenchChooser::new(Partitioner::Random, 0, 6, 42);
+        let mut a = KbenchChooser::new(&Partitioner::Random, 0, 6, 42);
+        let mut b = KbenchChooser::new(&Partitioner::Random, 0, 6, 42);
         let mut counts = [0u32; 6];
         for seq in 0..60_000 {
             let p = a.next(seq).unwrap_or(-1);
@@ -535,9 +561,23 @@ mod tests {
     }
 
     #[test]
+    fn chooser_chosen_cycles_the_list_from_the_producer_offset() {
+        let mut one = KbenchChooser::new(&Partitioner::Chosen(vec![3]), 5, 6, 0);
+        assert!((0..10).all(|seq| one.next(seq) == Some(3)));
+        assert!(one.is_explicit());
+        let mut two = KbenchChooser::new(&Partitioner::Chosen(vec![0, 2]), 1, 6, 0);
+        let got: Vec<_> = (0..5).map(|seq| two.next(seq).unwrap_or(-1)).collect();
+        assert_eq!(got, [2, 0, 2, 0, 2]);
+        // A partition the topic lacks is never named (the scenario refuses it before).
+        let mut gone = KbenchChooser::new(&Partitioner::Chosen(vec![1, 7]), 0, 6, 0);
+        assert!((0..4).all(|seq| gone.next(seq) == Some(1)));
+        assert!(!KbenchChooser::new(&Partitioner::Chosen(vec![9]), 0, 6, 0).is_explicit());
+    }
+
+    #[test]
     fn chooser_without_partitions_answers_none() {
         for p in Partitioner::ALL {
-            let mut c = KbenchChooser::new(p, 0, 0, 0);
+            let mut c = KbenchChooser::new(&p, 0, 0, 0);
             assert_eq!(c.next(0), None, "{p:?}");
             assert!(!c.is_explicit());
         }

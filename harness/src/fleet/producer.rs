@@ -273,7 +273,7 @@ pub fn run(
     let tag = DeliveryTag::new(schedule, plan.clock);
     let mut keys = plan.keys.clone();
     let mut payloads = plan.payloads.clone();
-    let mut chooser = KbenchChooser::new(spec.partitioner, plan.index, plan.partitions, plan.seed);
+    let mut chooser = KbenchChooser::new(&spec.partitioner, plan.index, plan.partitions, plan.seed);
     let warmup_end_ns = plan.clock.ns(plan.warmup_end);
     let mut seq: u64 = 0;
     let mut since_poll = 0u32;

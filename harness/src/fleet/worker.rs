@@ -479,8 +479,22 @@ impl Fleet {
                 .set("group.id", &group_id)
                 .set("log_level", "3")
                 .create()?;
-            c.commit(&ends, CommitMode::Sync)
-                .map_err(|e| anyhow!("committing the start offsets of group {group_id}: {e}"))?;
+            // The first group of a fresh cluster finds __consumer_offsets still being made
+            // (NotCoordinator, CoordinatorLoadInProgress): those pass within seconds.
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                match c.commit(&ends, CommitMode::Sync) {
+                    Ok(()) => break,
+                    Err(e) if std::time::Instant::now() < deadline && coordinator_not_ready(&e) => {
+                        std::thread::sleep(Duration::from_millis(200))
+                    }
+                    Err(e) => {
+                        return Err(anyhow!(
+                            "committing the start offsets of group {group_id}: {e}"
+                        ))
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -575,4 +589,13 @@ impl Drop for Fleet {
     fn drop(&mut self) {
         self.stop_all();
     }
+}
+
+/// A commit refused because the group's coordinator is not ready yet (retriable).
+fn coordinator_not_ready(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(C::NotCoordinator | C::CoordinatorLoadInProgress | C::CoordinatorNotAvailable)
+    )
 }

@@ -31,7 +31,7 @@ pub struct RenderOutcome {
 /// naming it; a chart that fails to draw is a warning and the rest are still written.
 pub fn render_run(run_dir: &Path) -> Result<RenderOutcome, RunDirError> {
     use crate::metrics::cell::LatencyKind;
-    use chart::{cells, spectrum, sweep, timeseries, ChartFile, ChartKind, Rendered};
+    use chart::{cells, partitions, spectrum, sweep, timeseries, ChartFile, ChartKind, Rendered};
 
     let data = read::load(run_dir)?;
     let model = model::RunModel::build(&data);
@@ -67,6 +67,7 @@ pub fn render_run(run_dir: &Path) -> Result<RenderOutcome, RunDirError> {
             |p| cells::latency(&model, p),
         );
         sweep::render(&model, run_dir, &mut out);
+        partitions::render(&model, run_dir, &mut out);
         for (kind, curves) in &spectra {
             spectrum::render(&model, *kind, curves, run_dir, &mut out);
         }

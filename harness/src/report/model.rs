@@ -78,6 +78,15 @@ pub struct CellAgg {
     /// Acked messages' partition skew (busiest over mean) and its coefficient of variation.
     pub acked_skew: Stat,
     pub acked_skew_cv: Stat,
+    /// Measured messages acked per partition, summed over repetitions (empty: a run
+    /// directory from before the column, or nothing acked anywhere).
+    pub acked_per_partition: Vec<u64>,
+    /// Measured messages consumed per partition, summed over repetitions and over groups.
+    pub consumed_per_partition: Vec<u64>,
+    /// Consumer groups (each one consumes every message).
+    pub groups: usize,
+    /// `[topic] create = "auto"`: what the broker made (first repetition's row).
+    pub auto_created: Option<AutoCreated>,
     /// A repetition in which the cluster did not keep up with the offered rate (no kbench
     /// flag), in words.
     pub fell_behind: Option<String>,
@@ -103,6 +112,16 @@ impl CellAgg {
             self.id.clone()
         }
     }
+}
+
+/// A topic the broker made on the first write (`topic_created = broker`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoCreated {
+    pub topic: String,
+    pub partitions: i32,
+    pub replication_factor: i32,
+    /// From the first write to its ack, ms, over the repetitions.
+    pub first_ack_ms: Stat,
 }
 
 /// A swept axis and its values, in scenario order, restricted to values present in the run.
@@ -304,10 +323,41 @@ fn aggregate(rows: &[&ResultRow]) -> CellAgg {
         message_size: first.message_size.clone(),
         acked_skew: stat_of(rows, |r| r.acked_skew_max_mean),
         acked_skew_cv: stat_of(rows, |r| r.acked_skew_cv),
+        acked_per_partition: sum_lists(rows.iter().map(|r| r.acked_per_partition.as_str())),
+        consumed_per_partition: sum_lists(rows.iter().map(|r| r.consumed_per_partition.as_str())),
+        groups: first.groups,
+        auto_created: (first.topic_created == "broker").then(|| AutoCreated {
+            topic: first.topic.clone(),
+            partitions: first.partitions,
+            replication_factor: first.replication_factor,
+            first_ack_ms: stat_of(rows, |r| r.auto_create_first_ack_ms.unwrap_or(0.0)),
+        }),
         fell_behind: rows
             .iter()
             .find_map(|r| cluster_fell_behind(r).map(|share| fell_behind_text(r, share))),
     }
+}
+
+/// Per-partition count lists (`p0;p1;...`) added element by element; a list that does not
+/// parse counts as absent (the chart is then drawn from the others, or not at all).
+fn sum_lists<'a>(lists: impl Iterator<Item = &'a str>) -> Vec<u64> {
+    let mut out: Vec<u64> = Vec::new();
+    for l in lists.filter(|l| !l.is_empty()) {
+        let Ok(counts) = l
+            .split(';')
+            .map(str::parse::<u64>)
+            .collect::<Result<Vec<_>, _>>()
+        else {
+            continue;
+        };
+        if out.len() < counts.len() {
+            out.resize(counts.len(), 0);
+        }
+        for (o, c) in out.iter_mut().zip(counts) {
+            *o += c;
+        }
+    }
+    out
 }
 
 impl RunModel {
@@ -556,6 +606,10 @@ mod tests {
             message_size: "100".into(),
             acked_skew: Stat::default(),
             acked_skew_cv: Stat::default(),
+            acked_per_partition: vec![],
+            consumed_per_partition: vec![],
+            groups: 1,
+            auto_created: None,
             fell_behind: None,
         }
     }

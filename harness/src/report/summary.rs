@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::chart::{ChartFile, ChartKind};
-use super::model::{flag_reason, CellAgg, Metric, Pct, RunModel, Stat};
+use super::model::{flag_reason, AutoCreated, CellAgg, Metric, Pct, RunModel, Stat};
 
 /// The objectives a best cell is named for.
 const OBJECTIVES: [(Metric, &str); 3] = [
@@ -131,7 +131,8 @@ pub fn markdown(model: &RunModel, charts: &[ChartFile], notes: &[String]) -> Str
     cells_section(&mut s, model, charts);
     flagged_section(&mut s, model);
     behind_section(&mut s, model);
-    skew_section(&mut s, model);
+    auto_create_section(&mut s, model);
+    skew_section(&mut s, model, charts);
     charts_section(&mut s, charts);
     if !notes.is_empty() {
         let _ = writeln!(s, "## Notes\n");
@@ -248,7 +249,7 @@ fn cells_section(s: &mut String, model: &RunModel, charts: &[ChartFile]) {
 }
 
 /// How evenly each cell's acks spread over its partitions (what partitioners and keys do).
-fn skew_section(s: &mut String, model: &RunModel) {
+fn skew_section(s: &mut String, model: &RunModel, charts: &[ChartFile]) {
     let cells: Vec<&CellAgg> = model
         .cells
         .iter()
@@ -266,10 +267,46 @@ fn skew_section(s: &mut String, model: &RunModel) {
     );
     let _ = writeln!(s, "| cell | busiest / mean | CV |\n|---|---:|---:|");
     for c in cells {
+        // The cell links to its per-partition chart when there is one.
+        let chart = charts
+            .iter()
+            .find(|f| f.kind == ChartKind::Partitions && f.cell.as_deref() == Some(&c.id));
+        let name = match chart {
+            Some(f) => format!("[`{}`]({})", c.id, link(&f.path)),
+            None => format!("`{}`", c.id),
+        };
         let _ = writeln!(
             s,
-            "| `{}` | {:.2} | {:.2} |",
-            c.id, c.acked_skew.median, c.acked_skew_cv.median
+            "| {name} | {:.2} | {:.2} |",
+            c.acked_skew.median, c.acked_skew_cv.median
+        );
+    }
+}
+
+/// `[topic] create = "auto"` cells: what the broker made, in words (the point of such a cell
+/// is the shape nobody asked for).
+fn auto_create_section(s: &mut String, model: &RunModel) {
+    let made: Vec<(&CellAgg, &AutoCreated)> = model
+        .cells
+        .iter()
+        .filter_map(|c| c.auto_created.as_ref().map(|a| (c, a)))
+        .collect();
+    if made.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## Topic auto-creation\n");
+    let _ = writeln!(
+        s,
+        "kbench did not create these topics: it wrote to them before they existed and the broker \
+         made them (`auto.create.topics.enable`), with its own `num.partitions` and \
+         `default.replication.factor`, whatever a scenario would have asked for.\n"
+    );
+    for (c, a) in made {
+        let _ = writeln!(
+            s,
+            "- `{}`: the broker made a {}-partition topic with RF {}; the first write was acked \
+             after {:.0} ms.",
+            c.id, a.partitions, a.replication_factor, a.first_ack_ms.median
         );
     }
 }
@@ -329,7 +366,11 @@ fn charts_section(s: &mut String, charts: &[ChartFile]) {
         return;
     }
     let _ = writeln!(s, "## Charts\n");
-    for f in charts.iter().filter(|f| f.kind != ChartKind::Timeseries) {
+    // Per-cell charts are linked from their tables (cells, partition skew), not listed here.
+    let per_cell = |f: &&ChartFile| {
+        f.kind == ChartKind::Timeseries || (f.kind == ChartKind::Partitions && f.cell.is_some())
+    };
+    for f in charts.iter().filter(|f| !per_cell(f)) {
         let _ = writeln!(s, "- [{}]({})", f.title, link(&f.path));
     }
     let series: Vec<String> = charts

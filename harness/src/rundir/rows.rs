@@ -25,6 +25,12 @@ pub struct ResultRow {
     pub topic: String,
     pub partitions: i32,
     pub replication_factor: i32,
+    /// Who made the topic: `kbench` (with the scenario's shape), `broker` (auto-created by the
+    /// first write, `[topic] create = "auto"`: `partitions` and `replication_factor` are then
+    /// what the broker made), `existing` (`[topic] existing`).
+    pub topic_created: String,
+    /// `create = "auto"`: from the first write to the topic (before it existed) to its ack, ms.
+    pub auto_create_first_ack_ms: Option<f64>,
     pub producers: usize,
     pub rate: String,
     pub message_size: String,
@@ -130,6 +136,29 @@ pub struct CellFacts<'a> {
     pub idle_members: usize,
     pub delivery: GroupAccount,
     pub faults: &'a [FaultOutcome],
+    pub origin: TopicOrigin,
+}
+
+/// Who made a cell's topic (the `topic_created` column).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum TopicOrigin {
+    /// Created by kbench with the scenario's shape.
+    #[default]
+    Kbench,
+    /// Made by the broker on the first write; the time from that write to its ack.
+    Broker { first_ack: std::time::Duration },
+    /// `[topic] existing`: someone else's.
+    Existing,
+}
+
+impl TopicOrigin {
+    pub fn name(self) -> &'static str {
+        match self {
+            TopicOrigin::Kbench => "kbench",
+            TopicOrigin::Broker { .. } => "broker",
+            TopicOrigin::Existing => "existing",
+        }
+    }
 }
 
 fn size_text(s: &MessageSize) -> String {
@@ -173,6 +202,11 @@ impl ResultRow {
             topic: facts.topic.to_string(),
             partitions: facts.partitions,
             replication_factor: facts.replication_factor,
+            topic_created: facts.origin.name().to_string(),
+            auto_create_first_ack_ms: match facts.origin {
+                TopicOrigin::Broker { first_ack } => Some(round3(first_ack.as_secs_f64() * 1e3)),
+                _ => None,
+            },
             producers: p.count,
             rate: p
                 .rate
@@ -180,7 +214,7 @@ impl ResultRow {
                 .unwrap_or_else(|| "max".into()),
             message_size: size_text(&p.message_size),
             keys: keys_text(&p.keys),
-            partitioner: p.partitioner.name().to_string(),
+            partitioner: p.partitioner.to_string(),
             acks: p.acks.as_config().to_string(),
             compression: p.compression.clone(),
             linger_ms: p.linger_ms,

@@ -14,13 +14,16 @@ use crate::metrics::cell::{CellSummary, Phase};
 use crate::metrics::cpu::{CpuSample, CpuUse};
 use crate::metrics::delivery::{DeliveryEvidence, GroupAccount};
 use crate::metrics::{CellEnd, CellMetrics, Clock};
+use crate::rundir::rows::TopicOrigin;
 use crate::rundir::RunDir;
-use crate::scenario::{CellSpec, StartFrom};
+use crate::scenario::{CellSpec, StartFrom, TopicCreate};
 use crate::session::Session;
 
 const INTERVAL: Duration = Duration::from_secs(1);
 /// How often a cell with a `messages` budget looks whether its producers are done.
 const BUDGET_POLL: Duration = Duration::from_millis(10);
+/// How long the first write to a topic that does not exist yet may take to be acked.
+const FIRST_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Consumer groups must have every partition assigned within this before the load starts.
 const ASSIGNMENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// An interrupted cell drains for at most this long.
@@ -43,6 +46,8 @@ pub struct CellOutcome {
     pub evidence: DeliveryEvidence,
     /// The cell's faults and their impact (empty without `[[fault]]`).
     pub faults: Vec<FaultOutcome>,
+    /// Who made the topic (and for an auto-created one, the first write's ack time).
+    pub origin: TopicOrigin,
     /// A distributed run's shard: what the shards agreed on; `None` in one process.
     pub distributed: Option<DistributedFacts>,
 }
@@ -80,7 +85,12 @@ pub fn run_cell(cell: &CellSpec, topic: &str, env: &CellEnv<'_>) -> anyhow::Resu
         on_existing.topic.partitions = shape.partitions;
         on_existing.topic.replication_factor = shape.replication_factor;
         on_existing.consumers.start_from = StartFrom::Latest;
-        return run_on_topic(&on_existing, existing, env, None);
+        let mut outcome = run_on_topic(&on_existing, existing, env, None)?;
+        outcome.origin = TopicOrigin::Existing;
+        return Ok(outcome);
+    }
+    if cell.topic.create == TopicCreate::Auto {
+        return run_auto_created(cell, topic, env);
     }
     let t = &cell.topic;
     session.create_topic(
@@ -110,6 +120,61 @@ pub trait Lockstep {
     /// Once per interval (the shard's heartbeat): this shard's progress; while `draining`,
     /// whether every shard's drain is complete.
     fn tick(&self, fleet: &Fleet, draining: bool) -> bool;
+}
+
+/// `[topic] create = "auto"`: write to `topic` before it exists, let the broker make it, run
+/// the cell on the shape it made, delete it. The name is kbench's own and is registered before
+/// the first write, so a topic the broker makes under it is this run's, and cleaned up as such.
+fn run_auto_created(
+    cell: &CellSpec,
+    topic: &str,
+    env: &CellEnv<'_>,
+) -> anyhow::Result<CellOutcome> {
+    let session = env.session;
+    if session.describe(topic)?.is_some() {
+        // Not this run's (the name has the run id and a random tag: someone made it on
+        // purpose): never written to, never deleted.
+        return Err(anyhow!(
+            "topic.create = \"auto\": topic {topic} exists already, so it would not be auto-created"
+        ));
+    }
+    env.run.register_topic(topic)?;
+    let result = first_write_then_run(cell, topic, env);
+    // Delete whatever the broker made: the name is ours, registered above.
+    let deleted = match session.describe(topic) {
+        Ok(Some(_)) => session.delete_topics(&[topic]),
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    let outcome = result?;
+    deleted?;
+    Ok(outcome)
+}
+
+fn first_write_then_run(
+    cell: &CellSpec,
+    topic: &str,
+    env: &CellEnv<'_>,
+) -> anyhow::Result<CellOutcome> {
+    let session = env.session;
+    let first_ack = crate::fleet::first_write::first_write(
+        session.access(),
+        &cell.client.producer,
+        topic,
+        FIRST_WRITE_TIMEOUT,
+    )
+    .map_err(|e| anyhow!("topic.create = \"auto\": {e}"))?;
+    let shape = session.describe(topic)?.ok_or_else(|| {
+        anyhow!("topic.create = \"auto\": topic {topic} was acked but the cluster does not list it")
+    })?;
+    let mut on_made = cell.clone();
+    on_made.topic.partitions = shape.partitions;
+    on_made.topic.replication_factor = shape.replication_factor;
+    // The first write is not the cell's load: consumers read only what comes after it.
+    on_made.consumers.start_from = StartFrom::Latest;
+    let mut outcome = run_on_topic(&on_made, topic, env, None)?;
+    outcome.origin = TopicOrigin::Broker { first_ack };
+    Ok(outcome)
 }
 
 /// The cell's timeline, from an existing topic to its accounted outcome.
@@ -271,6 +336,7 @@ pub(super) fn run_on_topic(
         evidence: report.evidence,
         faults,
         distributed: None,
+        origin: TopicOrigin::Kbench,
     })
 }
 

@@ -66,6 +66,24 @@ pub fn run_scenario(
             .into());
         }
     }
+    // Auto-creation needs a cluster that does it; a chosen partition must exist on an
+    // existing or auto-created topic too (created topics are checked when the scenario is
+    // read). Before the first cell, so no cell runs half a sweep.
+    let auto = scenario
+        .cells
+        .iter()
+        .any(|c| c.topic.create == crate::scenario::TopicCreate::Auto);
+    let facts = auto.then(|| session.cluster_facts());
+    if let Some(f) = facts {
+        crate::scenario::validate_auto_create_against_cluster(scenario, f.auto_create_enabled())?;
+    }
+    crate::scenario::validate_chosen_against_cluster(scenario, |c| match &c.topic.existing {
+        Some(t) => Some(session.describe(t).ok()??.partitions),
+        None if c.topic.create == crate::scenario::TopicCreate::Auto => {
+            facts.and_then(|f| f.auto_create_partitions())
+        }
+        None => None,
+    })?;
     let fault_target = fault_target(scenario, session)?;
 
     let (mut run, repeat) = match &opts.resume {
@@ -205,6 +223,7 @@ fn record_cell(
         idle_members: outcome.members.iter().filter(|m| m.idle()).count(),
         delivery: outcome.delivery,
         faults: &outcome.faults,
+        origin: outcome.origin,
     };
     let mut row = ResultRow::new(cell, &outcome.summary, &facts);
     if let Some(d) = &outcome.distributed {

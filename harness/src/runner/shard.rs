@@ -105,6 +105,18 @@ pub(super) fn run_sharded(
         ))
         .into());
     }
+    if scenario
+        .cells
+        .iter()
+        .any(|c| c.topic.create == crate::scenario::TopicCreate::Auto)
+    {
+        // Every shard would race to be the first writer; shard 0 alone makes topics.
+        return Err(UsageError(format!(
+            "{}: [topic] create = \"auto\" is not supported with --shard",
+            scenario.path.display()
+        ))
+        .into());
+    }
     check_run_id(&s.run_id).map_err(UsageError)?;
     let spec = s.shard;
     let skew_ns = dclock::test_skew_ns().map_err(UsageError)?;

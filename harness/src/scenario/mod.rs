@@ -14,12 +14,17 @@
 //! partitions = 6                      # >= 1
 //! replication_factor = 3              # checked against the cluster before the run
 //! configs = { "min.insync.replicas" = 2 }   # topic configs; values become strings
+//! create = "kbench"                   # or "auto": write to a topic that does not exist yet and
+//!                                     # let the broker make it (its num.partitions and
+//!                                     # default.replication.factor; no partitions, RF, configs)
 //! [producers]
 //! count = 1                           # 1..=1000
 //! rate = "max"                        # total messages/s across the fleet, > 0, or "max"
 //! message_size = 1024                 # bytes, "1KiB", { min = 100, max = 1000 }, { file = "x.log" }
 //! keys = "none"                       # { fixed = "k" }, { uniform = K }, { zipf = K, exponent = 1.0 }
-//! partitioner = "sticky"              # any Partitioner::name(); keyed ones need keys
+//! partitioner = "sticky"              # any Partitioner::name(); keyed ones need keys; or
+//!                                     # { chosen = 3 } / { chosen = [0, 2] }: only these
+//!                                     # partitions, in turn (each < the topic's partitions)
 //! acks = "all"                        # "0", "1", "all" (or 0, 1, -1)
 //! compression = "none"                # none, gzip, snappy, lz4, zstd
 //! linger_ms = 5.0
@@ -79,4 +84,7 @@ mod tests;
 
 pub use faults::validate_faults_against_cluster;
 pub use model::*;
-pub use parse::{load, parse_str, render_cells, validate_against_cluster, ScenarioError};
+pub use parse::{
+    load, parse_str, render_cells, validate_against_cluster, validate_auto_create_against_cluster,
+    validate_chosen_against_cluster, ScenarioError,
+};

@@ -67,6 +67,29 @@ pub struct TopicSpec {
     /// during the cell (consumers start from the latest offset), and takes its partition count
     /// and replication factor from the cluster.
     pub existing: Option<String>,
+    /// `[topic] create`: who makes the cell's topic.
+    pub create: TopicCreate,
+}
+
+/// `[topic] create`: kbench creates the cell's topic with the scenario's shape (`"kbench"`, the
+/// default), or writes to it before it exists and the broker makes it (`"auto"`, with its
+/// `num.partitions` and `default.replication.factor`; needs `auto.create.topics.enable`). An
+/// auto-created topic has kbench's name, is registered before the first write and deleted
+/// after the cell like kbench's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TopicCreate {
+    Kbench,
+    Auto,
+}
+
+impl TopicCreate {
+    pub fn name(self) -> &'static str {
+        match self {
+            TopicCreate::Kbench => "kbench",
+            TopicCreate::Auto => "auto",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -145,7 +168,7 @@ pub enum KeySpec {
 }
 
 /// How each message's partition is chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Partitioner {
     /// Producer `i` always writes to partition `i mod partitions`.
     ExplicitPerProducer,
@@ -164,6 +187,10 @@ pub enum Partitioner {
     Sticky,
     /// A uniformly random partition per message, chosen by kbench.
     Random,
+    /// `{ chosen = 3 }` or `{ chosen = [0, 2] }`: only these partitions (distinct, each below
+    /// the topic's partition count), one message each in turn, kbench setting the partition.
+    /// Each producer starts at its own place in the list, so a fleet spreads over it at once.
+    Chosen(Vec<i32>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -373,9 +400,10 @@ impl Acks {
 }
 
 impl Partitioner {
-    /// The name used in scenario files and reports.
-    pub fn name(self) -> &'static str {
+    /// The name used in scenario files (the kind only for `chosen`: see the `Display` form).
+    pub fn name(&self) -> &'static str {
         match self {
+            Partitioner::Chosen(_) => "chosen",
             Partitioner::ExplicitPerProducer => "explicit-producer",
             Partitioner::ExplicitByIndex => "explicit-index",
             Partitioner::Murmur2 => "murmur2",
@@ -390,7 +418,7 @@ impl Partitioner {
         }
     }
 
-    /// All partitioners, for parsing and error messages.
+    /// All partitioners named by a string, for parsing and error messages (`chosen` is a table).
     pub const ALL: [Partitioner; 11] = [
         Partitioner::ExplicitPerProducer,
         Partitioner::ExplicitByIndex,
@@ -407,7 +435,7 @@ impl Partitioner {
 
     /// The librdkafka `partitioner` property when librdkafka picks the partition, or `None`
     /// when kbench sets the partition of each message itself.
-    pub fn librdkafka_name(self) -> Option<&'static str> {
+    pub fn librdkafka_name(&self) -> Option<&'static str> {
         match self {
             Partitioner::Murmur2 => Some("murmur2"),
             Partitioner::Murmur2Random => Some("murmur2_random"),
@@ -420,7 +448,22 @@ impl Partitioner {
             Partitioner::ExplicitPerProducer
             | Partitioner::ExplicitByIndex
             | Partitioner::RoundRobin
-            | Partitioner::Random => None,
+            | Partitioner::Random
+            | Partitioner::Chosen(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Partitioner {
+    /// As in reports and cell ids: the name, and for `chosen` its partitions (`chosen=0,2`,
+    /// the form a `[sweep]` value renders to).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Partitioner::Chosen(list) => {
+                let list: Vec<String> = list.iter().map(i32::to_string).collect();
+                write!(f, "chosen={}", list.join(","))
+            }
+            other => f.write_str(other.name()),
         }
     }
 }

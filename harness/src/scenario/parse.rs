@@ -16,7 +16,7 @@ use super::errors::Source;
 use super::faults::{self, fault_key, ParsedFault};
 use super::model::{
     Acks, BrokerRef, CellSpec, KeySpec, MessageSize, Partitioner, RunSpec, Scenario, StampPlace,
-    SweepAxis,
+    SweepAxis, TopicCreate,
 };
 pub use super::render::render_cells;
 use super::settings::{
@@ -132,11 +132,11 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
 /// A [`Scenario`] does not keep spans, so the line is found again in `s.path`; if that file is
 /// gone or unreadable the error has no line.
 pub fn validate_against_cluster(s: &Scenario, brokers: usize) -> Result<(), ScenarioError> {
-    let Some(cell) = s
-        .cells
-        .iter()
-        .find(|c| c.topic.existing.is_none() && c.topic.replication_factor as usize > brokers)
-    else {
+    let Some(cell) = s.cells.iter().find(|c| {
+        // An existing or auto-created topic has the cluster's replication factor.
+        let shaped_here = c.topic.existing.is_none() && c.topic.create == TopicCreate::Kbench;
+        shaped_here && c.topic.replication_factor as usize > brokers
+    }) else {
         return Ok(());
     };
     let rf = cell.topic.replication_factor;
@@ -144,10 +144,89 @@ pub fn validate_against_cluster(s: &Scenario, brokers: usize) -> Result<(), Scen
         "replication factor {rf} is above the cluster's {brokers} broker{}",
         if brokers == 1 { "" } else { "s" }
     );
+    Err(setting_error(
+        s,
+        cell,
+        &Setting::ReplicationFactor,
+        problem,
+        "; lower topic.replication_factor (default 3)",
+    ))
+}
+
+/// Checks `{ chosen = [...] }` against topics whose partition count only the cluster knows
+/// (`topic.existing`): `partitions_of` answers for such a cell, `None` when it cannot tell
+/// (the cell then fails on its own, naming the topic). Called before the first cell.
+pub fn validate_chosen_against_cluster(
+    s: &Scenario,
+    partitions_of: impl Fn(&CellSpec) -> Option<i32>,
+) -> Result<(), ScenarioError> {
+    for cell in &s.cells {
+        let Partitioner::Chosen(list) = &cell.producers.partitioner else {
+            continue;
+        };
+        let Some(partitions) = partitions_of(cell) else {
+            continue;
+        };
+        if let Some(problem) = chosen_problem(list, partitions) {
+            let whose = match (&cell.topic.existing, cell.topic.create) {
+                (Some(t), _) => format!("topic {t}: "),
+                (None, TopicCreate::Auto) => {
+                    "the broker's auto-created topic (num.partitions): ".to_string()
+                }
+                (None, TopicCreate::Kbench) => String::new(),
+            };
+            return Err(setting_error(
+                s,
+                cell,
+                &Setting::Partitioner,
+                format!("{whose}{problem}"),
+                "",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `topic.create = "auto"` needs brokers that create topics on the first write: refused before
+/// the first cell when the cluster says `auto.create.topics.enable` is false (`enabled`: what
+/// its brokers say; `None` when they did not all answer, and then the cell finds out).
+pub fn validate_auto_create_against_cluster(
+    s: &Scenario,
+    enabled: Option<bool>,
+) -> Result<(), ScenarioError> {
+    if enabled != Some(false) {
+        return Ok(());
+    }
+    let Some(cell) = s.cells.iter().find(|c| c.topic.create == TopicCreate::Auto) else {
+        return Ok(());
+    };
+    Err(setting_error(
+        s,
+        cell,
+        &Setting::TopicCreate,
+        "the cluster's auto.create.topics.enable is false, so a topic written to before it \
+         exists is never made: use a cluster with auto-creation on (kbench cluster up \
+         --broker-prop auto.create.topics.enable=true, or docker-compose.auto-create.yml)"
+            .into(),
+        "",
+    ))
+}
+
+/// An error about `setting` in `cell`, found after parsing: it points at the swept value that
+/// made the cell, or else at the key in its section (`hint` is added only there). A
+/// [`Scenario`] does not keep spans, so the line is found again in `s.path`; if that file is
+/// gone or unreadable the error has no line.
+fn setting_error(
+    s: &Scenario,
+    cell: &CellSpec,
+    setting: &Setting,
+    problem: String,
+    hint: &str,
+) -> ScenarioError {
     let swept = s
         .axes
         .iter()
-        .position(|a| Setting::from_sweep_key(&a.name) == Some(Setting::ReplicationFactor));
+        .position(|a| Setting::from_sweep_key(&a.name).as_ref() == Some(setting));
     let text = std::fs::read_to_string(&s.path).ok();
     let doc = text.as_deref().and_then(|t| ImDocument::parse(t).ok());
     let line_of = |span: Option<Range<usize>>| {
@@ -166,24 +245,26 @@ pub fn validate_against_cluster(s: &Scenario, brokers: usize) -> Result<(), Scen
                 let (_, kspan, item) = raw.into_iter().find(|(n, _, _)| *n == axis.name)?;
                 vi.and_then(|vi| item.as_array()?.get(vi)?.span()).or(kspan)
             });
-            Err(ScenarioError::new(
+            ScenarioError::new(
                 &s.path,
                 line_of(span),
                 Some(format!("sweep.{}", axis.name)),
                 format!("in cell {} ({}): {problem}", cell.index, cell.id),
-            ))
+            )
         }
         None => {
+            let key = setting.section_key();
             let span = doc.as_ref().and_then(|d| {
-                let topic = d.as_table().get("topic")?.as_table_like()?;
-                key_span(topic, "replication_factor")
+                let (section, name) = key.split_once('.')?;
+                let table = d.as_table().get(section)?.as_table_like()?;
+                key_span(table, name)
             });
-            Err(ScenarioError::new(
+            ScenarioError::new(
                 &s.path,
                 line_of(span),
-                Some("topic.replication_factor".into()),
-                format!("{problem}; lower topic.replication_factor (default 3)"),
-            ))
+                Some(key),
+                format!("{problem}{hint}"),
+            )
         }
     }
 }
@@ -496,6 +577,16 @@ fn too_small_for_the_stamp(size: &MessageSize) -> Option<String> {
     }
 }
 
+/// Why `{ chosen = [...] }` cannot run on a topic of `partitions` partitions, if it cannot.
+pub(crate) fn chosen_problem(list: &[i32], partitions: i32) -> Option<String> {
+    let p = list.iter().find(|&&p| p >= partitions)?;
+    Some(format!(
+        "chosen partition {p} does not exist: the topic has {partitions} partition{} (0..={})",
+        if partitions == 1 { "" } else { "s" },
+        partitions - 1
+    ))
+}
+
 /// Impossible combinations within one cell. Each error points at the setting to change: a
 /// swept one (with the cell) if the sweep made the combination, else the one set in its section.
 fn check_cell(
@@ -543,6 +634,32 @@ fn check_cell(
                     format!(
                         "{} is not used with topic.existing: an existing topic keeps its own \
                          partitions, replication factor and configs; remove it",
+                        s.section_key()
+                    ),
+                ));
+            }
+        }
+    }
+    if cell.topic.create == TopicCreate::Auto {
+        if cell.topic.existing.is_some() {
+            return Err(blame(
+                &[Setting::TopicCreate, Setting::ExistingTopic],
+                "topic.create = \"auto\" writes to a topic that does not exist yet; \
+                 topic.existing names one that does: keep one of them"
+                    .into(),
+            ));
+        }
+        // The broker decides an auto-created topic's shape: a value here would be reported as
+        // the cell's setting while the topic has the broker's defaults.
+        let mut ignored = vec![Setting::Partitions, Setting::ReplicationFactor];
+        ignored.extend(cell.topic.configs.keys().cloned().map(Setting::TopicConfig));
+        for s in ignored {
+            if origins.contains_key(&s) || axes.iter().any(|a| a.setting == s) {
+                return Err(blame(
+                    std::slice::from_ref(&s),
+                    format!(
+                        "{} is not used with topic.create = \"auto\": the broker makes the \
+                         topic with its num.partitions and default.replication.factor; remove it",
                         s.section_key()
                     ),
                 ));
@@ -610,6 +727,14 @@ fn check_cell(
                  message a null key: set producers.keys, or use partitioner \"sticky\" or \"{name}_random\""
             ),
         ));
+    }
+    // An existing or auto-created topic's partition count is the cluster's: checked before the
+    // first cell (validate_chosen_against_cluster).
+    let shape_known = cell.topic.existing.is_none() && cell.topic.create == TopicCreate::Kbench;
+    if let (Partitioner::Chosen(list), true) = (&p.partitioner, shape_known) {
+        if let Some(problem) = chosen_problem(list, cell.topic.partitions) {
+            return Err(blame(&[Setting::Partitioner, Setting::Partitions], problem));
+        }
     }
     if p.stamp == StampPlace::Value {
         if let Some(problem) = too_small_for_the_stamp(&p.message_size) {

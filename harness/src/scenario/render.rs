@@ -3,7 +3,9 @@
 use std::io::{self, Write};
 
 use super::errors::{quoted_path, shown};
-use super::model::{CellSpec, FaultAction, FaultSpec, KeySpec, MessageSize, Scenario, StampPlace};
+use super::model::{
+    CellSpec, FaultAction, FaultSpec, KeySpec, MessageSize, Scenario, StampPlace, TopicCreate,
+};
 use super::units::{format_duration, format_size};
 
 /// Prints the scenario name, its axes, then one line per cell with the settings that shape the
@@ -94,14 +96,21 @@ fn settings_line(c: &CellSpec) -> String {
         KeySpec::Uniform { count } => format!("uniform:{count}"),
         KeySpec::Zipf { count, exponent } => format!("zipf:{count}^{exponent}"),
     };
+    // An existing or auto-created topic's shape is the cluster's, not the scenario's default.
+    let shape = match (&c.topic.existing, c.topic.create) {
+        (Some(t), _) => format!("topic={t}"),
+        (None, TopicCreate::Auto) => "topic=auto-created (broker's defaults)".to_string(),
+        (None, TopicCreate::Kbench) => format!(
+            "partitions={} rf={}",
+            c.topic.partitions, c.topic.replication_factor
+        ),
+    };
     let mut line = format!(
-        "partitions={} rf={} producers={} rate={rate} size={size} keys={keys} acks={} \
+        "{shape} producers={} rate={rate} size={size} keys={keys} acks={} \
          partitioner={} consumers={}x{}",
-        c.topic.partitions,
-        c.topic.replication_factor,
         p.count,
         p.acks.as_config(),
-        p.partitioner.name(),
+        p.partitioner,
         c.consumers.groups,
         c.consumers.members,
     );

@@ -11,7 +11,7 @@ use toml_edit::{Item, TableLike, Value};
 use super::errors::{ScenarioError, Source};
 use super::model::{
     Acks, CellSpec, ClientProps, ConsumerSpec, KeySpec, MessageSize, Partitioner, ProducerSpec,
-    RunSpec, StampPlace, StartFrom, TopicSpec,
+    RunSpec, StampPlace, StartFrom, TopicCreate, TopicSpec,
 };
 use super::units::{format_size, parse_duration, parse_size};
 
@@ -261,6 +261,7 @@ pub(crate) enum Setting {
     Partitions,
     ReplicationFactor,
     ExistingTopic,
+    TopicCreate,
     TopicConfig(String),
     Count,
     Rate,
@@ -283,7 +284,7 @@ pub(crate) enum Setting {
 }
 
 /// (section, key in the section, short name used in `[sweep]` and cell ids, setting).
-const FIXED: [(&str, &str, &str, Setting); 20] = [
+const FIXED: [(&str, &str, &str, Setting); 21] = [
     ("topic", "partitions", "partitions", Setting::Partitions),
     (
         "topic",
@@ -292,6 +293,7 @@ const FIXED: [(&str, &str, &str, Setting); 20] = [
         Setting::ReplicationFactor,
     ),
     ("topic", "existing", "topic", Setting::ExistingTopic),
+    ("topic", "create", "create", Setting::TopicCreate),
     ("producers", "count", "producers", Setting::Count),
     ("producers", "rate", "rate", Setting::Rate),
     (
@@ -445,6 +447,10 @@ impl Setting {
                     ))
                 }
             },
+            Setting::TopicCreate => {
+                cell.topic.create =
+                    [TopicCreate::Kbench, TopicCreate::Auto][one_of(f, cx, &["kbench", "auto"])?]
+            }
             Setting::TopicConfig(name) => {
                 let v = prop_value(f, cx)?;
                 if name == "min.insync.replicas" && !matches!(v.parse::<i64>(), Ok(n) if n >= 1) {
@@ -459,10 +465,7 @@ impl Setting {
             Setting::Rate => p.rate = rate(f, cx)?,
             Setting::MessageSize => p.message_size = message_size(f, cx)?,
             Setting::Keys => p.keys = keys(f, cx)?,
-            Setting::Partitioner => {
-                let names = Partitioner::ALL.map(Partitioner::name);
-                p.partitioner = Partitioner::ALL[one_of(f, cx, &names)?];
-            }
+            Setting::Partitioner => p.partitioner = partitioner(f, cx)?,
             Setting::Acks => p.acks = acks(f, cx)?,
             Setting::Compression => {
                 p.compression = COMPRESSIONS[one_of(f, cx, &COMPRESSIONS)?].to_string()
@@ -680,6 +683,55 @@ fn sub_fields<'a>(
     Ok(out)
 }
 
+/// The most partitions `{ chosen = [...] }` may list (a topic has at most this many too).
+const MAX_CHOSEN: usize = 1_000_000;
+
+/// A partitioner name, or `{ chosen = P }` / `{ chosen = [P, ...] }`. Whether each chosen
+/// partition exists is checked against the cell's topic later (`parse::check_cell`, and before
+/// the first cell for topics whose shape only the cluster knows).
+fn partitioner(f: &Field, cx: &Ctx) -> Result<Partitioner, ScenarioError> {
+    if f.item.as_table_like().is_none() {
+        let names = Partitioner::ALL.map(|p| p.name());
+        return Ok(Partitioner::ALL[one_of(f, cx, &names)?].clone());
+    }
+    let fields = sub_fields(f, cx, &["chosen"])?;
+    let Some((_, c)) = fields.first() else {
+        return Err(f.err(cx, "expected { chosen = P } or { chosen = [P, ...] }"));
+    };
+    let one = |item: &Item| match item.as_integer() {
+        Some(i) if (0..=i32::MAX as i64).contains(&i) => Ok(i as i32),
+        _ => Err(c.err(
+            cx,
+            format!(
+                "expected a partition number (0 or more), got {}",
+                describe(item)
+            ),
+        )),
+    };
+    let list = match c.item.as_array() {
+        Some(a) => a
+            .iter()
+            .map(|v| one(&Item::Value(v.clone())))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => vec![one(c.item)?],
+    };
+    if list.is_empty() || list.len() > MAX_CHOSEN {
+        return Err(c.err(
+            cx,
+            format!("expected 1 to {MAX_CHOSEN} partitions, got {}", list.len()),
+        ));
+    }
+    // A partition listed twice would silently get twice the share: say so instead.
+    if let Some(dup) = list
+        .iter()
+        .enumerate()
+        .find_map(|(i, p)| list[..i].contains(p).then_some(*p))
+    {
+        return Err(c.err(cx, format!("partition {dup} is listed twice")));
+    }
+    Ok(Partitioner::Chosen(list))
+}
+
 fn message_size(f: &Field, cx: &Ctx) -> Result<MessageSize, ScenarioError> {
     if f.item.as_table_like().is_none() {
         return Ok(MessageSize::Fixed(size(f, cx, 1, MAX_MESSAGE_SIZE)?));
@@ -781,6 +833,7 @@ pub(crate) fn default_cell() -> CellSpec {
             replication_factor: 3,
             configs: Default::default(),
             existing: None,
+            create: TopicCreate::Kbench,
         },
         producers: ProducerSpec {
             count: 1,

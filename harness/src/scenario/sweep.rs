@@ -180,6 +180,7 @@ fn applied(setting: &Setting, cell: &CellSpec) -> String {
         Setting::Partitions => format!("{}", t.partitions),
         Setting::ReplicationFactor => format!("{}", t.replication_factor),
         Setting::ExistingTopic => format!("{:?}", t.existing),
+        Setting::TopicCreate => format!("{:?}", t.create),
         Setting::TopicConfig(name) => format!("{:?}", t.configs.get(name)),
         Setting::Count => format!("{}", p.count),
         Setting::Rate => format!("{:?}", p.rate),

@@ -2010,3 +2010,191 @@ fn cells_share_their_properties_and_faults_instead_of_copying_them() {
     assert_eq!(b.producer["socket.send.buffer.bytes"], "1000");
     assert!(a.consumer.is_shared_with(&b.consumer));
 }
+
+// ---------------------------------------------------------------- chosen partitions
+
+#[test]
+fn chosen_partitions_parse_sweep_and_render() {
+    let s = ok("name = \"c\"\n[producers]\npartitioner = { chosen = 3 }\n");
+    assert_eq!(
+        s.cells[0].producers.partitioner,
+        Partitioner::Chosen(vec![3])
+    );
+    let s = ok("name = \"c\"\n[producers]\npartitioner = { chosen = [0, 2] }\n");
+    let p = &s.cells[0].producers.partitioner;
+    assert_eq!(*p, Partitioner::Chosen(vec![0, 2]));
+    assert_eq!(p.to_string(), "chosen=0,2");
+    let s = ok(
+        "name = \"c\"\n[sweep]\npartitioner = [\"sticky\", { chosen = [0, 2] }, { chosen = 5 }]\n",
+    );
+    let ids: Vec<&str> = s.cells.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "partitioner-sticky",
+            "partitioner-chosen-0-2",
+            "partitioner-chosen-5"
+        ]
+    );
+    assert_eq!(s.axes[0].values, ["sticky", "chosen=0,2", "chosen=5"]);
+    assert_eq!(
+        s.cells[2].producers.partitioner,
+        Partitioner::Chosen(vec![5])
+    );
+}
+
+#[test]
+fn chosen_partitions_must_exist_and_be_well_formed() {
+    fails(
+        "name = \"x\"\n[topic]\npartitions = 6\n[producers]\npartitioner = { chosen = 6 }\n",
+        5,
+        "producers.partitioner",
+        "chosen partition 6 does not exist: the topic has 6 partitions (0..=5)",
+    );
+    fails(
+        "name = \"x\"\n[producers]\npartitioner = { chosen = [0, 2] }\n[sweep]\npartitions = [3, 2]\n",
+        5,
+        "sweep.partitions",
+        "in cell 1 (partitions-2): chosen partition 2 does not exist",
+    );
+    fails(
+        "name = \"x\"\n[topic]\npartitions = 2\n[sweep]\npartitioner = [{ chosen = 1 }, { chosen = [1, 2] }]\n",
+        5,
+        "sweep.partitioner",
+        "in cell 1 (partitioner-chosen-1-2): chosen partition 2",
+    );
+    fails(
+        "name = \"x\"\n[producers]\npartitioner = { chosen = -1 }\n",
+        3,
+        "producers.partitioner.chosen",
+        "expected a partition number (0 or more), got -1",
+    );
+    fails(
+        "name = \"x\"\n[producers]\npartitioner = { chosen = [] }\n",
+        3,
+        "producers.partitioner.chosen",
+        "expected 1 to",
+    );
+    fails(
+        "name = \"x\"\n[producers]\npartitioner = { chosen = [1, 1] }\n",
+        3,
+        "producers.partitioner.chosen",
+        "partition 1 is listed twice",
+    );
+    fails(
+        "name = \"x\"\n[producers]\npartitioner = { chosen = \"a\" }\n",
+        3,
+        "producers.partitioner.chosen",
+        "got \"a\"",
+    );
+    fails(
+        "name = \"x\"\n[producers]\npartitioner = { pick = 1 }\n",
+        3,
+        "producers.partitioner.pick",
+        "unknown key; expected chosen",
+    );
+    fails(
+        "name = \"x\"\n[producers]\npartitioner = {}\n",
+        3,
+        "producers.partitioner",
+        "expected { chosen = P }",
+    );
+}
+
+#[test]
+fn chosen_partitions_on_an_existing_topic_are_checked_against_its_shape() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("e.toml");
+    let text = "name = \"e\"\n[topic]\nexisting = \"theirs\"\n[producers]\npartitioner = { chosen = [1, 4] }\n";
+    std::fs::write(&path, text).expect("write");
+    let s = load(&path).expect("parses: the shape is the cluster's");
+    let e = validate_chosen_against_cluster(&s, |_| Some(3)).expect_err("4 of 3");
+    assert_eq!(e.line, Some(5));
+    assert_eq!(e.key.as_deref(), Some("producers.partitioner"));
+    assert_eq!(e.exit_code(), 2);
+    assert!(
+        e.to_string().contains(
+            "topic theirs: chosen partition 4 does not exist: the topic has 3 partitions"
+        ),
+        "{e}"
+    );
+    validate_chosen_against_cluster(&s, |_| Some(5)).expect("4 of 5");
+    validate_chosen_against_cluster(&s, |_| None).expect("unknown: the cell says so");
+}
+
+// ---------------------------------------------------------------- topic auto-creation
+
+#[test]
+fn auto_created_topics_take_the_brokers_shape() {
+    let s = ok("name = \"a\"\n[topic]\ncreate = \"auto\"\n");
+    let c = &s.cells[0];
+    assert_eq!(c.topic.create, TopicCreate::Auto);
+    // The default replication factor (3) is not the auto-created topic's: one broker will do.
+    validate_against_cluster(&s, 1).expect("the broker decides the RF");
+    assert_eq!(
+        ok("name = \"a\"\n").cells[0].topic.create,
+        TopicCreate::Kbench
+    );
+    fails(
+        "name = \"x\"\n[topic]\ncreate = \"broker\"\n",
+        3,
+        "topic.create",
+        "expected one of \"kbench\", \"auto\"",
+    );
+    fails(
+        "name = \"x\"\n[topic]\ncreate = \"auto\"\npartitions = 3\n",
+        4,
+        "topic.partitions",
+        "topic.partitions is not used with topic.create = \"auto\"",
+    );
+    fails(
+        "name = \"x\"\n[topic]\ncreate = \"auto\"\nconfigs = { \"min.insync.replicas\" = 1 }\n",
+        4,
+        "topic.configs.min.insync.replicas",
+        "not used with topic.create",
+    );
+    fails(
+        "name = \"x\"\n[topic]\ncreate = \"auto\"\nexisting = \"t\"\n",
+        3,
+        "topic.create",
+        "keep one of them",
+    );
+    fails(
+        "name = \"x\"\n[topic]\ncreate = \"auto\"\n[sweep]\nreplication_factor = [1, 3]\n",
+        5,
+        "sweep.replication_factor",
+        "in cell 0 (replication_factor-1)",
+    );
+    // Chosen partitions wait for the cluster's num.partitions.
+    ok("name = \"a\"\n[topic]\ncreate = \"auto\"\n[producers]\npartitioner = { chosen = 9 }\n");
+}
+
+#[test]
+fn auto_creation_is_refused_when_the_cluster_says_it_is_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("a.toml");
+    std::fs::write(
+        &path,
+        "name = \"a\"\n[topic]\ncreate = \"auto\"\n[producers]\npartitioner = { chosen = 1 }\n",
+    )
+    .expect("write");
+    let s = load(&path).expect("parses");
+    let e = validate_auto_create_against_cluster(&s, Some(false)).expect_err("off");
+    assert_eq!(e.line, Some(3));
+    assert_eq!(e.key.as_deref(), Some("topic.create"));
+    assert_eq!(e.exit_code(), 2);
+    assert!(
+        e.to_string()
+            .contains("the cluster's auto.create.topics.enable is false"),
+        "{e}"
+    );
+    validate_auto_create_against_cluster(&s, Some(true)).expect("on");
+    validate_auto_create_against_cluster(&s, None).expect("unknown: the cell finds out");
+    let e = validate_chosen_against_cluster(&s, |_| Some(1)).expect_err("1 of 1");
+    assert!(
+        e.to_string().contains(
+            "the broker's auto-created topic (num.partitions): chosen partition 1 does not exist"
+        ),
+        "{e}"
+    );
+}

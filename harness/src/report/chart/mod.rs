@@ -3,7 +3,8 @@
 //! One module per chart kind, each drawing from the pure [`super::model::RunModel`]:
 //! [`sweep`] (a figure against each swept axis, one line per value of another axis),
 //! [`cells`] (every cell in one chart, rows not columns so 100 labels stay legible),
-//! [`spectrum`] (HDR percentile spectra) and [`timeseries`] (one cell, per second).
+//! [`spectrum`] (HDR percentile spectra), [`timeseries`] (one cell, per second) and
+//! [`partitions`] (messages per partition: per cell, and across a partitioner or keys sweep).
 //!
 //! This module is also the chart kit for every PNG kbench writes (`compare`, `find-max`'s knee
 //! charts and `versus` draw through it too): the one font setup, the palette, atomic PNG
@@ -13,6 +14,7 @@
 //! hollow markers or dashed lines, a `!` after their name, and a note under the chart.
 
 pub mod cells;
+pub mod partitions;
 pub mod scale;
 pub mod spectrum;
 pub mod sweep;
@@ -111,6 +113,8 @@ pub enum ChartKind {
     Sweep,
     Spectrum,
     Timeseries,
+    /// Per partition: one cell's (`cell` set) or across a sweep.
+    Partitions,
 }
 
 /// The charts written so far, and the ones that could not be drawn (with why).
