@@ -1,8 +1,8 @@
 //! `kbench merge` on two real run directories of the real cluster: counts of the merge are the
 //! sums, the merged end-to-end histogram holds every consumed message, delivery is recomputed,
-//! `kbench report` reads the result. Until the shard runner lands, the two "shards" are two
-//! ordinary runs of a tiny scenario whose manifests are rewritten as shards 0/2 and 1/2; this
-//! switches to two real `kbench run --shard I/2` processes once `--shard` exists.
+//! `kbench report` reads the result. Here the two "shards" are two ordinary runs of a tiny
+//! scenario whose manifests are rewritten as shards 0/2 and 1/2 (what merge refuses and how it
+//! sums); tests/distributed.rs merges three real `kbench run --shard I/3` processes.
 
 mod common;
 use common::{kbench, text, workspace_root};
