@@ -471,14 +471,19 @@ fn a_cell_asking_more_than_one_core_can_give_is_flagged_as_kbench_s_limit() {
         r.offered, r.sent, r.unsent, r.busiest_producer_thread, r.kbench_cpu_cores, r.host_cpu_busy
     );
     assert!(r.flags.contains("behind-schedule"), "{r:?}");
-    // The send thread never idled. Whether it mostly ran (kbench's own limit) or mostly
-    // waited for a CPU the brokers had (the host's) depends on what else the host runs; the
-    // cell names one cause or the other, never neither.
-    assert!(r.busiest_producer_thread >= 0.9, "{r:?}");
-    assert!(
-        r.flags.contains("kbench-cpu") || r.flags.contains("host-starved"),
-        "{r:?}"
-    );
+    // On a calm host the send thread never idles. Whether it mostly ran (kbench's own limit)
+    // or mostly waited for a CPU the brokers had (the host's) depends on what else the host
+    // runs; such a cell names one cause or the other, never neither. On a host busy with other
+    // test binaries (CI, a debug build) the thread can also idle, waiting for room in
+    // librdkafka's queue that the starved brokers drain slowly (seen: demand 0.85, wait 0.17,
+    // every message sent still in the warm-up's schedule): then neither cause is kbench's or
+    // the run queue's, and only the schedule flag is owed.
+    if r.busiest_producer_thread >= 0.9 {
+        assert!(
+            r.flags.contains("kbench-cpu") || r.flags.contains("host-starved"),
+            "{r:?}"
+        );
+    }
     assert!(
         r.offered >= 7_000_000,
         "the whole schedule is offered: {r:?}"
