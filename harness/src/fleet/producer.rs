@@ -175,10 +175,10 @@ impl Ctx {
         let measured = intended >= self.warmup_end_ns;
         let since_start = now.saturating_sub(self.start_ns);
         match result {
-            Ok(m) => recorder::stray_ack(&self.shared, seq, since_start, |s| {
+            Ok(m) => recorder::stray_report(&self.shared, Some(seq), since_start, |s| {
                 s.record_ack(measured, intended, now, m.payload_len(), m.partition())
             }),
-            Err((e, _)) => recorder::stray_failure(&self.shared, since_start, |s| {
+            Err((e, _)) => recorder::stray_report(&self.shared, None, since_start, |s| {
                 s.record_failure(measured, &error_kind(e))
             }),
         }

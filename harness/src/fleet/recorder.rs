@@ -5,8 +5,7 @@
 //! This works because librdkafka runs delivery callbacks inside `poll` and `flush`, on the
 //! thread that calls them, and a producer's only caller is its send thread (`producer::run`
 //! owns the client and drops it before its recorder). A report that arrives anywhere else
-//! (not expected) is still counted, through the locked fallback in [`stray_ack`] and
-//! [`stray_failure`], never lost.
+//! (not expected) is still counted, through the locked fallback in [`stray_report`], never lost.
 //!
 //! The counts other threads read while the cell runs (sent, completed, acked: the drain, the
 //! lag, sync mode) are published with plain stores; the histograms and counters go to the
@@ -93,37 +92,24 @@ impl Drop for Installed {
 }
 
 /// A delivery report that arrived where no recorder is installed: counted under locks.
-pub fn stray_ack(
+/// `acked_seq` is the message's sequence number when it was acknowledged, `None` when it failed.
+pub fn stray_report(
     shared: &ProducerShared,
-    seq: u64,
+    acked_seq: Option<u64>,
     since_start_ns: u64,
     record: impl FnOnce(&mut ClientStats),
 ) {
     let mut stats = ClientStats::new(shared.partitions);
     record(&mut stats);
-    shared.handover.answer(&mut stats);
-    shared
-        .log
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .ack(seq, since_start_ns);
-    shared.acked_total.fetch_add(1, Ordering::Relaxed);
-    shared.completed.fetch_add(1, Ordering::Release);
-}
-
-/// A failed delivery report where no recorder is installed.
-pub fn stray_failure(
-    shared: &ProducerShared,
-    since_start_ns: u64,
-    record: impl FnOnce(&mut ClientStats),
-) {
-    let mut stats = ClientStats::new(shared.partitions);
-    record(&mut stats);
-    shared.handover.answer(&mut stats);
-    shared
-        .log
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .failure(since_start_ns);
+    shared.handover.deposit(&mut stats);
+    let mut log = shared.log.lock().unwrap_or_else(|p| p.into_inner());
+    match acked_seq {
+        Some(seq) => {
+            log.ack(seq, since_start_ns);
+            shared.acked_total.fetch_add(1, Ordering::Relaxed);
+        }
+        None => log.failure(since_start_ns),
+    }
+    drop(log);
     shared.completed.fetch_add(1, Ordering::Release);
 }

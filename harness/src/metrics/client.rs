@@ -282,6 +282,14 @@ impl Handover {
         self.answered.notify_all();
     }
 
+    /// Anyone: fold `local` into the slot without answering a request (a figure recorded off
+    /// the client's own thread; the client still answers for itself).
+    pub fn deposit(&self, local: &mut ClientStats) {
+        let mut slot = self.slot();
+        slot.stats.merge(local);
+        local.reset();
+    }
+
     /// Collector: wait up to `timeout` for the answer to `ticket`, then take what the slot
     /// holds into `out` (swapped: `out`'s old contents are discarded, its allocations kept).
     /// Returns whether the answer came in time.
@@ -369,6 +377,26 @@ mod tests {
             (out.counters.acked, out.per_partition.clone()),
             (1, vec![0, 1])
         );
+    }
+
+    #[test]
+    fn a_deposit_adds_figures_without_answering_for_the_client() {
+        let h = Handover::new(1);
+        let (mut stray, mut own, mut out) = (
+            ClientStats::new(1),
+            ClientStats::new(1),
+            ClientStats::new(1),
+        );
+        let t = h.ask();
+        stray.record_ack(true, 0, 1_000_000, 10, 0);
+        h.deposit(&mut stray);
+        // The client has not answered: the collector still waits for it...
+        assert!(h.is_asked() && stray.counters.acked == 0);
+        own.record_ack(true, 0, 2_000_000, 10, 0);
+        h.answer(&mut own);
+        // ...and then gets both.
+        assert!(h.collect(t, Duration::ZERO, &mut out));
+        assert_eq!(out.counters.acked, 2);
     }
 
     #[test]
