@@ -104,3 +104,66 @@ fn a_fault_on_a_broker_the_cluster_does_not_have_is_refused_before_the_first_cel
         "refused before any run directory or cell"
     );
 }
+
+/// Topic configs only the cluster can judge (issue 15 A.2): an unknown name and a bad value,
+/// set in the section and swept, are refused with file, line and key before any run directory,
+/// topic or cell, by a CreateTopics that only validates.
+#[test]
+fn topic_configs_the_cluster_refuses_are_named_before_the_first_cell() {
+    let bootstrap = common::require_cluster!();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "[topic]\nreplication_factor = 1\nconfigs = { \"retention.ms\" = \"60000\", \"no.such.config\" = \"1\" }\n",
+            4,
+            "topic.configs.no.such.config",
+            "no.such.config = \"1\"",
+        ),
+        (
+            "[topic]\nreplication_factor = 1\n\n[topic.configs]\n\"message.timestamp.type\" = \"Sideways\"\n",
+            6,
+            "topic.configs.message.timestamp.type",
+            "message.timestamp.type = \"Sideways\"",
+        ),
+        (
+            "[topic]\nreplication_factor = 1\n[sweep]\n\"topic.configs.cleanup.policy\" = [\"delete\", \"sideways\"]\n",
+            5,
+            "sweep.topic.configs.cleanup.policy",
+            "cleanup.policy = \"sideways\"",
+        ),
+    ];
+    for (i, (body, line, key, what)) in cases.iter().enumerate() {
+        let scenario = dir.path().join(format!("configs-{i}.toml"));
+        std::fs::write(
+            &scenario,
+            format!("name = \"configs\"\n{body}[run]\nwarmup = \"1s\"\nduration = \"2s\"\n"),
+        )
+        .unwrap();
+        let reports = dir.path().join(format!("reports-{i}"));
+        let o = Command::new(env!("CARGO_BIN_EXE_kbench"))
+            .arg("run")
+            .arg(&scenario)
+            .args(["--bootstrap", &bootstrap, "--quiet", "--reports"])
+            .arg(&reports)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "case {i}: {}", text(&o));
+        let err = stderr(&o);
+        let head = format!("{}:{line}: key '{key}': ", scenario.display());
+        assert!(
+            err.contains(&head),
+            "case {i}: expected {head:?} in {}",
+            text(&o)
+        );
+        assert!(
+            err.contains(&format!("the cluster refuses topic config {what}")),
+            "case {i}: {}",
+            text(&o)
+        );
+        assert!(
+            !reports.exists(),
+            "case {i}: refused before any run directory"
+        );
+    }
+}

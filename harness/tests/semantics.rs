@@ -490,3 +490,39 @@ fn a_cell_asking_more_than_one_core_can_give_is_flagged_as_kbench_s_limit() {
     );
     assert!(r.sent + r.unsent <= r.offered);
 }
+
+/// A cell measured while the host's every core is busy with someone else's work (here spin
+/// threads; in the field, a freshly started cluster's brokers compiling) is flagged
+/// host-saturated, not kbench-cpu: its figures are the machine's (issue 15 B.13).
+#[test]
+fn a_cell_on_a_host_saturated_by_others_is_flagged_with_that_cause() {
+    let bootstrap = common::require_cluster!();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let spinners: Vec<_> = (0..cores)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+                }
+            })
+        })
+        .collect();
+    let body = "[topic]\npartitions = 1\nreplication_factor = 1\n\
+                [producers]\nrate = 200\nmessage_size = 100\n\
+                [run]\nwarmup = \"1s\"\nduration = \"3s\"\n";
+    let (_d, _run, rows) = run(&bootstrap, "host-saturated", body);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for s in spinners {
+        s.join().unwrap();
+    }
+    let r = &rows[0];
+    assert!(r.host_cpu_busy >= 0.95, "every core was spinning: {r:?}");
+    assert!(r.flags.contains("host-saturated"), "{r:?}");
+    assert!(
+        !r.flags.contains("kbench-cpu"),
+        "200 msg/s is not kbench's limit: {r:?}"
+    );
+}

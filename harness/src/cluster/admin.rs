@@ -247,6 +247,52 @@ impl Admin {
         Ok(())
     }
 
+    /// Asks the cluster, without creating anything (CreateTopics with `validate_only`), whether
+    /// it accepts each topic config: one probe topic per (name, value), so a refusal names its
+    /// config (librdkafka's result carries the error code, not the broker's message). Returns
+    /// the refused pairs with the cluster's reason.
+    pub fn refused_topic_configs(
+        &self,
+        configs: &[(String, String)],
+        timeout: Duration,
+    ) -> Result<Vec<(String, String, String)>, ClusterError> {
+        if configs.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Never created (validate_only), but named like kbench's own all the same.
+        let names: Vec<String> = (0..configs.len())
+            .map(|i| format!("{TOPIC_PREFIX}config-check-{i}"))
+            .collect();
+        let topics: Vec<NewTopic> = configs
+            .iter()
+            .zip(&names)
+            .map(|((k, v), name)| NewTopic::new(name, 1, TopicReplication::Fixed(1)).set(k, v))
+            .collect();
+        let opts = Self::options(timeout).validate_only(true);
+        let results = block_on(self.client.create_topics(&topics, &opts))
+            .map_err(|e| kafka_err(&self.bootstrap, format!("checking topic configs: {e}")))?;
+        let mut refused = Vec::new();
+        for r in results {
+            if let Err((t, code)) = r {
+                // A probe that failed for a reason other than its config says nothing about it.
+                if !matches!(
+                    code,
+                    RDKafkaErrorCode::InvalidConfig | RDKafkaErrorCode::PolicyViolation
+                ) {
+                    return Err(kafka_err(
+                        &self.bootstrap,
+                        format!("checking topic configs: {}", describe_code(code)),
+                    ));
+                }
+                if let Some(i) = names.iter().position(|n| *n == t) {
+                    let (k, v) = &configs[i];
+                    refused.push((k.clone(), v.clone(), code.to_string()));
+                }
+            }
+        }
+        Ok(refused)
+    }
+
     /// The topic's shape from fresh metadata, or `None` if the cluster does not know it.
     pub fn describe(
         &self,

@@ -164,6 +164,9 @@ pub fn find_max(
     opts: &FindMaxOptions,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
+    crate::scenario::validate_topic_configs_against_cluster(scenario, |pairs| {
+        session.refused_topic_configs(pairs)
+    })?;
     let section = ManifestSection {
         slo: opts.slos.iter().map(|s| s.to_string()).collect(),
         start: opts.start,

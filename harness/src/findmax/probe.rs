@@ -147,7 +147,7 @@ impl Reason {
             Reason::Flag(Flag::Schedule | Flag::QueueFull | Flag::KbenchCpu) => "kbench",
             Reason::Flag(Flag::DrainTimeout) => "throughput",
             Reason::Flag(Flag::Interrupted) => "interrupted",
-            Reason::Flag(Flag::HostStarved) => "host",
+            Reason::Flag(Flag::HostStarved | Flag::HostSaturated) => "host",
             Reason::Flag(Flag::ShardLost | Flag::ClockBound) => "distributed",
             Reason::Failed(_) | Reason::Lost(_) => "errors",
             Reason::NoData(_) => "no-data",

@@ -104,6 +104,10 @@ pub enum Flag {
     KbenchCpu,
     /// The host ran out of CPU: a send thread waited for one (brokers or others had it).
     HostStarved,
+    /// The whole host was (nearly) 100 % busy through the measurement while kbench was not
+    /// the one using it: brokers on the same machine (a cold cluster compiling, other
+    /// processes) competed for CPU, so the figures are the machine's, not the cluster's.
+    HostSaturated,
     /// A distributed run: a shard never became ready or stopped answering during the cell
     /// (which ones: `results.csv` `shards_lost`); the cell's load was not the scenario's.
     ShardLost,
@@ -121,6 +125,7 @@ impl Flag {
             Flag::Interrupted => "interrupted",
             Flag::KbenchCpu => "kbench-cpu",
             Flag::HostStarved => "host-starved",
+            Flag::HostSaturated => "host-saturated",
             Flag::ShardLost => "shard-lost",
             Flag::ClockBound => "clock-bound",
         }
@@ -147,6 +152,9 @@ impl Flag {
             }
             Flag::HostStarved => {
                 "the host was out of CPU: kbench's send thread waited for one (brokers or other processes had it), so the figures include the host's queueing"
+            }
+            Flag::HostSaturated => {
+                "the host's CPU was (nearly) all busy, and not by kbench: brokers or other processes on this machine competed for it, so the figures are the machine's limit, not the cluster's"
             }
         }
     }
@@ -183,6 +191,14 @@ impl CellEnd {
     pub fn host_starved(&self) -> bool {
         self.busiest_producer >= cpu::THREAD_LIMIT
             && self.busiest_producer_wait >= cpu::THREAD_WAIT_LIMIT
+    }
+
+    /// The host, not kbench, was out of CPU through the measurement: every core (nearly) busy
+    /// while kbench's own process was not the limit. Apart from [`Self::host_starved`]: a
+    /// paced, mostly idle send thread keeps its schedule on a saturated host, yet the brokers
+    /// beside it (a freshly started cluster compiling, say) answer late.
+    pub fn host_saturated(&self) -> bool {
+        self.cpu.host_busy.is_some_and(|b| b >= cpu::HOST_LIMIT) && !self.kbench_saturated()
     }
 }
 
@@ -298,6 +314,9 @@ impl CellMetrics {
         }
         if end.host_starved() {
             flags.push(Flag::HostStarved);
+        }
+        if end.host_saturated() {
+            flags.push(Flag::HostSaturated);
         }
         CellSummary {
             measure_secs: secs,
@@ -427,9 +446,17 @@ mod tests {
             ..CellEnd::default()
         };
         assert!(
-            !calm.kbench_saturated(),
-            "a busy host alone is not kbench's limit"
+            !calm.kbench_saturated() && calm.host_saturated(),
+            "a busy host alone is not kbench's limit, but the host's"
         );
+        let quiet = CellEnd {
+            cpu: CpuUse {
+                host_busy: Some(0.9),
+                ..calm.cpu
+            },
+            ..calm.clone()
+        };
+        assert!(!quiet.host_saturated(), "spare CPU on the host");
         let hot = CellEnd {
             cpu: CpuUse {
                 process_cores: 1.9,
@@ -438,7 +465,10 @@ mod tests {
             },
             ..calm.clone()
         };
-        assert!(hot.kbench_saturated());
+        assert!(
+            hot.kbench_saturated() && !hot.host_saturated(),
+            "kbench's own limit"
+        );
         // A send thread that never idled but waited for the CPU half the time: the host's
         // limit, not kbench's own.
         let starved = CellEnd {

@@ -463,6 +463,7 @@ pub fn flag_reason(name: &str) -> &'static str {
         Flag::Interrupted,
         Flag::KbenchCpu,
         Flag::HostStarved,
+        Flag::HostSaturated,
         Flag::ShardLost,
         Flag::ClockBound,
     ]

@@ -50,6 +50,11 @@ pub fn run_scenario(
     opts: &RunOptions,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
+    // Topic configs only the cluster can judge (unknown names, bad values): asked without
+    // creating anything, before any cell, on every shard alike.
+    crate::scenario::validate_topic_configs_against_cluster(scenario, |pairs| {
+        session.refused_topic_configs(pairs)
+    })?;
     if let Some(shard) = &opts.shard {
         return shard::run_sharded(scenario, session, opts, shard, out);
     }

@@ -86,5 +86,5 @@ pub use faults::validate_faults_against_cluster;
 pub use model::*;
 pub use parse::{
     load, parse_str, render_cells, validate_against_cluster, validate_auto_create_against_cluster,
-    validate_chosen_against_cluster, ScenarioError,
+    validate_chosen_against_cluster, validate_topic_configs_against_cluster, ScenarioError,
 };

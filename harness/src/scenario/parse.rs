@@ -254,11 +254,9 @@ fn setting_error(
         }
         None => {
             let key = setting.section_key();
-            let span = doc.as_ref().and_then(|d| {
-                let (section, name) = key.split_once('.')?;
-                let table = d.as_table().get(section)?.as_table_like()?;
-                key_span(table, name)
-            });
+            let span = doc
+                .as_ref()
+                .and_then(|d| nested_key_span(d.as_table(), &key));
             ScenarioError::new(
                 &s.path,
                 line_of(span),
@@ -267,6 +265,54 @@ fn setting_error(
             )
         }
     }
+}
+
+/// The span of a dotted key such as `topic.configs.min.insync.replicas`, whose last part may
+/// hold dots of its own: the longest remainder that is a key of the table wins, else the first
+/// part names a sub-table to look in.
+fn nested_key_span(table: &dyn toml_edit::TableLike, key: &str) -> Option<Range<usize>> {
+    if let Some(span) = key_span(table, key) {
+        return Some(span);
+    }
+    let (head, rest) = key.split_once('.')?;
+    nested_key_span(table.get(head)?.as_table_like()?, rest)
+}
+
+/// Checks every topic config kbench would create a topic with against the cluster, before
+/// the first cell: `refused` asks the cluster about (name, value) pairs without creating
+/// anything and answers the refused ones with its reason. Kafka alone knows which configs its
+/// version accepts (librdkafka does not check topic configs), so this cannot happen at load.
+pub fn validate_topic_configs_against_cluster(
+    s: &Scenario,
+    refused: impl FnOnce(&[(String, String)]) -> anyhow::Result<Vec<(String, String, String)>>,
+) -> anyhow::Result<()> {
+    let mut pairs: Vec<(String, String)> = s
+        .cells
+        .iter()
+        .filter(|c| c.topic.existing.is_none() && c.topic.create == TopicCreate::Kbench)
+        .flat_map(|c| c.topic.configs.iter().map(|(k, v)| (k.clone(), v.clone())))
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    let Some((name, value, why)) = refused(&pairs)?.into_iter().next() else {
+        return Ok(());
+    };
+    let cell = s
+        .cells
+        .iter()
+        .find(|c| c.topic.configs.get(&name) == Some(&value))
+        .unwrap_or(&s.cells[0]);
+    Err(setting_error(
+        s,
+        cell,
+        &Setting::TopicConfig(name.clone()),
+        format!(
+            "the cluster refuses topic config {name} = {value:?} ({why}), checked without \
+             creating a topic"
+        ),
+        "",
+    )
+    .into())
 }
 
 /// Kafka's longest topic name.

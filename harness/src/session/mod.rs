@@ -168,6 +168,14 @@ impl Session {
         Ok(())
     }
 
+    /// The (name, value) topic configs the cluster refuses, with why; nothing is created.
+    pub fn refused_topic_configs(
+        &self,
+        configs: &[(String, String)],
+    ) -> anyhow::Result<Vec<(String, String, String)>> {
+        Ok(self.admin.refused_topic_configs(configs, ADMIN_TIMEOUT)?)
+    }
+
     /// Delete topics this session created (callers pass only such names).
     pub fn delete_topics(&self, topics: &[&str]) -> anyhow::Result<()> {
         Ok(self.admin.delete_topics(topics, ADMIN_TIMEOUT)?)
