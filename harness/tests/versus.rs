@@ -42,7 +42,7 @@ fn versus_quick_writes_both_tools_figures() {
             .unwrap_or_else(|| panic!("column {k}"))
     };
     let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
-    let kinds = ["produce", "cpu", "consume", "e2e"];
+    let kinds = ["produce", "cpu", "consume", "e2e", "pipeline"];
     for kind in kinds {
         for kbench_side in [true, false] {
             let row = rows
@@ -57,7 +57,7 @@ fn versus_quick_writes_both_tools_figures() {
             assert!(num("msgs_per_sec") > 0.0, "{kind} {:?}", row);
             assert!(num("records") > 0.0, "{kind} {:?}", row);
             match kind {
-                "cpu" => assert!(num("cpu_s_per_million") > 0.0, "{row:?}"),
+                "cpu" | "pipeline" => assert!(num("cpu_s_per_million") > 0.0, "{row:?}"),
                 "e2e" => assert!(num("mean_ms") > 0.0, "{row:?}"),
                 _ => {}
             }
@@ -95,6 +95,7 @@ fn versus_quick_writes_both_tools_figures() {
         "ConsumerPerformance",
         "EndToEndLatency",
         "rdkafka_performance",
+        "ProducerPerformance+ConsumerPerformance",
     ] {
         assert!(md.contains(tool), "{tool} missing from\n{md}");
     }

@@ -341,7 +341,7 @@ pub struct VersusArgs {
     /// One comparison of each kind with short runs (under a minute with --pairs 1).
     #[arg(long)]
     pub quick: bool,
-    /// Only these kinds of comparison (comma-separated): produce, cpu, consume, e2e.
+    /// Only these kinds of comparison (comma-separated): produce, cpu, consume, e2e, pipeline.
     #[arg(long, value_delimiter = ',', value_parser = Kind::parse)]
     pub only: Vec<Kind>,
     /// The fixed rate (msg/s) of the CPU comparison.

@@ -37,6 +37,7 @@ pub fn scenario_toml(c: &Comparison, replication_factor: i32) -> String {
     };
     let (groups, sync) = match c.kind {
         Kind::E2e => (1, true),
+        Kind::Pipeline => (1, false),
         _ => (0, false),
     };
     format!(
@@ -45,6 +46,7 @@ pub fn scenario_toml(c: &Comparison, replication_factor: i32) -> String {
          [topic]\npartitions = {partitions}\nreplication_factor = {replication_factor}\n\
          [producers]\ncount = {count}\nrate = {rate}\nmessage_size = {size}\nacks = \"{acks}\"\n\
          linger_ms = {linger}\nbatch_size = {batch}\ncompression = \"none\"\nsync = {sync}\n\
+         idempotence = {idempotence}\n\
          [consumers]\ngroups = {groups}\nmembers = 1\nstart_from = \"earliest\"\n\
          [run]\nwarmup = \"{warmup}ms\"\nduration = \"{duration}ms\"\ndrain_timeout = \"30s\"\n\
          [client.producer]\n\"queue.buffering.max.kbytes\" = {QUEUE_KBYTES}\n",
@@ -56,6 +58,7 @@ pub fn scenario_toml(c: &Comparison, replication_factor: i32) -> String {
         acks = c.acks.as_config(),
         linger = c.linger_ms,
         batch = c.batch_size,
+        idempotence = c.idempotence,
         warmup = c.warmup.as_millis(),
         duration = c.duration.as_millis(),
     )
@@ -378,7 +381,15 @@ mod tests {
                     assert_eq!(cell.consumers.groups, 1);
                     assert_eq!(cell.producers.rate, None);
                 }
-                _ => assert_eq!(cell.consumers.groups, 0),
+                Kind::Pipeline => {
+                    assert_eq!((cell.consumers.groups, cell.consumers.members), (1, 1));
+                    assert!(cell.producers.idempotence && !cell.producers.sync);
+                    assert_eq!(cell.producers.rate, None);
+                }
+                _ => {
+                    assert_eq!(cell.consumers.groups, 0);
+                    assert!(!cell.producers.idempotence);
+                }
             }
         }
     }

@@ -215,6 +215,10 @@ pub fn run(
     Ok(0)
 }
 
+/// A record count the Java tools never reach in a pipeline comparison: they are stopped
+/// after the measured window.
+const RECORDS_NEVER_REACHED: u64 = 1_000_000_000;
+
 fn progress_line(m: &Measurement, pairs: u32) -> String {
     let mut s = format!(
         "pair {}/{pairs} {:<28} {:<20} {:>10.0} msg/s {:>7.2} MB/s",
@@ -317,7 +321,7 @@ impl Run<'_> {
                 }
                 m.notes = notes.join("; ");
             }
-            Kind::Cpu => {
+            Kind::Cpu | Kind::Pipeline => {
                 let name = format!("{}-p{pair}-kbench", c.id);
                 let child = kbench::run_child(
                     c,
@@ -334,6 +338,16 @@ impl Run<'_> {
                     "{:.0} msg/s acked over the cell",
                     row.acked_per_sec
                 )];
+                if c.kind == Kind::Pipeline {
+                    // The consumer's side: it must have kept up for the CPU to be a pipeline's.
+                    notes.push(format!(
+                        "consumed {} of {} acked, lost {}, e2e p50 {:.1} ms",
+                        row.consumed,
+                        row.acked,
+                        row.lost,
+                        row.e2e_p50_us as f64 / 1e3
+                    ));
+                }
                 notes.extend(
                     row.flags
                         .split(';')
@@ -522,6 +536,15 @@ impl Run<'_> {
                 m.mean_ms = Some(perf.avg_ms);
                 self.cpu_figures(&mut m, c, pair, &w, exit.cpu_total_s);
             }
+            Kind::Pipeline => {
+                let topic = self.topic(c, pair, "java");
+                self.create_topic(&topic, c.partitions)?;
+                let result = self.java_pipeline(c, &topic, &name);
+                self.delete_topic(&topic)?;
+                let (w, total) = result?;
+                m.notes = "two JVMs: CPU is both processes' over the window".into();
+                self.cpu_figures(&mut m, c, pair, &w, total);
+            }
             Kind::Consume => {
                 let (topic, n) = self.prefilled(c)?;
                 let group = self.topic(c, pair, "java");
@@ -623,6 +646,103 @@ impl Run<'_> {
             avg += perf.avg_ms / n as f64;
         }
         Ok((rate, records, cpu_total, p50, p99, avg))
+    }
+
+    /// ProducerPerformance (max rate, more records than it can send in the run) and
+    /// ConsumerPerformance reading the same topic, started together; both measured over the
+    /// same window as kbench's child (after JVM start-up and warm-up), then stopped. Returns
+    /// the window (CPU of both, records the topic gained) and both processes' whole-life CPU.
+    fn java_pipeline(
+        &self,
+        c: &Comparison,
+        topic: &str,
+        name: &str,
+    ) -> anyhow::Result<(cpu::WindowCpu, f64)> {
+        let mut producer_args = java::producer_perf_args(
+            self.bootstrap,
+            topic,
+            RECORDS_NEVER_REACHED,
+            0,
+            c.record_size,
+            None,
+            c.acks,
+            c.linger_ms,
+            c.batch_size,
+        );
+        if c.idempotence {
+            for a in producer_args.iter_mut() {
+                if a == "enable.idempotence=false" {
+                    *a = "enable.idempotence=true".into();
+                }
+            }
+        }
+        let group = format!("{topic}-group");
+        let consumer_args =
+            java::consumer_perf_args(self.bootstrap, topic, RECORDS_NEVER_REACHED, &group);
+        let (pname, cname) = (format!("{name}-producer"), format!("{name}-consumer"));
+        let start = Instant::now();
+        let mut producer = self
+            .java
+            .spawn(java::PRODUCER_PERF, &producer_args, &pname)?;
+        let mut consumer = match self.java.spawn(java::CONSUMER_PERF, &consumer_args, &cname) {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = producer.kill();
+                let _ = producer.wait();
+                return Err(e);
+            }
+        };
+        let (pw, cw) = std::thread::scope(|scope| {
+            let (ppid, cpid) = (producer.id(), consumer.id());
+            let consumer_window = scope.spawn(move || {
+                cpu::measure_window(cpid, start, c.cpu_skip, c.cpu_window, &mut || Ok(0))
+            });
+            let mut mark = || self.offsets.sum(topic, c.partitions);
+            let pw = cpu::measure_window(ppid, start, c.cpu_skip, c.cpu_window, &mut mark);
+            let cw = consumer_window
+                .join()
+                .unwrap_or_else(|_| Err(anyhow!("the window thread panicked")));
+            (pw, cw)
+        });
+        // Stopped, not finished: their own end-of-run figures are not used.
+        let _ = producer.kill();
+        let _ = consumer.kill();
+        let pexit = cpu::wait_with_rusage(&mut producer)?;
+        let cexit = cpu::wait_with_rusage(&mut consumer)?;
+        let pw = pw.map_err(|e| {
+            anyhow!(
+                "{e:#}; {}",
+                self.tool_failed("ProducerPerformance", &pname, &pexit)
+            )
+        })?;
+        let cw = cw.map_err(|e| {
+            anyhow!(
+                "{e:#}; {}",
+                self.tool_failed("ConsumerPerformance", &cname, &cexit)
+            )
+        })?;
+        if pw.records == 0 {
+            anyhow::bail!(
+                "ProducerPerformance wrote no record in the window ({:.0} s to {:.0} s after \
+                 start): the JVMs had not started in time on this host (log {})",
+                c.cpu_skip.as_secs_f64(),
+                (c.cpu_skip + c.cpu_window).as_secs_f64(),
+                self.java.log_path(&pname).display()
+            );
+        }
+        let mut w = pw;
+        w.cpu_s += cw.cpu_s;
+        w.threads = w
+            .threads
+            .into_iter()
+            .map(|(t, s)| (format!("producer {t}"), s))
+            .chain(
+                cw.threads
+                    .into_iter()
+                    .map(|(t, s)| (format!("consumer {t}"), s)),
+            )
+            .collect();
+        Ok((w, pexit.cpu_total_s + cexit.cpu_total_s))
     }
 
     fn tool_failed(&self, tool: &str, name: &str, exit: &cpu::Exit) -> anyhow::Error {

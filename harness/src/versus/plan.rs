@@ -20,10 +20,20 @@ pub enum Kind {
     Consume,
     /// End-to-end latency at a low rate: kbench sync producer + consumer vs EndToEndLatency.
     E2e,
+    /// A producer and a consumer group together at max rate, as a real cell runs them: kbench
+    /// (one process) vs ProducerPerformance and ConsumerPerformance running concurrently (two
+    /// JVMs), whole-process CPU per message and throughput over the same steady-state window.
+    Pipeline,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Produce, Kind::Cpu, Kind::Consume, Kind::E2e];
+    pub const ALL: [Kind; 5] = [
+        Kind::Produce,
+        Kind::Cpu,
+        Kind::Consume,
+        Kind::E2e,
+        Kind::Pipeline,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -31,6 +41,7 @@ impl Kind {
             Kind::Cpu => "cpu",
             Kind::Consume => "consume",
             Kind::E2e => "e2e",
+            Kind::Pipeline => "pipeline",
         }
     }
 
@@ -38,7 +49,9 @@ impl Kind {
         Kind::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| format!("expected one of produce, cpu, consume, e2e; got {s:?}"))
+            .ok_or_else(|| {
+                format!("expected one of produce, cpu, consume, e2e, pipeline; got {s:?}")
+            })
     }
 
     /// The tools kbench runs beside, in each pair: Kafka's own, and for throughput also
@@ -50,6 +63,7 @@ impl Kind {
             Kind::Consume => &["ConsumerPerformance", super::librdkafka::RDKAFKA_PERF],
             Kind::Cpu => &["ProducerPerformance"],
             Kind::E2e => &["EndToEndLatency"],
+            Kind::Pipeline => &[PIPELINE_JAVA],
         }
     }
 
@@ -59,9 +73,13 @@ impl Kind {
             Kind::Produce | Kind::Cpu => "ProducerPerformance",
             Kind::Consume => "ConsumerPerformance",
             Kind::E2e => "EndToEndLatency",
+            Kind::Pipeline => PIPELINE_JAVA,
         }
     }
 }
+
+/// The Java side of the pipeline comparison: Kafka's two perf tools, run concurrently.
+pub const PIPELINE_JAVA: &str = "ProducerPerformance+ConsumerPerformance";
 
 /// Settings both tools get, stated in the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -85,6 +103,8 @@ pub struct Comparison {
     pub duration: Duration,
     /// E2E: messages each tool sends (EndToEndLatency `num_records`).
     pub messages: u64,
+    /// The producer runs with `enable.idempotence` (the pipeline comparison; acks must be all).
+    pub idempotence: bool,
     /// CPU: skip this long after the child starts, then measure CPU for `cpu_window`.
     pub cpu_skip: Duration,
     pub cpu_window: Duration,
@@ -110,6 +130,14 @@ impl Comparison {
             Kind::Consume => format!(
                 "{} B records (kbench's stamp in the first 28 B, same topic for both), {} partitions, one consumer, from earliest",
                 self.record_size, self.partitions
+            ),
+            Kind::Pipeline => format!(
+                "{} B records, acks={}, idempotence, {} partitions, one producer and one consumer group of one at max rate, linger.ms={}, batch.size={}, compression none; CPU and records over the same window of each tool's steady state",
+                self.record_size,
+                self.acks.as_config(),
+                self.partitions,
+                self.linger_ms,
+                self.batch_size
             ),
             Kind::E2e => format!(
                 "{} B records, acks={}, {} partition, linger.ms=0, one message in flight (kbench: sync mode for {} s; EndToEndLatency: {} messages)",
@@ -164,6 +192,7 @@ impl Plan {
             warmup: Duration::from_secs(warmup),
             duration: Duration::from_secs(produce_secs),
             messages: 0,
+            idempotence: false,
             cpu_skip: Duration::ZERO,
             cpu_window: Duration::ZERO,
         };
@@ -225,6 +254,30 @@ impl Plan {
             c.id = "e2e-1024B-acks-1".into();
             comparisons.push(c);
         }
+        if want(Kind::Pipeline) {
+            // The shape issue 12 measured (1 KiB, acks=all with idempotence, linger 1 ms,
+            // 128 KiB batches, one producer, one group of one): a cell's usual cost.
+            let mut c = base(Kind::Pipeline, 1024, Acks::All, 1);
+            c.idempotence = true;
+            c.linger_ms = 1;
+            c.batch_size = 131072;
+            // Two JVMs start together: on a busy 2-core host the producer's first record
+            // came 2.5 s after start alone and after more than 5.5 s beside the consumer, so
+            // the window begins later than the CPU comparison's.
+            if quick {
+                c.warmup = Duration::from_secs(1);
+                c.duration = Duration::from_secs(9);
+                c.cpu_skip = Duration::from_secs(6);
+                c.cpu_window = Duration::from_secs(3);
+            } else {
+                c.warmup = Duration::from_secs(2);
+                c.duration = Duration::from_secs(16);
+                c.cpu_skip = Duration::from_secs(8);
+                c.cpu_window = Duration::from_secs(8);
+            }
+            c.id = "pipeline-1024B-acks-all-idempotent".into();
+            comparisons.push(c);
+        }
         Plan {
             comparisons,
             pairs,
@@ -250,18 +303,27 @@ mod tests {
         assert!(produce
             .iter()
             .any(|c| c.producers == 4 && c.record_size == 100 && c.acks == Acks::All));
-        assert_eq!(p.comparisons.len(), 11);
+        assert_eq!(p.comparisons.len(), 12);
         assert_eq!(p.replication_factor, 3);
         let ids: std::collections::HashSet<_> = p.comparisons.iter().map(|c| &c.id).collect();
         assert_eq!(ids.len(), p.comparisons.len(), "ids are unique");
-        let cpu = p.comparisons.iter().find(|c| c.kind == Kind::Cpu).unwrap();
-        assert!(cpu.cpu_skip + cpu.cpu_window < cpu.warmup + cpu.duration);
+        for kind in [Kind::Cpu, Kind::Pipeline] {
+            let c = p.comparisons.iter().find(|c| c.kind == kind).unwrap();
+            assert!(c.cpu_skip + c.cpu_window < c.warmup + c.duration, "{c:?}");
+            assert!(c.cpu_skip > c.warmup, "the window is after warm-up: {c:?}");
+        }
+        let pipe = p
+            .comparisons
+            .iter()
+            .find(|c| c.kind == Kind::Pipeline)
+            .unwrap();
+        assert!(pipe.idempotence && pipe.acks == Acks::All && pipe.rate.is_none());
     }
 
     #[test]
     fn quick_has_one_of_each_and_only_filters() {
         let p = Plan::new(true, 1, 1, &[], CPU_RATE);
-        assert_eq!(p.comparisons.len(), 4);
+        assert_eq!(p.comparisons.len(), 5);
         assert_eq!(p.replication_factor, 1);
         let only = Plan::new(true, 1, 3, &[Kind::E2e], CPU_RATE);
         assert_eq!(only.comparisons.len(), 1);

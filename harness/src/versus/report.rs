@@ -185,6 +185,24 @@ fn metrics(kind: Kind, tool: &str) -> Vec<(&'static str, Pick, Target)> {
             |m| Some(m.msgs_per_sec),
             Target::AtLeast(1.2),
         )],
+        // Issue 12's targets for a cell with producers and a consumer group together.
+        Kind::Pipeline => vec![
+            (
+                "CPU s per M msgs",
+                |m| m.cpu_s_per_million,
+                Target::AtMost(0.8),
+            ),
+            (
+                "throughput msg/s",
+                |m| Some(m.msgs_per_sec),
+                Target::AtLeast(1.1),
+            ),
+            (
+                "CPU s per M, JIT excluded",
+                |m| m.cpu_s_per_million_no_jit,
+                Target::None,
+            ),
+        ],
         Kind::E2e => vec![
             ("e2e p50 ms", |m| m.p50_ms, Target::E2eP50),
             ("e2e mean ms", |m| m.mean_ms, Target::None),
