@@ -174,6 +174,7 @@ impl Fleet {
                     group_id: format!("{}-g{g}", fleet.plan.group_prefix),
                     topic: fleet.plan.topic.clone(),
                     start_from: cell.consumers.start_from,
+                    isolation: cell.consumers.isolation,
                     stamp: cell.producers.stamp,
                     run_tag: fleet.plan.run_tag,
                     access: fleet.plan.access.clone(),
@@ -540,8 +541,12 @@ impl Fleet {
     /// Every group against the acknowledged messages; the worst group is reported (each
     /// group must receive everything).
     fn account(&self, reads: &[MemberDeliveries]) -> GroupAccount {
+        let logs: Vec<ProducerLog> = self.producers.iter().map(|p| p.log()).collect();
         let acked = FleetSeqs {
-            by_producer: self.producers.iter().map(|p| p.log().acked).collect(),
+            by_producer: logs.iter().map(|l| l.acked.clone()).collect(),
+        };
+        let aborted = FleetSeqs {
+            by_producer: logs.into_iter().map(|l| l.aborted).collect(),
         };
         let per_group: Vec<GroupAccount> = (0..self.groups)
             .map(|g| {
@@ -551,7 +556,7 @@ impl Fleet {
                     .zip(reads)
                     .filter(|(m, _)| m.group == g)
                     .map(|(_, r)| r);
-                delivery::account_group(&acked, members)
+                delivery::account_group(&acked, &aborted, members)
             })
             .collect();
         delivery::worst(&per_group)
@@ -573,6 +578,13 @@ impl Fleet {
                 .iter()
                 .zip(&self.producers)
                 .map(|(id, p)| (global(*id), p.log().acked))
+                .collect(),
+            aborted: self
+                .producer_ids
+                .iter()
+                .zip(&self.producers)
+                .map(|(id, p)| (global(*id), p.log().aborted))
+                .filter(|(_, s)| !s.is_empty())
                 .collect(),
             members: self
                 .members
