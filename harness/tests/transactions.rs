@@ -5,6 +5,10 @@
 //!    does read the aborted ones (so the check can fail: they are in the log);
 //! 2. the leader of partition 0 killed mid-cell: 0 lost, 0 duplicated, no aborted message read.
 //!
+//! A transactional producer blocks in each commit (about 0.1 s on a busy 2-core host, seconds
+//! while a leader is down), so rates and transaction sizes here leave it time to keep its
+//! schedule: at R msg/s and N messages a transaction it keeps up while R/N x commit < 1 s.
+//!
 //! Both run in one test, one after the other, because the second kills a broker of the
 //! cluster it is given: the suite's (`KBENCH_BOOTSTRAP`, `KBENCH_STATE_DIR`, as `scripts/test`
 //! exports them; the kill is undone when the cell ends), or one of your own. Never point it
@@ -78,7 +82,7 @@ rate = 1000
 message_size = 100
 acks = "all"
 idempotence = true
-transaction_messages = 50
+transaction_messages = 100
 transaction_abort = 0.2
 [consumers]
 groups = 1
@@ -99,24 +103,24 @@ replication_factor = 3
 configs = { "min.insync.replicas" = "2" }
 [producers]
 count = 1
-rate = 1000
+rate = 500
 message_size = 100
 keys = { uniform = 1000 }
 partitioner = "murmur2"
 acks = "all"
 idempotence = true
-transaction_messages = 50
+transaction_messages = 100
 transaction_abort = 0.1
 [consumers]
 groups = 1
 members = 1
 isolation = "read_committed"
 [run]
-warmup = "2s"
-duration = "8s"
+warmup = "3s"
+duration = "10s"
 drain_timeout = "30s"
 [[fault]]
-at = "4s"
+at = "5s"
 action = "kill"
 broker = "leader-of:0"
 duration = "3s"
@@ -141,17 +145,18 @@ fn transactions_on_a_real_cluster() {
     show(committed);
     show(uncommitted);
     for r in [committed, uncommitted] {
-        assert_eq!((r.transaction_messages, r.transaction_abort), (50, 0.2));
+        assert_eq!((r.transaction_messages, r.transaction_abort), (100, 0.2));
         assert!(r.tx_committed > 0 && r.tx_committed_per_sec > 0.0, "{r:?}");
         assert!(r.tx_aborted > 0 && r.aborted_messages > 0, "{r:?}");
         assert!(r.commit_p50_us > 0 && r.commit_max_us >= r.commit_p50_us, "{r:?}");
         assert_eq!((r.lost, r.duplicated, r.failed), (0, 0, 0), "{r:?}");
         assert!(!r.flags.contains("drain-timeout"), "{r:?}");
     }
-    // One in five aborted, spread evenly: of 2 producers' n transactions each, floor(n / 5).
-    let ended = committed.tx_committed + committed.tx_aborted;
+    // One in five aborted, spread evenly: within one transaction per producer of a fifth of
+    // the measured ones (the warm-up's transactions count in the spread, not here).
+    let ended = (committed.tx_committed + committed.tx_aborted) as i64;
     assert!(
-        committed.tx_aborted * 5 <= ended && ended <= committed.tx_aborted * 5 + 10,
+        (ended - 5 * committed.tx_aborted as i64).abs() <= 10,
         "{committed:?}"
     );
     // Every committed measured message read exactly once, no aborted one.
@@ -175,5 +180,7 @@ fn transactions_on_a_real_cluster() {
     assert_eq!(r.faults, 1, "{r:?}");
     assert!(r.tx_committed > 0, "{r:?}");
     assert_eq!((r.lost, r.duplicated, r.aborted_seen), (0, 0, 0), "{r:?}");
-    assert!(!r.flags.contains("drain-timeout"), "{r:?}");
+    // Every acked message of a committed transaction was read: the 0 lost above is not a
+    // group that stopped early.
+    assert_eq!(r.consumed, r.acked - r.aborted_messages, "{r:?}");
 }

@@ -32,8 +32,9 @@ use rdkafka::producer::{BaseProducer, Producer};
 
 use super::producer::Ctx;
 use super::recorder;
+use crate::cluster::Access;
 use crate::metrics::TxOutcome;
-use crate::scenario::ProducerSpec;
+use crate::scenario::{ProducerSpec, Props};
 
 /// How long one blocking transaction call may take (librdkafka's `transaction.timeout.ms`
 /// default is 60 s too: a transaction the broker would abort anyway).
@@ -45,6 +46,18 @@ pub const COMMIT_ATTEMPTS: u32 = 3;
 /// no producer of another cell or shard fences it.
 pub fn transactional_id(run_tag: u32, shard: u16, index: u16) -> String {
     format!("kbench-{run_tag:08x}-{shard}-{index}")
+}
+
+/// Initialise transactions once with a transactional.id of its own (no producer of the
+/// cell uses it), so that the coordinator exists before the cell's producers need it.
+pub fn prepare(access: &Access, extra: &Props, run_tag: u32) -> Result<(), String> {
+    let mut c = access.config();
+    c.set("transactional.id", format!("kbench-{run_tag:08x}-prepare"))
+        .set("log_level", "3");
+    Access::apply_extra(&mut c, extra);
+    let p: BaseProducer = c.create().map_err(|e| e.to_string())?;
+    p.init_transactions(CALL_TIMEOUT)
+        .map_err(|e| format!("init_transactions: {e}"))
 }
 
 /// Is transaction `k` (0-based) aborted on purpose? Aborts are spread evenly: after any

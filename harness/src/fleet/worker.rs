@@ -214,6 +214,18 @@ impl Fleet {
         Ok(fleet)
     }
 
+    /// Transactional cells: find the transaction coordinator before the schedule starts. The
+    /// first transactional producer on a cluster makes Kafka create `__transaction_state`
+    /// (50 partitions), which can take longer than a warm-up; done here, each producer's own
+    /// `init_transactions` at its start is a quick round trip.
+    pub fn prepare_transactions(&self, cell: &CellSpec) -> anyhow::Result<()> {
+        if cell.producers.transaction_messages == 0 || cell.producers.count == 0 {
+            return Ok(());
+        }
+        super::transaction::prepare(&self.plan.access, &cell.client.producer, self.plan.run_tag)
+            .map_err(|e| anyhow!("preparing transactions: {e}"))
+    }
+
     /// Start the cell's producers: message 0 is due at `start`, messages intended before
     /// `warmup_end` are warm-up. With a `[run] messages` budget each producer stops after its
     /// share of measured messages.
