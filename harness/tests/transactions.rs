@@ -148,7 +148,10 @@ fn transactions_on_a_real_cluster() {
         assert_eq!((r.transaction_messages, r.transaction_abort), (100, 0.2));
         assert!(r.tx_committed > 0 && r.tx_committed_per_sec > 0.0, "{r:?}");
         assert!(r.tx_aborted > 0 && r.aborted_messages > 0, "{r:?}");
-        assert!(r.commit_p50_us > 0 && r.commit_max_us >= r.commit_p50_us, "{r:?}");
+        assert!(
+            r.commit_p50_us > 0 && r.commit_max_us >= r.commit_p50_us,
+            "{r:?}"
+        );
         assert_eq!((r.lost, r.duplicated, r.failed), (0, 0, 0), "{r:?}");
         assert!(!r.flags.contains("drain-timeout"), "{r:?}");
     }

@@ -82,23 +82,34 @@ pub struct Transactions {
     /// Transactions ended so far.
     ended: u64,
     open: Option<Open>,
+    /// When the last commit or abort call returned.
+    blocked_until: Option<Instant>,
 }
 
 impl Transactions {
     pub fn of(spec: &ProducerSpec) -> Option<Transactions> {
-        (spec.transaction_messages > 0).then(|| Transactions {
+        (spec.transaction_messages > 0).then_some(Transactions {
             per_transaction: spec.transaction_messages,
             abort_share: spec.transaction_abort,
             ended: 0,
             open: None,
+            blocked_until: None,
         })
     }
 
+    /// When the thread was last released from a commit or abort: messages due before then
+    /// waited for the cluster, not for kbench.
+    pub fn blocked_until(&self) -> Option<Instant> {
+        self.blocked_until
+    }
+
     /// Register the `transactional.id` with its coordinator (fencing any older producer).
-    pub fn init(&self, producer: &BaseProducer<Ctx>) -> Result<(), String> {
+    pub fn init(&mut self, producer: &BaseProducer<Ctx>) -> Result<(), String> {
         producer
             .init_transactions(CALL_TIMEOUT)
-            .map_err(|e| format!("init_transactions: {e}"))
+            .map_err(|e| format!("init_transactions: {e}"))?;
+        self.blocked_until = Some(Instant::now());
+        Ok(())
     }
 
     /// Before sending message `seq`: begin a transaction if none is open.
@@ -149,6 +160,7 @@ impl Transactions {
         } else {
             commit(producer, k)?
         };
+        self.blocked_until = Some(Instant::now());
         recorder::with(|r| {
             if outcome != TxOutcome::Committed {
                 let were_acked = r.log.abort(open.first_seq..next_seq);
@@ -163,10 +175,7 @@ impl Transactions {
 }
 
 /// Commit transaction `k`: how it ended and, when it committed, how long the commit took.
-fn commit(
-    producer: &BaseProducer<Ctx>,
-    k: u64,
-) -> Result<(TxOutcome, Option<u64>), String> {
+fn commit(producer: &BaseProducer<Ctx>, k: u64) -> Result<(TxOutcome, Option<u64>), String> {
     let started = Instant::now();
     for attempt in 1..=COMMIT_ATTEMPTS {
         match producer.commit_transaction(CALL_TIMEOUT) {
@@ -197,7 +206,9 @@ fn abort(producer: &BaseProducer<Ctx>, k: u64) -> Result<(), String> {
             Err(e) => return Err(format!("transaction {k}: abort failed: {e}")),
         }
     }
-    Err(format!("transaction {k}: abort failed {COMMIT_ATTEMPTS} times"))
+    Err(format!(
+        "transaction {k}: abort failed {COMMIT_ATTEMPTS} times"
+    ))
 }
 
 #[cfg(test)]

@@ -488,11 +488,7 @@ pub fn account_shards(parts: &[DeliveryEvidence]) -> Result<(GroupAccount, u64),
     // Dense indexes for every producer id that appears anywhere.
     let mut dense: BTreeMap<u64, usize> = BTreeMap::new();
     let ids = parts.iter().flat_map(|p| {
-        p.acked
-            .iter()
-            .chain(&p.aborted)
-            .map(|(id, _)| *id)
-            .chain(
+        p.acked.iter().chain(&p.aborted).map(|(id, _)| *id).chain(
             p.members
                 .iter()
                 .flat_map(|m| m.seen.iter().map(|(id, _)| *id)),
@@ -655,7 +651,10 @@ mod tests {
                 m.record((s % 3) as i32, true, p, s);
             }
         }
-        assert_eq!(account_group(&acked(100), &FleetSeqs::default(), [&m]), GroupAccount::default());
+        assert_eq!(
+            account_group(&acked(100), &FleetSeqs::default(), [&m]),
+            GroupAccount::default()
+        );
     }
 
     #[test]

@@ -332,7 +332,9 @@ fn transactions_section(s: &mut String, model: &RunModel) {
         };
         let _ = writeln!(
             s,
-            "- `{}`: {} messages a transaction, {:.0} % aborted on purpose; {} committed/s, {}              aborted/s ({} failed commits); commit p50 {} ms, p99 {} ms; {} measured messages              aborted, {seen}; {} lost, {} duplicated ({}).",
+            "- `{}`: {} messages a transaction, {:.0} % aborted on purpose; {} committed/s, {} \
+             aborted/s ({} failed commits); commit p50 {} ms, p99 {} ms; {} measured messages \
+             aborted, {seen}; {} lost, {} duplicated ({}).",
             c.id,
             t.messages,
             t.abort_share * 100.0,

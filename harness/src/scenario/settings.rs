@@ -10,8 +10,8 @@ use toml_edit::{Item, TableLike, Value};
 
 use super::errors::{ScenarioError, Source};
 use super::model::{
-    Acks, CellSpec, ClientProps, ConsumerSpec, Isolation, KeySpec, MessageSize, Partitioner, ProducerSpec,
-    RunSpec, StampPlace, StartFrom, TopicCreate, TopicSpec,
+    Acks, CellSpec, ClientProps, ConsumerSpec, Isolation, KeySpec, MessageSize, Partitioner,
+    ProducerSpec, RunSpec, StampPlace, StartFrom, TopicCreate, TopicSpec,
 };
 use super::units::{format_size, parse_duration, parse_size};
 
