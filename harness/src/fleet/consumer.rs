@@ -17,7 +17,7 @@ use super::payload::stamp::{self, Stamp, StampClock};
 use crate::cluster::Access;
 use crate::metrics::delivery::MemberDeliveries;
 use crate::metrics::{ClientStats, Clock, Handover};
-use crate::scenario::{StampPlace, StartFrom};
+use crate::scenario::{Isolation, StampPlace, StartFrom};
 
 #[derive(Clone)]
 pub struct ConsumerPlan {
@@ -26,6 +26,8 @@ pub struct ConsumerPlan {
     pub group_id: String,
     pub topic: String,
     pub start_from: StartFrom,
+    /// `isolation.level`: read_committed members never see aborted transactions.
+    pub isolation: Isolation,
     /// Where the producers put their stamp.
     pub stamp: StampPlace,
     /// The run tag in the stamps of this cell's producers: any other is not theirs.
@@ -127,6 +129,7 @@ pub fn create(
                 StartFrom::Latest => "latest",
             },
         )
+        .set("isolation.level", plan.isolation.name())
         .set("enable.auto.commit", "true")
         .set("enable.partition.eof", "false")
         // Once a partition's local queue holds queued.min.messages (100000), librdkafka

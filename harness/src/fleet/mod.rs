@@ -12,6 +12,7 @@ pub mod partition;
 pub mod payload;
 pub mod producer;
 pub mod recorder;
+pub mod transaction;
 pub mod wake;
 mod worker;
 

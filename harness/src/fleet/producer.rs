@@ -27,6 +27,7 @@ use super::partition::KbenchChooser;
 use super::payload::stamp::{self, ProducerId, Stamp, StampClock};
 use super::payload::PayloadGen;
 use super::recorder;
+use super::transaction::{self, Transactions};
 use super::wake::{Notifier, QueueWaker};
 use crate::cluster::Access;
 use crate::metrics::delivery::ProducerLog;
@@ -220,9 +221,17 @@ pub fn librdkafka_settings(access: &Access, index: usize, s: &ProducerSpec) -> C
     c
 }
 
-/// The producer's full librdkafka configuration: pass-through properties are applied last.
+/// The producer's full librdkafka configuration: pass-through properties are applied last
+/// (scenarios refuse the ones kbench sets, `transactional.id` among them).
 pub fn client_config(plan: &ProducerPlan) -> ClientConfig {
     let mut c = librdkafka_settings(&plan.access, plan.index, &plan.spec);
+    if plan.spec.transaction_messages > 0 {
+        let id = plan.id;
+        c.set(
+            "transactional.id",
+            transaction::transactional_id(id.run_tag(), id.shard(), id.index()),
+        );
+    }
     Access::apply_extra(&mut c, &plan.extra);
     c
 }
@@ -278,12 +287,17 @@ pub fn run(
     let mut seq: u64 = 0;
     let mut since_poll = 0u32;
     let mut measured_sent: u64 = 0;
+    let mut transactions = Transactions::of(spec);
 
     let waker = QueueWaker::new(producer.client()).map_err(|e| format!("eventfd: {e}"))?;
     if let Ok(n) = waker.notifier() {
         let _ = shared.notifier.set(n);
     }
     let recording = recorder::install(shared.clone());
+    if let Some(t) = transactions.as_mut() {
+        // Before the first send: in the warm-up (the first message's latency shows it).
+        t.init(&producer)?;
+    }
     // Serve every waiting delivery report (each `poll(0)` handles at most one event), and
     // hand the interval over if the collector asked for it.
     let serve = || {
@@ -358,6 +372,9 @@ pub fn run(
         if let Some(p) = chooser.next(seq) {
             record = record.partition(p);
         }
+        if let Some(t) = transactions.as_mut() {
+            t.before_send(&producer, seq)?;
+        }
         // Send, retrying while librdkafka's queue is full (counted: it flags the cell).
         let mut record = Some(record);
         while let Some(r) = record.take() {
@@ -386,7 +403,14 @@ pub fn run(
                 }
             }
         }
-        let lag = Instant::now().saturating_duration_since(intended);
+        // A message that came due while the thread was blocked in a transaction's commit
+        // waited for the cluster (its publish latency shows it), not for kbench: only the
+        // lateness after the commit returned is kbench's (late_sends, behind-schedule).
+        let own_from = match transactions.as_ref().and_then(Transactions::blocked_until) {
+            Some(until) => intended.max(until),
+            None => intended,
+        };
+        let lag = Instant::now().saturating_duration_since(own_from);
         recorder::with(|r| {
             r.stats.record_send(measured, bytes, lag.as_nanos() as u64);
             r.sent += 1;
@@ -394,6 +418,9 @@ pub fn run(
         });
         seq += 1;
         measured_sent += u64::from(measured);
+        if let Some(t) = transactions.as_mut() {
+            t.after_send(&producer, seq, measured)?;
+        }
 
         if spec.sync {
             // Synchronous producer: one message in flight, wait for its ack.
@@ -410,6 +437,10 @@ pub fn run(
                 since_poll = 0;
             }
         }
+    }
+    if let Some(t) = transactions.as_mut() {
+        // The producer stops mid-transaction: end it as planned (its messages are sent).
+        t.end(&producer, seq)?;
     }
     drop(waker);
     if schedule.is_paced() {

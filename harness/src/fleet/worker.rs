@@ -174,6 +174,7 @@ impl Fleet {
                     group_id: format!("{}-g{g}", fleet.plan.group_prefix),
                     topic: fleet.plan.topic.clone(),
                     start_from: cell.consumers.start_from,
+                    isolation: cell.consumers.isolation,
                     stamp: cell.producers.stamp,
                     run_tag: fleet.plan.run_tag,
                     access: fleet.plan.access.clone(),
@@ -211,6 +212,18 @@ impl Fleet {
             return Err(e);
         }
         Ok(fleet)
+    }
+
+    /// Transactional cells: find the transaction coordinator before the schedule starts. The
+    /// first transactional producer on a cluster makes Kafka create `__transaction_state`
+    /// (50 partitions), which can take longer than a warm-up; done here, each producer's own
+    /// `init_transactions` at its start is a quick round trip.
+    pub fn prepare_transactions(&self, cell: &CellSpec) -> anyhow::Result<()> {
+        if cell.producers.transaction_messages == 0 || cell.producers.count == 0 {
+            return Ok(());
+        }
+        super::transaction::prepare(&self.plan.access, &cell.client.producer, self.plan.run_tag)
+            .map_err(|e| anyhow!("preparing transactions: {e}"))
     }
 
     /// Start the cell's producers: message 0 is due at `start`, messages intended before
@@ -540,8 +553,12 @@ impl Fleet {
     /// Every group against the acknowledged messages; the worst group is reported (each
     /// group must receive everything).
     fn account(&self, reads: &[MemberDeliveries]) -> GroupAccount {
+        let logs: Vec<ProducerLog> = self.producers.iter().map(|p| p.log()).collect();
         let acked = FleetSeqs {
-            by_producer: self.producers.iter().map(|p| p.log().acked).collect(),
+            by_producer: logs.iter().map(|l| l.acked.clone()).collect(),
+        };
+        let aborted = FleetSeqs {
+            by_producer: logs.into_iter().map(|l| l.aborted).collect(),
         };
         let per_group: Vec<GroupAccount> = (0..self.groups)
             .map(|g| {
@@ -551,7 +568,7 @@ impl Fleet {
                     .zip(reads)
                     .filter(|(m, _)| m.group == g)
                     .map(|(_, r)| r);
-                delivery::account_group(&acked, members)
+                delivery::account_group(&acked, &aborted, members)
             })
             .collect();
         delivery::worst(&per_group)
@@ -573,6 +590,13 @@ impl Fleet {
                 .iter()
                 .zip(&self.producers)
                 .map(|(id, p)| (global(*id), p.log().acked))
+                .collect(),
+            aborted: self
+                .producer_ids
+                .iter()
+                .zip(&self.producers)
+                .map(|(id, p)| (global(*id), p.log().aborted))
+                .filter(|(_, s)| !s.is_empty())
                 .collect(),
             members: self
                 .members

@@ -121,6 +121,17 @@ pub fn merge_row(rows: &[&ResultRow], totals: &Totals, lost: &[u16]) -> ResultRo
         consumed_skew_max_mean: consumed_skew.max_over_mean,
         consumed_skew_cv: consumed_skew.cv,
         flags: String::new(),
+        tx_committed: sum(|r| r.tx_committed),
+        tx_aborted: sum(|r| r.tx_aborted),
+        tx_failed: sum(|r| r.tx_failed),
+        tx_committed_per_sec: round3(per_sec(count_of(|r| r.tx_committed_per_sec))),
+        tx_aborted_per_sec: round3(per_sec(count_of(|r| r.tx_aborted_per_sec))),
+        // No commit histogram is kept on disk: the slowest shard's figures bound the run's.
+        commit_p50_us: rows.iter().map(|r| r.commit_p50_us).max().unwrap_or(0),
+        commit_p99_us: rows.iter().map(|r| r.commit_p99_us).max().unwrap_or(0),
+        commit_max_us: rows.iter().map(|r| r.commit_max_us).max().unwrap_or(0),
+        aborted_messages: sum(|r| r.aborted_messages),
+        aborted_seen: totals.delivery.aborted_seen,
         ..first.clone()
     };
     merge_distributed_columns(rows, lost, &mut merged);

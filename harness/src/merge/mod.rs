@@ -266,6 +266,7 @@ fn union_evidence(parts: Vec<DeliveryEvidence>) -> DeliveryEvidence {
     };
     for p in parts {
         all.acked.extend(p.acked);
+        all.aborted.extend(p.aborted);
         all.members.extend(p.members);
     }
     all

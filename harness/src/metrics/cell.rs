@@ -244,6 +244,16 @@ pub struct CellSummary {
     pub busiest_producer: f64,
     /// Its share of wall time spent waiting in the run queue.
     pub busiest_producer_wait: f64,
+    /// Transactional producers: commit call durations, transactions committed and aborted
+    /// (of those, failed commits) with measured messages, their rates over the measurement
+    /// window, and the measured messages in aborted transactions. Zero without transactions.
+    pub commit: Percentiles,
+    pub tx_committed: u64,
+    pub tx_aborted: u64,
+    pub tx_failed: u64,
+    pub tx_committed_per_sec: f64,
+    pub tx_aborted_per_sec: f64,
+    pub aborted_messages: u64,
 }
 
 impl CellMetrics {
@@ -343,6 +353,13 @@ impl CellMetrics {
             cpu: end.cpu,
             busiest_producer: end.busiest_producer,
             busiest_producer_wait: end.busiest_producer_wait,
+            commit: Percentiles::of(&self.producers.commit),
+            tx_committed: p.tx_committed,
+            tx_aborted: p.tx_aborted,
+            tx_failed: p.tx_failed,
+            tx_committed_per_sec: per_sec(mp.tx_committed),
+            tx_aborted_per_sec: per_sec(mp.tx_aborted),
+            aborted_messages: p.aborted_messages,
         }
     }
 }

@@ -44,6 +44,23 @@ pub struct Counters {
     pub warmup_consumed: u64,
     /// Failures by error kind (librdkafka's error name).
     pub errors: BTreeMap<String, u64>,
+    /// Transactions (`[producers] transaction_messages`) with a measured message: committed;
+    /// aborted, on purpose (`transaction_abort`) or because the commit failed; of those, the
+    /// ones whose commit failed; and the measured messages the aborts threw away.
+    pub tx_committed: u64,
+    pub tx_aborted: u64,
+    pub tx_failed: u64,
+    pub aborted_messages: u64,
+}
+
+/// How a transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxOutcome {
+    Committed,
+    /// Aborted on purpose (`[producers] transaction_abort`).
+    Aborted,
+    /// Its commit failed with an error that required an abort.
+    Failed,
 }
 
 /// A message sent this late after its intended time means kbench did not keep its schedule.
@@ -70,6 +87,10 @@ impl Counters {
         for (k, v) in &o.errors {
             *self.errors.entry(k.clone()).or_default() += v;
         }
+        self.tx_committed += o.tx_committed;
+        self.tx_aborted += o.tx_aborted;
+        self.tx_failed += o.tx_failed;
+        self.aborted_messages += o.aborted_messages;
     }
 }
 
@@ -78,6 +99,10 @@ impl Counters {
 pub struct ClientStats {
     pub publish: Histogram<u64>,
     pub e2e: Histogram<u64>,
+    /// Transactional producers: how long each `commit_transaction` call took (it flushes
+    /// the transaction's outstanding messages, then ends it), µs. Grows on demand, so
+    /// clients without transactions carry an empty one.
+    pub commit: Histogram<u64>,
     pub counters: Counters,
     /// Measured messages acked (producers) or consumed (consumers) per partition.
     pub per_partition: Vec<u64>,
@@ -88,6 +113,7 @@ impl ClientStats {
         ClientStats {
             publish: new_histogram(),
             e2e: new_histogram(),
+            commit: growing_histogram(),
             counters: Counters::default(),
             per_partition: vec![0; partitions],
         }
@@ -104,6 +130,7 @@ impl ClientStats {
     pub fn reset(&mut self) {
         self.publish.reset();
         self.e2e.reset();
+        self.commit.reset();
         self.counters = Counters::default();
         self.per_partition.iter_mut().for_each(|c| *c = 0);
     }
@@ -112,6 +139,7 @@ impl ClientStats {
         // Same bounds on both sides: add cannot fail.
         let _ = self.publish.add(&o.publish);
         let _ = self.e2e.add(&o.e2e);
+        let _ = self.commit.add(&o.commit);
         self.counters.add(&o.counters);
         if self.per_partition.len() < o.per_partition.len() {
             self.per_partition.resize(o.per_partition.len(), 0);
@@ -164,6 +192,31 @@ impl ClientStats {
         }
     }
 
+    /// A transaction ended. `measured_messages`: its messages intended after warm-up (a
+    /// transaction with none is warm-up, counted nowhere); `commit_ns`: how long the commit
+    /// call took, when it committed.
+    pub fn record_transaction(
+        &mut self,
+        measured_messages: u64,
+        outcome: TxOutcome,
+        commit_ns: Option<u64>,
+    ) {
+        if measured_messages == 0 {
+            return;
+        }
+        match outcome {
+            TxOutcome::Committed => self.counters.tx_committed += 1,
+            TxOutcome::Aborted | TxOutcome::Failed => {
+                self.counters.tx_aborted += 1;
+                self.counters.aborted_messages += measured_messages;
+                self.counters.tx_failed += u64::from(outcome == TxOutcome::Failed);
+            }
+        }
+        if let Some(ns) = commit_ns {
+            record_micros(&mut self.commit, ns);
+        }
+    }
+
     /// Messages of the measurement window that were due but never sent.
     pub fn record_unsent(&mut self, n: u64) {
         self.counters.offered += n;
@@ -205,6 +258,14 @@ impl ClientStats {
         record_micros(&mut self.e2e, now_ns.saturating_sub(intended_ns));
         self.count_partition(partition);
     }
+}
+
+/// A histogram with [`new_histogram`]'s precision that allocates as values come (a few
+/// transactions a second need no 170 KB table in every client).
+fn growing_histogram() -> Histogram<u64> {
+    let mut h = Histogram::new_with_bounds(1, 2, 3).expect("valid histogram bounds");
+    h.auto(true);
+    h
 }
 
 #[inline]

@@ -8,7 +8,12 @@
 //!   written twice). A consumer reading the same offset again after a rebalance is a
 //!   *redelivery*, counted apart: it says nothing about the cluster;
 //! - **reordered**: within one partition, a message from a producer that comes after one of
-//!   that producer's later messages.
+//!   that producer's later messages;
+//! - **aborted seen**: a message of an aborted transaction that the group read. Aborted
+//!   messages are moved out of the acknowledged set when their transaction aborts
+//!   ([`ProducerLog::abort`]), so a group that never reads them has lost nothing; a
+//!   read_committed group that reads one has met a defect (read_uncommitted groups are
+//!   expected to read them).
 //!
 //! Pure data structures: the fleets feed them, the runner combines them.
 
@@ -34,6 +39,28 @@ impl SeqSet {
         self.words[w] |= bit;
         self.len += u64::from(new);
         new
+    }
+
+    /// Take `seq` out; false when it was not there.
+    pub fn remove(&mut self, seq: u64) -> bool {
+        let (w, bit) = ((seq / 64) as usize, 1u64 << (seq % 64));
+        match self.words.get_mut(w) {
+            Some(word) if *word & bit != 0 => {
+                *word &= !bit;
+                self.len -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// How many of `self` are also in `other`.
+    pub fn count_common_with(&self, other: &SeqSet) -> u64 {
+        self.words
+            .iter()
+            .zip(&other.words)
+            .map(|(a, b)| (a & b).count_ones() as u64)
+            .sum()
     }
 
     pub fn contains(&self, seq: u64) -> bool {
@@ -187,6 +214,15 @@ impl FleetSeqs {
         self.len() == 0
     }
 
+    /// How many of `self` are also in `other`.
+    pub fn count_common_with(&self, other: &FleetSeqs) -> u64 {
+        self.by_producer
+            .iter()
+            .zip(&other.by_producer)
+            .map(|(a, b)| a.count_common_with(b))
+            .sum()
+    }
+
     /// How many of `self` are not in `other`.
     pub fn count_missing_from(&self, other: &FleetSeqs) -> u64 {
         let empty = SeqSet::default();
@@ -219,7 +255,11 @@ pub const TIMELINE_BUCKET_NS: u64 = 100_000_000;
 /// did they recover) and when the first failure came.
 #[derive(Debug, Clone, Default)]
 pub struct ProducerLog {
+    /// Acknowledged and not part of an aborted transaction: what every group must read.
     pub acked: SeqSet,
+    /// Messages of aborted transactions (acknowledged or not): no read_committed group may
+    /// read them.
+    pub aborted: SeqSet,
     /// Acks per [`TIMELINE_BUCKET_NS`] since the producers started.
     pub acks_per_bucket: Vec<u64>,
     /// ns since the producers started.
@@ -238,6 +278,17 @@ impl ProducerLog {
         self.acks_per_bucket[b] += 1;
     }
 
+    /// The transaction of messages `seqs` aborted: they leave the acknowledged set (nobody
+    /// owes them to a group) for the aborted one. Returns how many had been acknowledged.
+    pub fn abort(&mut self, seqs: std::ops::Range<u64>) -> u64 {
+        let mut were_acked = 0;
+        for seq in seqs {
+            were_acked += u64::from(self.acked.remove(seq));
+            self.aborted.insert(seq);
+        }
+        were_acked
+    }
+
     #[inline]
     pub fn failure(&mut self, since_start_ns: u64) {
         self.first_failure_ns.get_or_insert(since_start_ns);
@@ -246,6 +297,7 @@ impl ProducerLog {
     /// Fold in another log of the same producer (its acked sequence numbers too).
     pub fn absorb(&mut self, o: ProducerLog) {
         self.acked.union_with(&o.acked);
+        self.aborted.union_with(&o.aborted);
         self.merge_timeline(&o);
     }
 
@@ -306,11 +358,15 @@ pub struct GroupAccount {
     pub duplicated: u64,
     pub reordered: u64,
     pub redelivered: u64,
+    /// Messages of aborted transactions the group read (a defect under read_committed).
+    pub aborted_seen: u64,
 }
 
-/// Account for one group: its members' reads against the acknowledged messages.
+/// Account for one group: its members' reads against the acknowledged messages (those of
+/// committed transactions, with transactions) and the aborted ones.
 pub fn account_group<'a>(
     acked: &FleetSeqs,
+    aborted: &FleetSeqs,
     members: impl IntoIterator<Item = &'a MemberDeliveries>,
 ) -> GroupAccount {
     let mut seen = FleetSeqs::default();
@@ -322,6 +378,7 @@ pub fn account_group<'a>(
         a.redelivered += m.redelivered;
     }
     a.lost = acked.count_missing_from(&seen);
+    a.aborted_seen = aborted.count_common_with(&seen);
     a
 }
 
@@ -334,6 +391,7 @@ pub fn worst(accounts: &[GroupAccount]) -> GroupAccount {
             duplicated: w.duplicated.max(a.duplicated),
             reordered: w.reordered.max(a.reordered),
             redelivered: w.redelivered.max(a.redelivered),
+            aborted_seen: w.aborted_seen.max(a.aborted_seen),
         })
 }
 
@@ -357,6 +415,9 @@ pub struct DeliveryEvidence {
     /// the whole scenario (its shard's first producer + its index in the shard), the key
     /// consumers file what they read under (`fleet/consumer.rs`).
     pub acked: Vec<(u64, SeqSet)>,
+    /// Messages of aborted transactions per producer, keyed like `acked` (empty without
+    /// transactions).
+    pub aborted: Vec<(u64, SeqSet)>,
     pub members: Vec<MemberEvidence>,
 }
 
@@ -427,7 +488,7 @@ pub fn account_shards(parts: &[DeliveryEvidence]) -> Result<(GroupAccount, u64),
     // Dense indexes for every producer id that appears anywhere.
     let mut dense: BTreeMap<u64, usize> = BTreeMap::new();
     let ids = parts.iter().flat_map(|p| {
-        p.acked.iter().map(|(id, _)| *id).chain(
+        p.acked.iter().chain(&p.aborted).map(|(id, _)| *id).chain(
             p.members
                 .iter()
                 .flat_map(|m| m.seen.iter().map(|(id, _)| *id)),
@@ -450,6 +511,14 @@ pub fn account_shards(parts: &[DeliveryEvidence]) -> Result<(GroupAccount, u64),
                 ));
             }
             acked.by_producer[dense[id]].union_with(set);
+        }
+    }
+    let mut aborted = FleetSeqs {
+        by_producer: vec![SeqSet::default(); dense.len()],
+    };
+    for p in parts {
+        for (id, set) in &p.aborted {
+            aborted.by_producer[dense[id]].union_with(set);
         }
     }
     let members: Vec<(usize, MemberDeliveries)> = parts
@@ -475,7 +544,7 @@ pub fn account_shards(parts: &[DeliveryEvidence]) -> Result<(GroupAccount, u64),
     let per_group: Vec<GroupAccount> = (0..groups)
         .map(|g| {
             let of_group = members.iter().filter(|(mg, _)| *mg == g).map(|(_, r)| r);
-            account_group(&acked, of_group)
+            account_group(&acked, &aborted, of_group)
         })
         .collect();
     let acked_total = acked.len();
@@ -524,6 +593,40 @@ mod tests {
         assert_eq!(a.acked.len(), 2);
     }
 
+    /// A transaction that aborts takes its messages out of what groups owe: a group that
+    /// never reads them lost nothing, one that reads them has seen aborted messages.
+    #[test]
+    fn aborted_messages_are_not_lost_and_are_counted_when_seen() {
+        let mut log = ProducerLog::default();
+        for seq in 0..30 {
+            if seq != 12 {
+                log.ack(seq, 0); // seq 12 failed: aborted all the same
+            }
+        }
+        assert_eq!(log.abort(10..20), 9);
+        assert_eq!((log.acked.len(), log.aborted.len()), (20, 10));
+        assert!(!log.acked.contains(15) && log.aborted.contains(12));
+        let acked = FleetSeqs {
+            by_producer: vec![log.acked.clone()],
+        };
+        let aborted = FleetSeqs {
+            by_producer: vec![log.aborted.clone()],
+        };
+        let (mut committed_only, mut everything) =
+            (MemberDeliveries::default(), MemberDeliveries::default());
+        for seq in 0..30 {
+            if !(10..20).contains(&seq) {
+                committed_only.record(0, true, 0, seq);
+            }
+            everything.record(0, true, 0, seq);
+        }
+        let clean = account_group(&acked, &aborted, [&committed_only]);
+        assert_eq!(clean, GroupAccount::default());
+        let leaky = account_group(&acked, &aborted, [&everything]);
+        assert_eq!((leaky.lost, leaky.aborted_seen), (0, 10));
+        assert_eq!(worst(&[clean, leaky]).aborted_seen, 10);
+    }
+
     #[test]
     fn seqset_grows_and_counts() {
         let mut s = SeqSet::default();
@@ -548,7 +651,10 @@ mod tests {
                 m.record((s % 3) as i32, true, p, s);
             }
         }
-        assert_eq!(account_group(&acked(100), [&m]), GroupAccount::default());
+        assert_eq!(
+            account_group(&acked(100), &FleetSeqs::default(), [&m]),
+            GroupAccount::default()
+        );
     }
 
     #[test]
@@ -564,14 +670,15 @@ mod tests {
         for s in 0..8 {
             acked.insert(0, s); // 5 and 6 were acked but never read
         }
-        let a = account_group(&acked, [&m]);
+        let a = account_group(&acked, &FleetSeqs::default(), [&m]);
         assert_eq!(
             a,
             GroupAccount {
                 lost: 2,
                 duplicated: 1,
                 reordered: 1,
-                redelivered: 1
+                redelivered: 1,
+                aborted_seen: 0,
             }
         );
     }
@@ -587,7 +694,7 @@ mod tests {
             b.record(1, true, 0, s); // seq 49 of producer 0 read by both
             b.record(1, true, 1, s);
         }
-        let acct = account_group(&acked(100), [&a, &b]);
+        let acct = account_group(&acked(100), &FleetSeqs::default(), [&a, &b]);
         assert_eq!(acct.lost, 0);
         assert_eq!(acct.duplicated, 2);
         let worst = worst(&[acct, GroupAccount { lost: 5, ..acct }]);
@@ -643,7 +750,11 @@ mod tests {
         }
         b.record(1, true, 1, 3); // duplicated
         a.record(0, true, 0, 99); // duplicated
-        let one = worst(&[account_group(&acked, [&a, &b]), account_group(&acked, [&c])]);
+        let none = FleetSeqs::default();
+        let one = worst(&[
+            account_group(&acked, &none, [&a, &b]),
+            account_group(&acked, &none, [&c]),
+        ]);
         // Shard 1 holds producer 1 and member b, shard 0 the rest; any key works as long as
         // acks and reads agree on it.
         let p1 = 1u64 << 16;
@@ -660,12 +771,14 @@ mod tests {
             shard: 0,
             groups: 2,
             acked: vec![(0, acked.by_producer[0].clone())],
+            aborted: Vec::new(),
             members: vec![rekey(&a, 0, 0), rekey(&c, 1, 0)],
         };
         let shard1 = DeliveryEvidence {
             shard: 1,
             groups: 2,
             acked: vec![(p1, acked.by_producer[1].clone())],
+            aborted: Vec::new(),
             members: vec![rekey(&b, 0, 0)],
         };
         let (merged, lag) = account_shards(&[shard0.clone(), shard1.clone()]).unwrap();

@@ -15,6 +15,6 @@ pub mod histogram;
 pub mod skew;
 
 pub use cell::{CellEnd, CellMetrics, CellSummary, Phase};
-pub use client::{ClientStats, Counters, Handover};
+pub use client::{ClientStats, Counters, Handover, TxOutcome};
 pub use clock::Clock;
 pub use histogram::{new_histogram, Percentiles};

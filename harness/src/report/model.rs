@@ -90,6 +90,27 @@ pub struct CellAgg {
     /// A repetition in which the cluster did not keep up with the offered rate (no kbench
     /// flag), in words.
     pub fell_behind: Option<String>,
+    /// Transactional cells (`transaction_messages` > 0): their figures.
+    pub transactions: Option<TxFigures>,
+}
+
+/// A transactional cell's figures over its repetitions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TxFigures {
+    pub messages: u64,
+    pub abort_share: f64,
+    pub isolation: String,
+    pub committed_per_sec: Stat,
+    pub aborted_per_sec: Stat,
+    /// Commit call duration, us.
+    pub commit_p50_us: Stat,
+    pub commit_p99_us: Stat,
+    /// Summed over repetitions.
+    pub failed: u64,
+    pub aborted_messages: u64,
+    pub aborted_seen: u64,
+    pub lost: u64,
+    pub duplicated: u64,
 }
 
 impl CellAgg {
@@ -335,6 +356,20 @@ fn aggregate(rows: &[&ResultRow]) -> CellAgg {
         fell_behind: rows
             .iter()
             .find_map(|r| cluster_fell_behind(r).map(|share| fell_behind_text(r, share))),
+        transactions: (first.transaction_messages > 0).then(|| TxFigures {
+            messages: first.transaction_messages,
+            abort_share: first.transaction_abort,
+            isolation: first.isolation.clone(),
+            committed_per_sec: stat_of(rows, |r| r.tx_committed_per_sec),
+            aborted_per_sec: stat_of(rows, |r| r.tx_aborted_per_sec),
+            commit_p50_us: stat_of(rows, |r| r.commit_p50_us as f64),
+            commit_p99_us: stat_of(rows, |r| r.commit_p99_us as f64),
+            failed: rows.iter().map(|r| r.tx_failed).sum(),
+            aborted_messages: rows.iter().map(|r| r.aborted_messages).sum(),
+            aborted_seen: rows.iter().map(|r| r.aborted_seen).sum(),
+            lost: rows.iter().map(|r| r.lost).sum(),
+            duplicated: rows.iter().map(|r| r.duplicated).sum(),
+        }),
     }
 }
 
@@ -612,6 +647,7 @@ mod tests {
             groups: 1,
             auto_created: None,
             fell_behind: None,
+            transactions: None,
         }
     }
 

@@ -132,6 +132,7 @@ pub fn markdown(model: &RunModel, charts: &[ChartFile], notes: &[String]) -> Str
     flagged_section(&mut s, model);
     behind_section(&mut s, model);
     auto_create_section(&mut s, model);
+    transactions_section(&mut s, model);
     skew_section(&mut s, model, charts);
     charts_section(&mut s, charts);
     if !notes.is_empty() {
@@ -307,6 +308,45 @@ fn auto_create_section(s: &mut String, model: &RunModel) {
             "- `{}`: the broker made a {}-partition topic with RF {}; the first write was acked \
              after {:.0} ms.",
             c.id, a.partitions, a.replication_factor, a.first_ack_ms.median
+        );
+    }
+}
+
+/// Transactional cells: transactions per second, commit latency, and what the consumers made
+/// of aborted transactions (a read_committed group must never read one).
+fn transactions_section(s: &mut String, model: &RunModel) {
+    let tx: Vec<(&CellAgg, &super::model::TxFigures)> = model
+        .cells
+        .iter()
+        .filter_map(|c| c.transactions.as_ref().map(|t| (c, t)))
+        .collect();
+    if tx.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## Transactions\n");
+    for (c, t) in tx {
+        let seen = match (t.aborted_seen, t.isolation.as_str()) {
+            (0, _) => "none read by any group".to_string(),
+            (n, "read_committed") => format!("**{n} read by a read_committed group (a defect)**"),
+            (n, _) => format!("{n} read ({}: expected)", t.isolation),
+        };
+        let _ = writeln!(
+            s,
+            "- `{}`: {} messages a transaction, {:.0} % aborted on purpose; {} committed/s, {} \
+             aborted/s ({} failed commits); commit p50 {} ms, p99 {} ms; {} measured messages \
+             aborted, {seen}; {} lost, {} duplicated ({}).",
+            c.id,
+            t.messages,
+            t.abort_share * 100.0,
+            with_spread(t.committed_per_sec, |v| format!("{v:.1}")),
+            with_spread(t.aborted_per_sec, |v| format!("{v:.1}")),
+            t.failed,
+            with_spread(t.commit_p50_us, ms),
+            with_spread(t.commit_p99_us, ms),
+            t.aborted_messages,
+            t.lost,
+            t.duplicated,
+            t.isolation,
         );
     }
 }

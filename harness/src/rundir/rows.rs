@@ -124,6 +124,41 @@ pub struct ResultRow {
     /// `;`-separated; empty otherwise.
     #[serde(default)]
     pub shards_lost: String,
+    /// Transactions: `[producers] transaction_messages` (0 = none) and `transaction_abort`,
+    /// and `[consumers] isolation`.
+    #[serde(default)]
+    pub transaction_messages: u64,
+    #[serde(default)]
+    pub transaction_abort: f64,
+    #[serde(default)]
+    pub isolation: String,
+    /// Transactions with measured messages: committed, aborted (on purpose or after a failed
+    /// commit), of those aborted because the commit failed; rates over the measurement window.
+    #[serde(default)]
+    pub tx_committed: u64,
+    #[serde(default)]
+    pub tx_aborted: u64,
+    #[serde(default)]
+    pub tx_failed: u64,
+    #[serde(default)]
+    pub tx_committed_per_sec: f64,
+    #[serde(default)]
+    pub tx_aborted_per_sec: f64,
+    /// Duration of the `commit_transaction` call (flush of the transaction's outstanding
+    /// messages, then the commit), us.
+    #[serde(default)]
+    pub commit_p50_us: u64,
+    #[serde(default)]
+    pub commit_p99_us: u64,
+    #[serde(default)]
+    pub commit_max_us: u64,
+    /// Measured messages in aborted transactions (they are in `acked`: written, then aborted).
+    #[serde(default)]
+    pub aborted_messages: u64,
+    /// Messages of aborted transactions some group read (worst group, warm-up included): a
+    /// defect when `isolation` is read_committed.
+    #[serde(default)]
+    pub aborted_seen: u64,
 }
 
 /// What the runner knows about a cell beyond its metrics.
@@ -295,6 +330,19 @@ impl ResultRow {
                 .join(";"),
             e2e_clock_bound_us: None,
             shards_lost: String::new(),
+            transaction_messages: p.transaction_messages,
+            transaction_abort: p.transaction_abort,
+            isolation: cell.consumers.isolation.name().to_string(),
+            tx_committed: s.tx_committed,
+            tx_aborted: s.tx_aborted,
+            tx_failed: s.tx_failed,
+            tx_committed_per_sec: round3(s.tx_committed_per_sec),
+            tx_aborted_per_sec: round3(s.tx_aborted_per_sec),
+            commit_p50_us: s.commit.p50,
+            commit_p99_us: s.commit.p99,
+            commit_max_us: s.commit.max,
+            aborted_messages: s.aborted_messages,
+            aborted_seen: facts.delivery.aborted_seen,
         }
     }
 }

@@ -205,6 +205,7 @@ pub(super) fn run_on_topic(
         None => plan,
     };
     let mut fleet = Fleet::start_consumers(cell, plan, ASSIGNMENT_TIMEOUT)?;
+    fleet.prepare_transactions(cell)?;
 
     // The load: message 0 is due shortly after the producer threads exist (the shards of a
     // distributed run: when shard 0 says).

@@ -37,10 +37,14 @@
 //! pacing_tick = "1ms"                 # a paced producer sends what is due at most once a tick
 //!                                     # (0s..5ms; "0s" = wake per message); latency still counts
 //!                                     # from each message's intended time
+//! transaction_messages = 0            # messages per transaction, 0 = no transactions (needs
+//!                                     # idempotence = true); each producer its own transactional.id
+//! transaction_abort = 0.0             # share of transactions aborted on purpose, 0..=1
 //! [consumers]
 //! groups = 1                          # 0 = no consumers
 //! members = 1
 //! start_from = "earliest"             # or "latest"
+//! isolation = "read_committed"        # or "read_uncommitted" (sees aborted transactions too)
 //! [run]                               # not sweepable
 //! warmup = "2s"
 //! duration = "10s"                    # or messages = N, not both

@@ -115,6 +115,11 @@ pub struct ProducerSpec {
     /// wake-ups do not grow with the rate; 0 = wake for each message. Latency still counts
     /// from each message's own intended time, so the tick's cost shows in the figures.
     pub pacing_tick: std::time::Duration,
+    /// Messages per transaction; 0 = no transactions. Each producer then runs with its own
+    /// `transactional.id` (see `fleet::transaction`).
+    pub transaction_messages: u64,
+    /// The share of transactions aborted on purpose (0..=1), spread evenly over them.
+    pub transaction_abort: f64,
 }
 
 /// `[producers] stamp`: where each message carries kbench's stamp (producer id, sequence
@@ -213,6 +218,27 @@ pub struct ConsumerSpec {
     /// Members in each group.
     pub members: usize,
     pub start_from: StartFrom,
+    /// librdkafka `isolation.level`: what the members read of transactional writes.
+    pub isolation: Isolation,
+}
+
+/// `[consumers] isolation`: whether members see messages of open and aborted transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Only committed transactional messages (librdkafka's default).
+    ReadCommitted,
+    /// Everything written, aborted transactions included.
+    ReadUncommitted,
+}
+
+impl Isolation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::ReadCommitted => "read_committed",
+            Isolation::ReadUncommitted => "read_uncommitted",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -760,6 +760,24 @@ fn check_cell(
             ),
         ));
     }
+    if p.transaction_messages > 0 && !p.idempotence {
+        // librdkafka refuses transactional.id with enable.idempotence=false set explicitly,
+        // and kbench sets it from producers.idempotence.
+        return Err(blame(
+            &[Setting::TransactionMessages, Setting::Idempotence],
+            "transactions (producers.transaction_messages > 0) need producers.idempotence = true"
+                .into(),
+        ));
+    }
+    if p.transaction_messages == 0 && p.transaction_abort > 0.0 {
+        return Err(blame(
+            &[Setting::TransactionAbort, Setting::TransactionMessages],
+            format!(
+                "transaction_abort = {} needs transactions: set producers.transaction_messages",
+                p.transaction_abort
+            ),
+        ));
+    }
     let keyed = matches!(
         p.partitioner,
         Partitioner::Murmur2 | Partitioner::Consistent | Partitioner::Fnv1a

@@ -10,8 +10,8 @@ use toml_edit::{Item, TableLike, Value};
 
 use super::errors::{ScenarioError, Source};
 use super::model::{
-    Acks, CellSpec, ClientProps, ConsumerSpec, KeySpec, MessageSize, Partitioner, ProducerSpec,
-    RunSpec, StampPlace, StartFrom, TopicCreate, TopicSpec,
+    Acks, CellSpec, ClientProps, ConsumerSpec, Isolation, KeySpec, MessageSize, Partitioner,
+    ProducerSpec, RunSpec, StampPlace, StartFrom, TopicCreate, TopicSpec,
 };
 use super::units::{format_size, parse_duration, parse_size};
 
@@ -280,11 +280,14 @@ pub(crate) enum Setting {
     Groups,
     Members,
     StartFrom,
+    TransactionMessages,
+    TransactionAbort,
+    Isolation,
     Client(ClientKind, String),
 }
 
 /// (section, key in the section, short name used in `[sweep]` and cell ids, setting).
-const FIXED: [(&str, &str, &str, Setting); 21] = [
+const FIXED: [(&str, &str, &str, Setting); 24] = [
     ("topic", "partitions", "partitions", Setting::Partitions),
     (
         "topic",
@@ -341,6 +344,19 @@ const FIXED: [(&str, &str, &str, Setting); 21] = [
     ("consumers", "groups", "groups", Setting::Groups),
     ("consumers", "members", "members", Setting::Members),
     ("consumers", "start_from", "start_from", Setting::StartFrom),
+    (
+        "producers",
+        "transaction_messages",
+        "transaction_messages",
+        Setting::TransactionMessages,
+    ),
+    (
+        "producers",
+        "transaction_abort",
+        "transaction_abort",
+        Setting::TransactionAbort,
+    ),
+    ("consumers", "isolation", "isolation", Setting::Isolation),
 ];
 
 /// `[producers] pacing_tick`: a paced producer wakes at most once per tick to send what is
@@ -349,6 +365,11 @@ pub const DEFAULT_PACING_TICK: std::time::Duration = std::time::Duration::from_m
 /// A tick near the late-send threshold (`metrics::client::LATE_SEND_MICROS`, 10 ms) would make
 /// sends late by design.
 const MAX_PACING_TICK: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// `[producers] transaction_messages` at most: a transaction's messages are held by the
+/// broker's read_committed consumers until it ends, so it must end well within
+/// `transaction.timeout.ms`.
+const MAX_TRANSACTION_MESSAGES: i64 = 1_000_000;
 
 const COMPRESSIONS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
 
@@ -514,6 +535,23 @@ impl Setting {
                 cell.consumers.start_from = [StartFrom::Earliest, StartFrom::Latest]
                     [one_of(f, cx, &["earliest", "latest"])?]
             }
+            Setting::TransactionMessages => {
+                p.transaction_messages = int_in(f, cx, 0, MAX_TRANSACTION_MESSAGES)? as u64
+            }
+            Setting::TransactionAbort => {
+                let v = number(f, cx)?;
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(f.err(
+                        cx,
+                        format!("must be a share between 0 and 1 (0.1 = one transaction in ten), got {v}"),
+                    ));
+                }
+                p.transaction_abort = v;
+            }
+            Setting::Isolation => {
+                cell.consumers.isolation = [Isolation::ReadCommitted, Isolation::ReadUncommitted]
+                    [one_of(f, cx, &["read_committed", "read_uncommitted"])?]
+            }
             Setting::Client(kind, name) => {
                 if name == "bootstrap.servers" || name == "metadata.broker.list" {
                     return Err(f.err(
@@ -568,6 +606,10 @@ fn owned_by_kbench(kind: ClientKind, name: &str) -> Option<&'static str> {
             Some("producers.max_in_flight")
         }
         (ClientKind::Producer, "partitioner") => Some("producers.partitioner"),
+        (ClientKind::Producer, "transactional.id") => {
+            Some("producers.transaction_messages (one transactional.id per producer)")
+        }
+        (ClientKind::Consumer, "isolation.level") => Some("consumers.isolation"),
         (ClientKind::Consumer, "group.id") => Some("consumers.groups (one group id per group)"),
         (ClientKind::Consumer, "auto.offset.reset") => Some("consumers.start_from"),
         _ => None,
@@ -850,11 +892,14 @@ pub(crate) fn default_cell() -> CellSpec {
             sync: false,
             stamp: StampPlace::Value,
             pacing_tick: DEFAULT_PACING_TICK,
+            transaction_messages: 0,
+            transaction_abort: 0.0,
         },
         consumers: ConsumerSpec {
             groups: 1,
             members: 1,
             start_from: StartFrom::Earliest,
+            isolation: Isolation::ReadCommitted,
         },
         run: RunSpec {
             warmup: std::time::Duration::from_secs(2),

@@ -199,6 +199,9 @@ fn applied(setting: &Setting, cell: &CellSpec) -> String {
         Setting::Groups => format!("{}", c.groups),
         Setting::Members => format!("{}", c.members),
         Setting::StartFrom => format!("{:?}", c.start_from),
+        Setting::TransactionMessages => format!("{}", p.transaction_messages),
+        Setting::TransactionAbort => format!("{:?}", p.transaction_abort),
+        Setting::Isolation => format!("{:?}", c.isolation),
         Setting::Client(kind, name) => {
             let map = match kind {
                 ClientKind::Producer => &cell.client.producer,

@@ -2198,3 +2198,71 @@ fn auto_creation_is_refused_when_the_cluster_says_it_is_off() {
         "{e}"
     );
 }
+
+// ---------------------------------------------------------------- transactions
+
+#[test]
+fn transactions_are_producer_settings_sweepable_like_any_other() {
+    let s = ok("name = \"x\"\n");
+    let c = &s.cells[0];
+    assert_eq!(c.producers.transaction_messages, 0, "off by default");
+    assert_eq!(c.producers.transaction_abort, 0.0);
+    assert_eq!(c.consumers.isolation, Isolation::ReadCommitted);
+    let s = ok("name = \"x\"\n[producers]\nidempotence = true\ntransaction_abort = 0.1\n\
+         [consumers]\nisolation = \"read_uncommitted\"\n[sweep]\ntransaction_messages = [10, 1000]\n");
+    assert_eq!(s.cells.len(), 2);
+    assert_eq!(s.cells[0].id, "transaction_messages-10");
+    assert_eq!(s.cells[1].producers.transaction_messages, 1000);
+    assert_eq!(s.cells[1].producers.transaction_abort, 0.1);
+    assert_eq!(s.cells[1].consumers.isolation, Isolation::ReadUncommitted);
+    let s = ok("name = \"x\"\n[producers]\nidempotence = true\ntransaction_messages = 5\n\
+         [sweep]\ntransaction_abort = [0, 0.5]\nisolation = [\"read_committed\", \"read_uncommitted\"]\n");
+    assert_eq!(s.cells.len(), 4);
+}
+
+#[test]
+fn transactions_refuse_what_cannot_run() {
+    fails(
+        "name = \"x\"\n[producers]\ntransaction_messages = 100\n",
+        3,
+        "producers.transaction_messages",
+        "need producers.idempotence = true",
+    );
+    fails(
+        "name = \"x\"\n[producers]\ntransaction_abort = 0.1\n",
+        3,
+        "producers.transaction_abort",
+        "needs transactions",
+    );
+    fails(
+        "name = \"x\"\n[producers]\nidempotence = true\ntransaction_messages = 10\ntransaction_abort = 1.5\n",
+        5,
+        "producers.transaction_abort",
+        "between 0 and 1",
+    );
+    fails(
+        "name = \"x\"\n[producers]\ntransaction_messages = -1\n",
+        3,
+        "producers.transaction_messages",
+        "between 0 and",
+    );
+    fails(
+        "name = \"x\"\n[consumers]\nisolation = \"serializable\"\n",
+        3,
+        "consumers.isolation",
+        "\"read_committed\", \"read_uncommitted\"",
+    );
+    // kbench sets both itself: a pass-through value would be what the client ran.
+    fails(
+        "name = \"x\"\n[client.producer]\n\"transactional.id\" = \"mine\"\n",
+        3,
+        "client.producer.transactional.id",
+        "producers.transaction_messages",
+    );
+    fails(
+        "name = \"x\"\n[client.consumer]\n\"isolation.level\" = \"read_uncommitted\"\n",
+        3,
+        "client.consumer.isolation.level",
+        "consumers.isolation",
+    );
+}

@@ -303,6 +303,7 @@ pub fn consume(
         group_id: group.to_string(),
         topic: topic.to_string(),
         start_from: StartFrom::Earliest,
+        isolation: crate::scenario::Isolation::ReadCommitted,
         stamp: StampPlace::Value,
         run_tag: RUN_TAG,
         access: access.clone(),
