@@ -228,6 +228,9 @@ pub struct CellSummary {
     pub busiest_producer: f64,
     /// Its share of wall time spent waiting in the run queue.
     pub busiest_producer_wait: f64,
+    /// A followed file: see [`Counters::follow_reopens`] and `follow_unsent_bytes`.
+    pub follow_reopens: u64,
+    pub follow_unsent_bytes: u64,
 }
 
 impl CellMetrics {
@@ -324,6 +327,8 @@ impl CellMetrics {
             cpu: end.cpu,
             busiest_producer: end.busiest_producer,
             busiest_producer_wait: end.busiest_producer_wait,
+            follow_reopens: p.follow_reopens,
+            follow_unsent_bytes: p.follow_unsent_bytes,
         }
     }
 }

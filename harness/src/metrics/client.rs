@@ -44,6 +44,11 @@ pub struct Counters {
     pub warmup_consumed: u64,
     /// Failures by error kind (librdkafka's error name).
     pub errors: BTreeMap<String, u64>,
+    /// A followed file (`fleet::tail`): times it was truncated or replaced and read again from
+    /// its start, and bytes of it never sent as lines (a fragment cut by a truncation, the
+    /// unterminated or unread rest when the cell ended, an over-long line). Warm-up included.
+    pub follow_reopens: u64,
+    pub follow_unsent_bytes: u64,
 }
 
 /// A message sent this late after its intended time means kbench did not keep its schedule.
@@ -70,6 +75,8 @@ impl Counters {
         for (k, v) in &o.errors {
             *self.errors.entry(k.clone()).or_default() += v;
         }
+        self.follow_reopens += o.follow_reopens;
+        self.follow_unsent_bytes += o.follow_unsent_bytes;
     }
 }
 

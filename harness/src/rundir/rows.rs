@@ -124,6 +124,14 @@ pub struct ResultRow {
     /// `;`-separated; empty otherwise.
     #[serde(default)]
     pub shards_lost: String,
+    /// A followed file (`{ file = ..., follow = true }`): times it was truncated or replaced
+    /// (rotated) and read again from its start; 0 otherwise.
+    #[serde(default)]
+    pub follow_reopens: u64,
+    /// A followed file: bytes of it never sent as lines (the unterminated or unread rest when
+    /// the cell ended, a fragment cut by a truncation, a line over the size limit); 0 otherwise.
+    #[serde(default)]
+    pub follow_unsent_bytes: u64,
 }
 
 /// What the runner knows about a cell beyond its metrics.
@@ -166,6 +174,9 @@ fn size_text(s: &MessageSize) -> String {
         MessageSize::Fixed(n) => n.to_string(),
         MessageSize::Uniform { min, max } => format!("{min}..{max}"),
         MessageSize::FileLines(p) => format!("file:{}", p.display()),
+        MessageSize::FollowLines { path, from } => {
+            format!("follow-{}:{}", from.name(), path.display())
+        }
     }
 }
 
@@ -295,6 +306,8 @@ impl ResultRow {
                 .join(";"),
             e2e_clock_bound_us: None,
             shards_lost: String::new(),
+            follow_reopens: s.follow_reopens,
+            follow_unsent_bytes: s.follow_unsent_bytes,
         }
     }
 }
