@@ -55,10 +55,7 @@ fn read_back(bootstrap: &str, topic: &str) -> Vec<Record> {
     let mut out = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while remaining > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "{remaining} records never read"
-        );
+        assert!(Instant::now() < deadline, "{remaining} records never read");
         let Some(m) = c.poll(Duration::from_millis(200)) else {
             continue;
         };
@@ -205,7 +202,10 @@ drain_timeout = "20s"
         range.map(|i| format!("{}\n", line(i))).collect()
     };
     // Burst 1: 100 whole lines, an empty one among them (not a message).
-    append(&log, format!("{}\n{}", text(0..50), text(50..100)).as_bytes());
+    append(
+        &log,
+        format!("{}\n{}", text(0..50), text(50..100)).as_bytes(),
+    );
     std::thread::sleep(Duration::from_millis(200));
     // Burst 2: ends in the middle of line 199, which waits for its newline...
     let partial = line(199);
@@ -213,7 +213,10 @@ drain_timeout = "20s"
     append(&log, format!("{}{head}", text(100..199)).as_bytes());
     std::thread::sleep(Duration::from_millis(300));
     // ...completed with burst 3 (Windows line ends too: the '\r' is not content).
-    append(&log, format!("{rest}\n{}", text(200..300).replace('\n', "\r\n")).as_bytes());
+    append(
+        &log,
+        format!("{rest}\n{}", text(200..300).replace('\n', "\r\n")).as_bytes(),
+    );
     std::thread::sleep(Duration::from_millis(200));
     // Rotation: the file is renamed and a new one written; its lines are followed as well.
     std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
@@ -268,8 +271,15 @@ drain_timeout = "20s"
         }
         last.insert(r.partition, (n, st.seq));
     }
-    let seqs: BTreeSet<u64> = records.iter().filter_map(|r| r.stamp.map(|s| s.seq)).collect();
-    assert_eq!(seqs, (0..N as u64).collect(), "one sequence number per line");
+    let seqs: BTreeSet<u64> = records
+        .iter()
+        .filter_map(|r| r.stamp.map(|s| s.seq))
+        .collect();
+    assert_eq!(
+        seqs,
+        (0..N as u64).collect(),
+        "one sequence number per line"
+    );
 
     // The results row counts the same lines: seen (offered), sent, acked and consumed, the
     // rotation reported, nothing left unsent.
@@ -282,8 +292,21 @@ drain_timeout = "20s"
         (n, n, n, n),
         "{row:?}"
     );
-    assert_eq!((row.failed, row.unsent, row.lost, row.duplicated, row.reordered), (0, 0, 0, 0, 0));
+    assert_eq!(
+        (
+            row.failed,
+            row.unsent,
+            row.lost,
+            row.duplicated,
+            row.reordered
+        ),
+        (0, 0, 0, 0, 0)
+    );
     assert_eq!(row.follow_reopens, 1, "the rotation: {row:?}");
     assert_eq!(row.follow_unsent_bytes, 0, "{row:?}");
-    assert!(row.message_size.starts_with("follow-end:"), "{}", row.message_size);
+    assert!(
+        row.message_size.starts_with("follow-end:"),
+        "{}",
+        row.message_size
+    );
 }

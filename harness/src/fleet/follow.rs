@@ -162,7 +162,9 @@ pub fn run(
         // Send every queued line the cap lets go by now.
         let now_ns = clock.now_ns();
         while within_budget(measured_sent)
-            && queue.front().is_some_and(|q| cap.ready_at(q.seen_ns) <= now_ns)
+            && queue
+                .front()
+                .is_some_and(|q| cap.ready_at(q.seen_ns) <= now_ns)
         {
             let Some(Queued { seen_ns, line }) = queue.pop_front() else {
                 break;

@@ -148,9 +148,8 @@ impl Tail {
             FollowFrom::End => {
                 let len = meta.len();
                 let mut last = [0u8; 1];
-                let mid = len > 0
-                    && file.read_exact_at(&mut last, len - 1).is_ok()
-                    && last[0] != b'\n';
+                let mid =
+                    len > 0 && file.read_exact_at(&mut last, len - 1).is_ok() && last[0] != b'\n';
                 (len, mid)
             }
         };
@@ -252,7 +251,10 @@ mod tests {
         assert_eq!(lines_of(&mut s, b"one\ntw"), ["one"]);
         assert_eq!(s.pending(), 2);
         assert_eq!(lines_of(&mut s, b"o and"), Vec::<String>::new());
-        assert_eq!(lines_of(&mut s, b" more\r\n\nthree\n"), ["two and more", "three"]);
+        assert_eq!(
+            lines_of(&mut s, b" more\r\n\nthree\n"),
+            ["two and more", "three"]
+        );
         assert_eq!((s.pending(), s.skipped()), (0, 0));
     }
 
@@ -286,8 +288,10 @@ mod tests {
 
     fn poll(t: &mut Tail) -> Vec<String> {
         let mut out = Vec::new();
-        t.poll(1 << 20, |l| out.push(String::from_utf8_lossy(l).into_owned()))
-            .unwrap();
+        t.poll(1 << 20, |l| {
+            out.push(String::from_utf8_lossy(l).into_owned())
+        })
+        .unwrap();
         out
     }
 

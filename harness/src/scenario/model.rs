@@ -155,7 +155,10 @@ pub enum MessageSize {
     FileLines(PathBuf),
     /// `{ file = ..., follow = true }`: send each complete line appended to the file during
     /// the cell, as it appears (`fleet::tail`); `rate` is then a cap, not a schedule.
-    FollowLines { path: PathBuf, from: FollowFrom },
+    FollowLines {
+        path: PathBuf,
+        from: FollowFrom,
+    },
 }
 
 impl MessageSize {

@@ -740,7 +740,10 @@ fn message_size(f: &Field, cx: &Ctx) -> Result<MessageSize, ScenarioError> {
     let get = |name: &str| fields.iter().find(|(k, _)| *k == name).map(|(_, v)| v);
     if let Some(follow) = follow_lines(f, cx, get("file"), get("follow"), get("from"))? {
         if let Some((_, other)) = fields.iter().find(|(k, _)| *k == "min" || *k == "max") {
-            return Err(other.err(cx, "a followed file's lines have their own sizes: remove it"));
+            return Err(other.err(
+                cx,
+                "a followed file's lines have their own sizes: remove it",
+            ));
         }
         return Ok(follow);
     }
@@ -800,7 +803,10 @@ fn follow_lines(
         return Ok(None);
     }
     let Some(file_f) = file else {
-        return Err(f.err(cx, "follow = true needs file = \"path\": the file to follow"));
+        return Err(f.err(
+            cx,
+            "follow = true needs file = \"path\": the file to follow",
+        ));
     };
     let rel = file_f.item.as_str().ok_or_else(|| {
         file_f.err(

@@ -904,7 +904,9 @@ fn a_followed_file_and_what_it_refuses() {
         "from only goes with follow = true",
     );
     refused(
-        format!("{head}message_size = {{ file = \"app.log\", follow = true, from = \"middle\" }}\n"),
+        format!(
+            "{head}message_size = {{ file = \"app.log\", follow = true, from = \"middle\" }}\n"
+        ),
         3,
         "producers.message_size.from",
         "expected one of \"end\", \"start\"",
