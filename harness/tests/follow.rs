@@ -99,6 +99,8 @@ fn line(i: usize) -> String {
 /// Does `pid` hold `path` open? (`/proc/<pid>/fd`: the follower keeps its file open for the
 /// whole cell.)
 fn holds_open(pid: u32, path: &Path) -> bool {
+    // The links name the resolved path (a temporary directory may sit behind a symlink).
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return false;
     };
