@@ -2,9 +2,11 @@
 //!
 //! [`Fleet`] is the worker API the runner drives; `producer` and `consumer` are one client
 //! each on its own thread; the rest is per-message arithmetic (pacing, keys, payloads,
-//! partition choice) with no I/O.
+//! partition choice) with no I/O. A producer that follows a file (`follow.rs`, its send loop)
+//! reads it through `tail`, the one piece here that touches the file system.
 pub mod consumer;
 pub mod first_write;
+mod follow;
 pub mod keys;
 pub mod opaque;
 pub mod pacing;
@@ -12,6 +14,7 @@ pub mod partition;
 pub mod payload;
 pub mod producer;
 pub mod recorder;
+pub mod tail;
 pub mod transaction;
 pub mod wake;
 mod worker;

@@ -81,6 +81,14 @@ impl PayloadGen {
             MessageSize::Fixed(n) => random_source(*n, *n, &mut rng)?,
             MessageSize::Uniform { min, max } => random_source(*min, *max, &mut rng)?,
             MessageSize::FileLines(path) => lines_source(path)?,
+            // A followed file's lines come from `fleet::tail` as they are appended, not from
+            // here: an empty value stands in (and `min_size` 0 refuses `stamp = "value"`).
+            MessageSize::FollowLines { .. } => Source::Random {
+                pool: Arc::from(vec![0u8]),
+                min: 0,
+                max: 0,
+                pos: 0,
+            },
         };
         Ok(PayloadGen {
             source,

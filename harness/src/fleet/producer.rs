@@ -186,7 +186,7 @@ impl Ctx {
     }
 }
 
-fn error_kind(e: &KafkaError) -> String {
+pub(super) fn error_kind(e: &KafkaError) -> String {
     match e.rdkafka_error_code() {
         Some(code) => format!("{code:?}"),
         None => "Other".into(),
@@ -236,8 +236,13 @@ pub fn client_config(plan: &ProducerPlan) -> ClientConfig {
     c
 }
 
-/// This producer's send schedule.
+/// This producer's send schedule. A followed file has none: each line is intended when it was
+/// seen, known only then (the max-rate form of the delivery opaque carries it), and `rate` is a
+/// cap on sending (`follow.rs`).
 fn schedule(plan: &ProducerPlan) -> Result<Schedule, String> {
+    if plan.spec.message_size.is_followed() {
+        return Schedule::new(None, plan.start).map_err(|e| e.to_string());
+    }
     Schedule::for_producer(plan.spec.rate, plan.spec.count, plan.index, plan.start)
         .map_err(|e| e.to_string())
 }
@@ -277,6 +282,9 @@ pub fn run(
     stop: Arc<AtomicBool>,
     budget: Option<u64>,
 ) -> Result<(), String> {
+    if plan.spec.message_size.is_followed() {
+        return super::follow::run(plan, producer, shared, stop, budget);
+    }
     let spec = &plan.spec;
     let schedule = schedule(&plan)?;
     let tag = DeliveryTag::new(schedule, plan.clock);
@@ -308,8 +316,7 @@ pub fn run(
     };
 
     // How busy this thread is: a send loop that never waits is the producer's limit.
-    let (cpu_start, wait_start, wall_start) =
-        (thread_demand_ns(), thread_wait_ns(), Instant::now());
+    let load = ThreadLoad::start();
     // Batched pacing: the loop sends every message due, then sleeps until the next one is due
     // and this tick is over, so it starts a batch at most once per tick whatever the rate (it
     // still wakes at once for delivery reports, so acks are timed when they come).
@@ -460,22 +467,49 @@ pub fn run(
         let unsent = budget.map_or(unsent, |b| unsent.min(b.saturating_sub(measured_sent)));
         recorder::with(|r| r.stats.record_unsent(unsent));
     }
-    let wall = wall_start.elapsed().as_nanos().max(1) as u64;
-    let busy = (thread_demand_ns() - cpu_start).saturating_mul(1_000_000) / wall;
-    shared.busy_ppm.store(busy, Ordering::Relaxed);
-    let waited = (thread_wait_ns() - wait_start).saturating_mul(1_000_000) / wall;
-    shared.wait_ppm.store(waited, Ordering::Relaxed);
-    // Outstanding messages get the drain timeout to be acked; what is left then is counted as
-    // failed by librdkafka's own message timeout. Flushed in short steps so that the interval
-    // is still handed over while the drain lasts.
-    let drain_end = Instant::now() + plan.run.drain_timeout;
+    load.store(&shared);
+    drain(&producer, plan.run.drain_timeout);
+    // Drop the client while the recorder is installed: its purge on drop reports here too.
+    drop(producer);
+    drop(recording);
+    Ok(())
+}
+
+/// How busy a send thread is, from its start: a send loop that never waits is the producer's
+/// limit.
+pub(super) struct ThreadLoad {
+    cpu: u64,
+    wait: u64,
+    wall: Instant,
+}
+
+impl ThreadLoad {
+    pub(super) fn start() -> ThreadLoad {
+        ThreadLoad {
+            cpu: thread_demand_ns(),
+            wait: thread_wait_ns(),
+            wall: Instant::now(),
+        }
+    }
+
+    /// Publish the share of its wall time the thread wanted a CPU, and waited for one.
+    pub(super) fn store(&self, shared: &ProducerShared) {
+        let wall = self.wall.elapsed().as_nanos().max(1) as u64;
+        let busy = (thread_demand_ns() - self.cpu).saturating_mul(1_000_000) / wall;
+        shared.busy_ppm.store(busy, Ordering::Relaxed);
+        let waited = (thread_wait_ns() - self.wait).saturating_mul(1_000_000) / wall;
+        shared.wait_ppm.store(waited, Ordering::Relaxed);
+    }
+}
+
+/// Outstanding messages get the drain timeout to be acked; what is left then is counted as
+/// failed by librdkafka's own message timeout. Flushed in short steps so that the interval
+/// is still handed over while the drain lasts.
+pub(super) fn drain(producer: &BaseProducer<Ctx>, timeout: Duration) {
+    let drain_end = Instant::now() + timeout;
     while producer.in_flight_count() > 0 && Instant::now() < drain_end {
         let step = drain_end.saturating_duration_since(Instant::now());
         let _ = producer.flush(step.min(Duration::from_millis(20)));
         recorder::with(|r| r.answer_if_asked());
     }
-    // Drop the client while the recorder is installed: its purge on drop reports here too.
-    drop(producer);
-    drop(recording);
-    Ok(())
 }

@@ -107,6 +107,8 @@ pub fn merge_row(rows: &[&ResultRow], totals: &Totals, lost: &[u16]) -> ResultRo
         queue_full: sum(|r| r.queue_full),
         late_sends: sum(|r| r.late_sends),
         unsent: sum(|r| r.unsent),
+        follow_reopens: sum(|r| r.follow_reopens),
+        follow_unsent_bytes: sum(|r| r.follow_unsent_bytes),
         max_send_lag_us: rows.iter().map(|r| r.max_send_lag_us).max().unwrap_or(0),
         // kbench's CPU on every load host together; the busiest thread and host of any.
         kbench_cpu_cores: round3(rows.iter().map(|r| r.kbench_cpu_cores).sum()),

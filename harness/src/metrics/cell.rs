@@ -254,6 +254,9 @@ pub struct CellSummary {
     pub tx_committed_per_sec: f64,
     pub tx_aborted_per_sec: f64,
     pub aborted_messages: u64,
+    /// A followed file: see [`Counters::follow_reopens`] and `follow_unsent_bytes`.
+    pub follow_reopens: u64,
+    pub follow_unsent_bytes: u64,
 }
 
 impl CellMetrics {
@@ -360,6 +363,8 @@ impl CellMetrics {
             tx_committed_per_sec: per_sec(mp.tx_committed),
             tx_aborted_per_sec: per_sec(mp.tx_aborted),
             aborted_messages: p.aborted_messages,
+            follow_reopens: p.follow_reopens,
+            follow_unsent_bytes: p.follow_unsent_bytes,
         }
     }
 }

@@ -51,6 +51,11 @@ pub struct Counters {
     pub tx_aborted: u64,
     pub tx_failed: u64,
     pub aborted_messages: u64,
+    /// A followed file (`fleet::tail`): times it was truncated or replaced and read again from
+    /// its start, and bytes of it never sent as lines (a fragment cut by a truncation, the
+    /// unterminated or unread rest when the cell ended, an over-long line). Warm-up included.
+    pub follow_reopens: u64,
+    pub follow_unsent_bytes: u64,
 }
 
 /// How a transaction ended.
@@ -91,6 +96,8 @@ impl Counters {
         self.tx_aborted += o.tx_aborted;
         self.tx_failed += o.tx_failed;
         self.aborted_messages += o.aborted_messages;
+        self.follow_reopens += o.follow_reopens;
+        self.follow_unsent_bytes += o.follow_unsent_bytes;
     }
 }
 

@@ -159,6 +159,14 @@ pub struct ResultRow {
     /// defect when `isolation` is read_committed.
     #[serde(default)]
     pub aborted_seen: u64,
+    /// A followed file (`{ file = ..., follow = true }`): times it was truncated or replaced
+    /// (rotated) and read again from its start; 0 otherwise.
+    #[serde(default)]
+    pub follow_reopens: u64,
+    /// A followed file: bytes of it never sent as lines (the unterminated or unread rest when
+    /// the cell ended, a fragment cut by a truncation, a line over the size limit); 0 otherwise.
+    #[serde(default)]
+    pub follow_unsent_bytes: u64,
 }
 
 /// What the runner knows about a cell beyond its metrics.
@@ -201,6 +209,9 @@ fn size_text(s: &MessageSize) -> String {
         MessageSize::Fixed(n) => n.to_string(),
         MessageSize::Uniform { min, max } => format!("{min}..{max}"),
         MessageSize::FileLines(p) => format!("file:{}", p.display()),
+        MessageSize::FollowLines { path, from } => {
+            format!("follow-{}:{}", from.name(), path.display())
+        }
     }
 }
 
@@ -343,6 +354,8 @@ impl ResultRow {
             commit_max_us: s.commit.max,
             aborted_messages: s.aborted_messages,
             aborted_seen: facts.delivery.aborted_seen,
+            follow_reopens: s.follow_reopens,
+            follow_unsent_bytes: s.follow_unsent_bytes,
         }
     }
 }

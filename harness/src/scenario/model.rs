@@ -158,6 +158,39 @@ pub enum MessageSize {
     },
     /// Replay the lines of a file (without their newline), in order, cycling.
     FileLines(PathBuf),
+    /// `{ file = ..., follow = true }`: send each complete line appended to the file during
+    /// the cell, as it appears (`fleet::tail`); `rate` is then a cap, not a schedule.
+    FollowLines {
+        path: PathBuf,
+        from: FollowFrom,
+    },
+}
+
+impl MessageSize {
+    /// A followed file: its lines come as another process appends them.
+    pub fn is_followed(&self) -> bool {
+        matches!(self, MessageSize::FollowLines { .. })
+    }
+}
+
+/// `from` of a followed file: where kbench starts reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FollowFrom {
+    /// `"end"` (the default, as `tail -f`): only lines appended once the cell's producer opened
+    /// the file.
+    End,
+    /// `"start"`: every line already in the file, then every line appended.
+    Start,
+}
+
+impl FollowFrom {
+    pub fn name(self) -> &'static str {
+        match self {
+            FollowFrom::End => "end",
+            FollowFrom::Start => "start",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -15,8 +15,8 @@ pub use super::errors::ScenarioError;
 use super::errors::Source;
 use super::faults::{self, fault_key, ParsedFault};
 use super::model::{
-    Acks, BrokerRef, CellSpec, KeySpec, MessageSize, Partitioner, RunSpec, Scenario, StampPlace,
-    SweepAxis, TopicCreate,
+    Acks, BrokerRef, CellSpec, KeySpec, MessageSize, Partitioner, ProducerSpec, RunSpec, Scenario,
+    StampPlace, SweepAxis, TopicCreate,
 };
 pub use super::render::render_cells;
 use super::settings::{
@@ -389,7 +389,7 @@ fn max_value_size(size: &MessageSize) -> Option<usize> {
     match size {
         MessageSize::Fixed(n) => Some(*n),
         MessageSize::Uniform { max, .. } => Some(*max),
-        MessageSize::FileLines(_) => None,
+        MessageSize::FileLines(_) | MessageSize::FollowLines { .. } => None,
     }
 }
 
@@ -623,6 +623,38 @@ fn too_small_for_the_stamp(size: &MessageSize) -> Option<String> {
     }
 }
 
+/// Why a followed file (`{ file = ..., follow = true }`) cannot run with these producers, and
+/// the settings to blame.
+fn follow_problem(p: &ProducerSpec) -> Option<(Vec<Setting>, String)> {
+    if !p.message_size.is_followed() {
+        return None;
+    }
+    if p.stamp == StampPlace::Value {
+        return Some((
+            vec![Setting::Stamp, Setting::MessageSize],
+            format!(
+                "a followed file's lines are sent intact, but stamp = \"value\" would overwrite \
+                 the first {} bytes of each: set producers.stamp = \"header\"",
+                StampPlace::MIN_VALUE_SIZE
+            ),
+        ));
+    }
+    // One producer sends each line once, in the file's order. Several would either each send
+    // every line (duplicates that are no part of the log) or split the lines between clients
+    // whose sends interleave (the file's order lost across producers): neither is log shipping.
+    if p.count > 1 {
+        return Some((
+            vec![Setting::Count, Setting::MessageSize],
+            format!(
+                "a followed file is shipped by one producer (each line once, in the file's \
+                 order), got producers.count = {}: set it to 1",
+                p.count
+            ),
+        ));
+    }
+    None
+}
+
 /// Why `{ chosen = [...] }` cannot run on a topic of `partitions` partitions, if it cannot.
 pub(crate) fn chosen_problem(list: &[i32], partitions: i32) -> Option<String> {
     let p = list.iter().find(|&&p| p >= partitions)?;
@@ -799,6 +831,9 @@ fn check_cell(
         if let Some(problem) = chosen_problem(list, cell.topic.partitions) {
             return Err(blame(&[Setting::Partitioner, Setting::Partitions], problem));
         }
+    }
+    if let Some((involved, problem)) = follow_problem(p) {
+        return Err(blame(&involved, problem));
     }
     if p.stamp == StampPlace::Value {
         if let Some(problem) = too_small_for_the_stamp(&p.message_size) {

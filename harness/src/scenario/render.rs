@@ -89,6 +89,13 @@ fn settings_line(c: &CellSpec) -> String {
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default()
         ),
+        MessageSize::FollowLines { path, from } => format!(
+            "follow:{} (from {})",
+            path.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            from.name()
+        ),
     };
     let keys = match &p.keys {
         KeySpec::None => "none".to_string(),

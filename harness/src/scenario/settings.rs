@@ -10,8 +10,8 @@ use toml_edit::{Item, TableLike, Value};
 
 use super::errors::{ScenarioError, Source};
 use super::model::{
-    Acks, CellSpec, ClientProps, ConsumerSpec, Isolation, KeySpec, MessageSize, Partitioner,
-    ProducerSpec, RunSpec, StampPlace, StartFrom, TopicCreate, TopicSpec,
+    Acks, CellSpec, ClientProps, ConsumerSpec, FollowFrom, Isolation, KeySpec, MessageSize,
+    Partitioner, ProducerSpec, RunSpec, StampPlace, StartFrom, TopicCreate, TopicSpec,
 };
 use super::units::{format_size, parse_duration, parse_size};
 
@@ -778,8 +778,17 @@ fn message_size(f: &Field, cx: &Ctx) -> Result<MessageSize, ScenarioError> {
     if f.item.as_table_like().is_none() {
         return Ok(MessageSize::Fixed(size(f, cx, 1, MAX_MESSAGE_SIZE)?));
     }
-    let fields = sub_fields(f, cx, &["min", "max", "file"])?;
+    let fields = sub_fields(f, cx, &["min", "max", "file", "follow", "from"])?;
     let get = |name: &str| fields.iter().find(|(k, _)| *k == name).map(|(_, v)| v);
+    if let Some(follow) = follow_lines(f, cx, get("file"), get("follow"), get("from"))? {
+        if let Some((_, other)) = fields.iter().find(|(k, _)| *k == "min" || *k == "max") {
+            return Err(other.err(
+                cx,
+                "a followed file's lines have their own sizes: remove it",
+            ));
+        }
+        return Ok(follow);
+    }
     match (get("min"), get("max"), get("file")) {
         (Some(min_f), Some(max_f), None) => {
             let min = size(min_f, cx, 1, MAX_MESSAGE_SIZE)?;
@@ -809,9 +818,53 @@ fn message_size(f: &Field, cx: &Ctx) -> Result<MessageSize, ScenarioError> {
         }
         _ => Err(f.err(
             cx,
-            "expected a size, { min = ..., max = ... } or { file = \"lines.txt\" }",
+            "expected a size, { min = ..., max = ... }, { file = \"lines.txt\" } or \
+             { file = \"app.log\", follow = true }",
         )),
     }
+}
+
+/// `{ file = "app.log", follow = true, from = "end" | "start" }`: `None` when `follow` is absent
+/// or false (a lines file read once and cycled). A followed file must be a regular file now; it
+/// may be empty (lines come later) and has no size cap (it is read as it grows, in bounded steps).
+fn follow_lines(
+    f: &Field,
+    cx: &Ctx,
+    file: Option<&Field>,
+    follow: Option<&Field>,
+    from: Option<&Field>,
+) -> Result<Option<MessageSize>, ScenarioError> {
+    let following = match follow {
+        Some(x) => boolean(x, cx)?,
+        None => false,
+    };
+    if !following {
+        if let Some(from) = from {
+            return Err(from.err(cx, "from only goes with follow = true"));
+        }
+        return Ok(None);
+    }
+    let Some(file_f) = file else {
+        return Err(f.err(
+            cx,
+            "follow = true needs file = \"path\": the file to follow",
+        ));
+    };
+    let rel = file_f.item.as_str().ok_or_else(|| {
+        file_f.err(
+            cx,
+            format!("expected a file path, got {}", describe(file_f.item)),
+        )
+    })?;
+    let path = cx.base_dir.join(rel);
+    let shown = super::errors::quoted_path(&path);
+    super::input::open_regular(&path)
+        .map_err(|m| file_f.err(cx, format!("followed file {shown}: {m}")))?;
+    let from = match from {
+        Some(x) => [FollowFrom::End, FollowFrom::Start][one_of(x, cx, &["end", "start"])?],
+        None => FollowFrom::End,
+    };
+    Ok(Some(MessageSize::FollowLines { path, from }))
 }
 
 /// A lines file must exist and hold at least one non-empty line (an empty one would mean

@@ -825,6 +825,112 @@ fn message_file_errors() {
     assert!(e.to_string().contains("no non-empty line"), "{e}");
 }
 
+/// `{ file = ..., follow = true }`: the file must be a regular file (it may be empty), the
+/// stamp must go in a header, one producer; every refusal names the line and the key.
+#[test]
+fn a_followed_file_and_what_it_refuses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("app.log"), "").expect("write");
+    let path = dir.path().join("s.toml");
+    let load_text = |text: &str| {
+        std::fs::write(&path, text).expect("write");
+        load(&path)
+    };
+    let head = "name = \"f\"\n[producers]\n";
+    let s = load_text(&format!(
+        "{head}stamp = \"header\"\nmessage_size = {{ file = \"app.log\", follow = true }}\n"
+    ))
+    .expect("an empty followed file is fine: lines come later");
+    assert_eq!(
+        s.cells[0].producers.message_size,
+        MessageSize::FollowLines {
+            path: dir.path().join("app.log"),
+            from: FollowFrom::End
+        }
+    );
+    let s = load_text(&format!(
+        "{head}stamp = \"header\"\nrate = 50\nmessage_size = {{ file = \"app.log\", follow = true, from = \"start\" }}\n"
+    ))
+    .expect("from the start, capped");
+    assert!(matches!(
+        s.cells[0].producers.message_size,
+        MessageSize::FollowLines {
+            from: FollowFrom::Start,
+            ..
+        }
+    ));
+    // follow = false is a lines file read once: an empty one is refused as ever.
+    let e = load_text(&format!(
+        "{head}message_size = {{ file = \"app.log\", follow = false }}\n"
+    ))
+    .expect_err("empty lines file");
+    assert!(e.message.contains("no non-empty line"), "{e}");
+
+    let refused = |text: String, line: usize, key: &str, needle: &str| {
+        let e = load_text(&text).expect_err(needle);
+        assert_eq!((e.line, e.key.as_deref()), (Some(line), Some(key)), "{e}");
+        assert!(e.message.contains(needle), "{e}");
+        assert_eq!(e.exit_code(), 2);
+    };
+    let follow = "message_size = { file = \"app.log\", follow = true }\n";
+    refused(
+        format!("{head}{follow}"),
+        3,
+        "producers.message_size",
+        "stamp = \"value\" would overwrite the first 28 bytes of each: set producers.stamp = \"header\"",
+    );
+    refused(
+        format!("{head}{follow}stamp = \"value\"\n"),
+        4,
+        "producers.stamp",
+        "sent intact",
+    );
+    refused(
+        format!("{head}stamp = \"header\"\ncount = 2\n{follow}"),
+        4,
+        "producers.count",
+        "one producer (each line once, in the file's order), got producers.count = 2",
+    );
+    refused(
+        format!("{head}stamp = \"header\"\n[sweep]\nproducers = [1, 3]\n[producers.message_size]\nfile = \"app.log\"\nfollow = true\n"),
+        5,
+        "sweep.producers",
+        "in cell 1",
+    );
+    refused(
+        format!("{head}message_size = {{ file = \"app.log\", from = \"end\" }}\n"),
+        3,
+        "producers.message_size.from",
+        "from only goes with follow = true",
+    );
+    refused(
+        format!(
+            "{head}message_size = {{ file = \"app.log\", follow = true, from = \"middle\" }}\n"
+        ),
+        3,
+        "producers.message_size.from",
+        "expected one of \"end\", \"start\"",
+    );
+    refused(
+        format!("{head}message_size = {{ file = \"app.log\", follow = true, max = 10 }}\n"),
+        3,
+        "producers.message_size.max",
+        "own sizes",
+    );
+    refused(
+        format!("{head}message_size = {{ file = \"gone.log\", follow = true }}\n"),
+        3,
+        "producers.message_size.file",
+        "followed file",
+    );
+    refused(
+        format!("{head}message_size = {{ follow = true }}\n"),
+        3,
+        "producers.message_size",
+        "needs file",
+    );
+}
+
 #[test]
 fn load_of_a_missing_file() {
     let e = load(Path::new("/nonexistent/kbench/x.toml")).expect_err("missing");
