@@ -15,4 +15,4 @@ pub mod recorder;
 pub mod wake;
 mod worker;
 
-pub use worker::{Fleet, FleetPlan, FleetReport, MemberReport};
+pub use worker::{Fleet, FleetPlan, FleetReport, GroupPauses, MemberReport, RebalanceReport};

@@ -121,6 +121,19 @@ pub fn merge_row(rows: &[&ResultRow], totals: &Totals, lost: &[u16]) -> ResultRo
         consumed_skew_max_mean: consumed_skew.max_over_mean,
         consumed_skew_cv: consumed_skew.cv,
         flags: String::new(),
+        // Rebalances: the most any shard's member saw; pauses counted over every shard, the
+        // longest of any (a median needs the pauses themselves: left empty).
+        rebalances: rows.iter().map(|r| r.rebalances).max().unwrap_or(0),
+        rebalance_pauses: sum_us(|r| r.rebalance_pauses),
+        rebalance_pause_median_ms: None,
+        rebalance_pause_max_ms: rows
+            .iter()
+            .filter_map(|r| r.rebalance_pause_max_ms)
+            .reduce(f64::max),
+        first_assignment_max_ms: rows
+            .iter()
+            .filter_map(|r| r.first_assignment_max_ms)
+            .reduce(f64::max),
         ..first.clone()
     };
     merge_distributed_columns(rows, lost, &mut merged);

@@ -90,6 +90,20 @@ pub struct CellAgg {
     /// A repetition in which the cluster did not keep up with the offered rate (no kbench
     /// flag), in words.
     pub fell_behind: Option<String>,
+    /// Consumer group rebalances during the load (first repetition), when there were any.
+    pub rebalances: Option<Rebalances>,
+}
+
+/// A cell's rebalances under load, from its `results.csv` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rebalances {
+    pub assignor: String,
+    pub group_protocol: String,
+    pub rebalances: usize,
+    pub pauses: usize,
+    pub pause_median_ms: Option<f64>,
+    pub pause_max_ms: Option<f64>,
+    pub first_assignment_max_ms: Option<f64>,
 }
 
 impl CellAgg {
@@ -335,6 +349,15 @@ fn aggregate(rows: &[&ResultRow]) -> CellAgg {
         fell_behind: rows
             .iter()
             .find_map(|r| cluster_fell_behind(r).map(|share| fell_behind_text(r, share))),
+        rebalances: (first.rebalances > 0 || first.rebalance_pauses > 0).then(|| Rebalances {
+            assignor: first.assignor.clone(),
+            group_protocol: first.group_protocol.clone(),
+            rebalances: first.rebalances,
+            pauses: first.rebalance_pauses,
+            pause_median_ms: first.rebalance_pause_median_ms,
+            pause_max_ms: first.rebalance_pause_max_ms,
+            first_assignment_max_ms: first.first_assignment_max_ms,
+        }),
     }
 }
 
@@ -611,6 +634,7 @@ mod tests {
             groups: 1,
             auto_created: None,
             fell_behind: None,
+            rebalances: None,
         }
     }
 

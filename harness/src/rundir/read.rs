@@ -425,6 +425,7 @@ mod tests {
             phase,
             producers: p,
             consumers: ClientStats::new(1),
+            consumer_lag: 0,
         })
     }
 

@@ -13,6 +13,7 @@ use super::model::{
     Acks, CellSpec, ClientProps, ConsumerSpec, KeySpec, MessageSize, Partitioner, ProducerSpec,
     RunSpec, StampPlace, StartFrom, TopicCreate, TopicSpec,
 };
+use super::model::{Assignor, GroupProtocol};
 use super::units::{format_size, parse_duration, parse_size};
 
 /// Largest message kbench will generate: 100 MiB (Kafka's own default limit is 1 MiB).
@@ -280,11 +281,13 @@ pub(crate) enum Setting {
     Groups,
     Members,
     StartFrom,
+    Assignor,
+    GroupProtocol,
     Client(ClientKind, String),
 }
 
 /// (section, key in the section, short name used in `[sweep]` and cell ids, setting).
-const FIXED: [(&str, &str, &str, Setting); 21] = [
+const FIXED: [(&str, &str, &str, Setting); 23] = [
     ("topic", "partitions", "partitions", Setting::Partitions),
     (
         "topic",
@@ -341,6 +344,13 @@ const FIXED: [(&str, &str, &str, Setting); 21] = [
     ("consumers", "groups", "groups", Setting::Groups),
     ("consumers", "members", "members", Setting::Members),
     ("consumers", "start_from", "start_from", Setting::StartFrom),
+    ("consumers", "assignor", "assignor", Setting::Assignor),
+    (
+        "consumers",
+        "group_protocol",
+        "group_protocol",
+        Setting::GroupProtocol,
+    ),
 ];
 
 /// `[producers] pacing_tick`: a paced producer wakes at most once per tick to send what is
@@ -514,6 +524,14 @@ impl Setting {
                 cell.consumers.start_from = [StartFrom::Earliest, StartFrom::Latest]
                     [one_of(f, cx, &["earliest", "latest"])?]
             }
+            Setting::Assignor => {
+                let names = Assignor::ALL.map(Assignor::name);
+                cell.consumers.assignor = Assignor::ALL[one_of(f, cx, &names)?]
+            }
+            Setting::GroupProtocol => {
+                cell.consumers.group_protocol = [GroupProtocol::Classic, GroupProtocol::Consumer]
+                    [one_of(f, cx, &["classic", "consumer"])?]
+            }
             Setting::Client(kind, name) => {
                 if name == "bootstrap.servers" || name == "metadata.broker.list" {
                     return Err(f.err(
@@ -570,6 +588,10 @@ fn owned_by_kbench(kind: ClientKind, name: &str) -> Option<&'static str> {
         (ClientKind::Producer, "partitioner") => Some("producers.partitioner"),
         (ClientKind::Consumer, "group.id") => Some("consumers.groups (one group id per group)"),
         (ClientKind::Consumer, "auto.offset.reset") => Some("consumers.start_from"),
+        (ClientKind::Consumer, "partition.assignment.strategy" | "group.remote.assignor") => {
+            Some("consumers.assignor")
+        }
+        (ClientKind::Consumer, "group.protocol") => Some("consumers.group_protocol"),
         _ => None,
     }
 }
@@ -855,6 +877,8 @@ pub(crate) fn default_cell() -> CellSpec {
             groups: 1,
             members: 1,
             start_from: StartFrom::Earliest,
+            assignor: Assignor::Range,
+            group_protocol: GroupProtocol::Classic,
         },
         run: RunSpec {
             warmup: std::time::Duration::from_secs(2),
@@ -864,5 +888,6 @@ pub(crate) fn default_cell() -> CellSpec {
         },
         client: ClientProps::default(),
         faults: Arc::new([]),
+        consumer_faults: Arc::new([]),
     }
 }

@@ -199,6 +199,8 @@ fn applied(setting: &Setting, cell: &CellSpec) -> String {
         Setting::Groups => format!("{}", c.groups),
         Setting::Members => format!("{}", c.members),
         Setting::StartFrom => format!("{:?}", c.start_from),
+        Setting::Assignor => c.assignor.name().to_string(),
+        Setting::GroupProtocol => c.group_protocol.name().to_string(),
         Setting::Client(kind, name) => {
             let map = match kind {
                 ClientKind::Producer => &cell.client.producer,
