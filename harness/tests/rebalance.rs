@@ -25,18 +25,18 @@ groups = 1
 members = 2
 [run]
 warmup = "1s"
-duration = "7s"
+duration = "9s"
 [sweep]
 assignor = ["range", "cooperative-sticky"]
 
 [[fault]]
-at = "3s"
+at = "2s"
 action = "leave"
 group = 0
 member = 1
 
 [[fault]]
-at = "5500ms"
+at = "4s"
 action = "join"
 group = 0
 "#;
@@ -104,16 +104,20 @@ fn a_leaving_member_s_partitions_move_and_each_pause_is_recorded() {
         let cell_dir = run_dir.join("cells").join(cell);
         let members = json(&cell_dir.join("members.json"));
         let members = members.as_array().unwrap();
-        assert_eq!(members.len(), 3, "{cell}: two members and the one that joined");
+        assert_eq!(
+            members.len(),
+            3,
+            "{cell}: two members and the one that joined"
+        );
         let left = &members[1];
         assert!(
-            left["left_at_s"].as_f64().is_some_and(|t| t >= 3.0),
+            left["left_at_s"].as_f64().is_some_and(|t| t >= 2.0),
             "{cell}: {left}"
         );
         assert_eq!(partitions(&left["partitions"]), Vec::<i64>::new(), "{left}");
         let joined = &members[2];
         assert!(
-            joined["joined_at_s"].as_f64().is_some_and(|t| t >= 5.5),
+            joined["joined_at_s"].as_f64().is_some_and(|t| t >= 4.0),
             "{joined}"
         );
         // The member that stayed and the one that joined hold every partition between them.
@@ -121,6 +125,8 @@ fn a_leaving_member_s_partitions_move_and_each_pause_is_recorded() {
         held.extend(partitions(&joined["partitions"]));
         held.sort_unstable();
         assert_eq!(held, (0..6).collect::<Vec<_>>(), "{cell}: {members:?}");
+        // A cooperative join takes two rebalances (revoke, then assign), each found at a
+        // heartbeat (every 3 s): 6 s is enough for both.
         assert!(
             !partitions(&joined["partitions"]).is_empty(),
             "{cell}: the new member took partitions: {members:?}"
@@ -134,11 +140,13 @@ fn a_leaving_member_s_partitions_move_and_each_pause_is_recorded() {
             .iter()
             .map(|p| p["partition"].as_i64().unwrap())
             .collect();
-        // The leaver held half of the six partitions; each went to the member that stayed.
+        // The leaver held half of the six partitions; each went to another member: the one
+        // that stayed, or (when the group's next heartbeat came after the join, so one
+        // rebalance did both: the classic protocol's heartbeat is every 3 s) the new one.
         assert_eq!(moved.len(), 3, "{cell}: {pauses:?}");
         assert_eq!(from_leaver.len(), 3, "{cell}: {pauses:?}");
         assert!(
-            from_leaver.iter().all(|p| p["to_member"] == 0),
+            from_leaver.iter().all(|p| p["to_member"] != 1),
             "{cell}: {pauses:?}"
         );
         for p in &pauses {
@@ -155,14 +163,17 @@ fn a_leaving_member_s_partitions_move_and_each_pause_is_recorded() {
             .filter(|p| p["from_member"] == p["to_member"])
             .count();
         if eager {
-            assert!(stayed >= 3, "{cell}: eager pauses every partition: {pauses:?}");
+            assert!(
+                stayed >= 3,
+                "{cell}: eager pauses every partition: {pauses:?}"
+            );
         } else {
             assert_eq!(stayed, 0, "{cell}: cooperative moves only: {pauses:?}");
         }
 
         // The lag series: one value per interval, drained to 0 by the end.
         let of_cell: Vec<&TimeseriesRow> = series.iter().filter(|t| &t.cell == cell).collect();
-        assert!(of_cell.len() >= 8, "{cell}: {} intervals", of_cell.len());
+        assert!(of_cell.len() >= 10, "{cell}: {} intervals", of_cell.len());
         assert!(of_cell.windows(2).all(|w| w[0].t_s < w[1].t_s));
         assert_eq!(of_cell.last().unwrap().consumer_lag, 0, "{cell}");
     }

@@ -254,11 +254,7 @@ impl Fleet {
         let (g, m) = (plan.group_index, plan.member_index);
         let leave = Arc::new(AtomicBool::new(false));
         let c = consumer::create(&plan, &shared).map_err(|e| anyhow!("creating consumer: {e}"))?;
-        let (s2, stop, l2) = (
-            shared.clone(),
-            self.stop_consumers.clone(),
-            leave.clone(),
-        );
+        let (s2, stop, l2) = (shared.clone(), self.stop_consumers.clone(), leave.clone());
         let t = std::thread::Builder::new()
             .name(format!("kb-c{g}.{m}"))
             .spawn(move || consumer::run(plan, c, s2, stop, l2))?;

@@ -137,14 +137,29 @@ mod tests {
         g.assign(0, &[0, 1, 2, 3], 4_000 * MS);
         let p = g.pauses();
         assert_eq!(p.len(), 4);
-        let moved: Vec<i32> = p.iter().filter(|p| p.moved()).map(|p| p.partition).collect();
+        let moved: Vec<i32> = p
+            .iter()
+            .filter(|p| p.moved())
+            .map(|p| p.partition)
+            .collect();
         assert_eq!(moved, vec![2, 3]);
-        assert_eq!(p.iter().map(PartitionPause::pause_ns).max(), Some(3_000 * MS));
+        assert_eq!(
+            p.iter().map(PartitionPause::pause_ns).max(),
+            Some(3_000 * MS)
+        );
         let s = PauseSummary::of(p, 0);
         assert_eq!(s.count, 4);
         assert_eq!(s.max_ms, Some(3_000.0));
-        assert_eq!(s.median_ms, Some(2_500.0), "the lower median: a pause that happened");
-        assert_eq!(PauseSummary::of(p, 1_200 * MS).count, 2, "only pauses from 1.2 s on");
+        assert_eq!(
+            s.median_ms,
+            Some(2_500.0),
+            "the lower median: a pause that happened"
+        );
+        assert_eq!(
+            PauseSummary::of(p, 1_200 * MS).count,
+            2,
+            "only pauses from 1.2 s on"
+        );
         assert_eq!(PauseSummary::of(p, 5_000 * MS), PauseSummary::default());
     }
 

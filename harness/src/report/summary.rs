@@ -5,9 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::chart::{ChartFile, ChartKind};
-use super::model::{
-    flag_reason, AutoCreated, CellAgg, Metric, Pct, Rebalances, RunModel, Stat,
-};
+use super::model::{flag_reason, AutoCreated, CellAgg, Metric, Pct, Rebalances, RunModel, Stat};
 
 /// The objectives a best cell is named for.
 const OBJECTIVES: [(Metric, &str); 3] = [

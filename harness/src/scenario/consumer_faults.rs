@@ -53,7 +53,9 @@ pub(crate) fn parse_one(
             }
             "action" => {
                 let names = ["leave", "join"];
-                action = Some([ConsumerAction::Leave, ConsumerAction::Join][one_of(&field, cx, &names)?]);
+                action = Some(
+                    [ConsumerAction::Leave, ConsumerAction::Join][one_of(&field, cx, &names)?],
+                );
             }
             "group" => {
                 group = Some(index_of(&field, cx)?);
@@ -67,7 +69,9 @@ pub(crate) fn parse_one(
                 return Err(cx.src.err(
                     key_span(table, k).or_else(|| entry.clone()),
                     &field.key,
-                    format!("unknown key; a [[fault]] with action \"leave\" or \"join\" takes {KEYS}"),
+                    format!(
+                        "unknown key; a [[fault]] with action \"leave\" or \"join\" takes {KEYS}"
+                    ),
                 ))
             }
         }
@@ -117,7 +121,10 @@ fn index_of(f: &Field, cx: &Ctx) -> Result<usize, ScenarioError> {
     if !matches!(f.item.as_value(), Some(Value::Integer(_))) {
         return Err(f.err(
             cx,
-            format!("expected an index (an integer from 0), got {}", describe(f.item)),
+            format!(
+                "expected an index (an integer from 0), got {}",
+                describe(f.item)
+            ),
         ));
     }
     Ok(int_in(f, cx, 0, i32::MAX as i64)? as usize)
@@ -166,7 +173,8 @@ pub(crate) fn check_cell(
                         s.group,
                         format_duration(s.at),
                         cell.consumers.members,
-                        if cell.consumers.members == 1 { "" } else { "s" }, joined[s.group]
+                        if cell.consumers.members == 1 { "" } else { "s" },
+                        joined[s.group]
                     ))
                 } else if left.contains(&(s.group, m)) {
                     Some(format!("member {m} of group {} has already left", s.group))

@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use toml_edit::{ImDocument, Item, TableLike, Value};
 
-use super::errors::{ScenarioError, Source};
 use super::consumer_faults::{self, ParsedConsumerFault};
+use super::errors::{ScenarioError, Source};
 use super::model::{BrokerRef, FaultAction, FaultCommands, FaultSpec, RunSpec, Scenario};
 use super::settings::{describe, key_span, one_of, table_of, Ctx, Field};
 use super::units::{format_duration, parse_duration};
 
-const FAULT_KEYS: &str = "at, action, duration, broker (or, for action \"leave\" / \"join\", at, action, group, member)";
+const FAULT_KEYS: &str =
+    "at, action, duration, broker (or, for action \"leave\" / \"join\", at, action, group, member)";
 
 /// More faults than this in one cell is a generated file gone wrong: each fault is a broker
 /// stop or freeze, seconds long at least.

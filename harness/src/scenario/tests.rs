@@ -2209,7 +2209,9 @@ fn assignor_and_group_protocol_are_read_swept_and_checked_together() {
         (c.assignor, c.group_protocol),
         (Assignor::Range, GroupProtocol::Classic)
     );
-    let s = ok("name = \"x\"\n[sweep]\nassignor = [\"range\", \"roundrobin\", \"cooperative-sticky\"]\n");
+    let s = ok(
+        "name = \"x\"\n[sweep]\nassignor = [\"range\", \"roundrobin\", \"cooperative-sticky\"]\n",
+    );
     let ids: Vec<&str> = s.cells.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -2220,7 +2222,8 @@ fn assignor_and_group_protocol_are_read_swept_and_checked_together() {
         ]
     );
     assert_eq!(s.cells[2].consumers.assignor, Assignor::CooperativeSticky);
-    let s = ok("name = \"x\"\n[consumers]\ngroup_protocol = \"consumer\"\nassignor = \"uniform\"\n");
+    let s =
+        ok("name = \"x\"\n[consumers]\ngroup_protocol = \"consumer\"\nassignor = \"uniform\"\n");
     assert_eq!(s.cells[0].consumers.group_protocol, GroupProtocol::Consumer);
     fails(
         "name = \"x\"\n[consumers]\nassignor = \"sticky\"\n",
@@ -2280,7 +2283,8 @@ fn consumer_faults_are_parsed_apart_from_broker_faults() {
 
 #[test]
 fn consumer_faults_name_groups_and_members_the_cell_has() {
-    let base = "name = \"x\"\n[consumers]\nmembers = 2\n[[fault]]\nat = \"3s\"\naction = \"leave\"\n";
+    let base =
+        "name = \"x\"\n[consumers]\nmembers = 2\n[[fault]]\nat = \"3s\"\naction = \"leave\"\n";
     fails(
         &format!("{base}group = 1\nmember = 0\n"),
         7,
