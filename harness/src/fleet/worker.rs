@@ -690,7 +690,20 @@ impl Fleet {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                bail!("consumer groups were not assigned every partition within {timeout:?}");
+                let kip848 = self
+                    .group_plans
+                    .first()
+                    .is_some_and(|p| p.group_protocol == crate::scenario::GroupProtocol::Consumer);
+                bail!(
+                    "consumer groups were not assigned every partition within {timeout:?}{}",
+                    if kip848 {
+                        " (group_protocol = \"consumer\" needs brokers with KIP-848's consumer \
+                         group protocol: Kafka 4.0 or later, group.coordinator.rebalance.protocols \
+                         including consumer)"
+                    } else {
+                        ""
+                    }
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
