@@ -345,6 +345,7 @@ fn csv_rows(c: &mut Criterion) {
         phase: Phase::Measure,
         producers: busy_interval(6),
         consumers: busy_interval(6),
+        consumer_lag: 0,
     });
     let summary = metrics.summary(&CellEnd::default());
     let facts = CellFacts {
@@ -357,6 +358,7 @@ fn csv_rows(c: &mut Criterion) {
         delivery: GroupAccount::default(),
         faults: &[],
         origin: Default::default(),
+        rebalance: &Default::default(),
     };
     let rows: Vec<ResultRow> = (0..50)
         .map(|i| {

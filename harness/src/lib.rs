@@ -18,7 +18,8 @@
 //! - [`distributed`]: `--shard I/N`, the control topic that keeps shards in step, their clock
 //!   offsets.
 //! - [`fault`]: `[[fault]]` entries carried out during a cell (kill, stop, pause, restart a
-//!   broker), and their impact on the acks.
+//!   broker), and their impact on the acks. Consumer faults (a member leaves or joins) act on
+//!   the fleet, so the cell's timeline in [`runner`] carries them out itself.
 //! - [`merge`]: `kbench merge`, the shards' run directories of a distributed run made into one
 //!   (histograms added, counters summed, delivery recomputed from every shard's evidence).
 //! - [`report`] (charts, summary.md, from a run directory's files alone) and [`compare`]

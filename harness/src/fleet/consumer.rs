@@ -3,6 +3,10 @@
 //! `stamp = "header"`) to compute end-to-end latency from the intended send time, and records
 //! its partition assignment so idle members show. A message without a stamp of this cell's
 //! producers (no magic, another version, another run tag) is foreign: counted, never measured.
+//!
+//! Rebalances are recorded from the rebalance callbacks (`post_rebalance`), never on the
+//! per-message path: the member's join and first assignment times, its assignments, and each
+//! revoked or assigned partition in the group's shared [`RebalanceLog`] (the pauses).
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,8 +20,9 @@ use rdkafka::ClientContext;
 use super::payload::stamp::{self, Stamp, StampClock};
 use crate::cluster::Access;
 use crate::metrics::delivery::MemberDeliveries;
+use crate::metrics::rebalance::RebalanceLog;
 use crate::metrics::{ClientStats, Clock, Handover};
-use crate::scenario::{Isolation, StampPlace, StartFrom};
+use crate::scenario::{Assignor, GroupProtocol, Isolation, StampPlace, StartFrom};
 
 #[derive(Clone)]
 pub struct ConsumerPlan {
@@ -44,6 +49,11 @@ pub struct ConsumerPlan {
     /// The highest offset this member's group has read, per partition (-1 = none), shared by
     /// the group's members: a message at or below it is a redelivery, not a new message.
     pub group_offsets: Arc<Vec<AtomicI64>>,
+    /// `[consumers] assignor` and `group_protocol`.
+    pub assignor: Assignor,
+    pub group_protocol: GroupProtocol,
+    /// The group's partitions revoked and assigned, shared by its members' callbacks.
+    pub group_log: Arc<Mutex<RebalanceLog>>,
 }
 
 /// A fresh per-partition offset watermark for one group.
@@ -62,7 +72,15 @@ pub struct ConsumerShared {
     pub assignment: Mutex<Vec<i32>>,
     /// Set once the first assignment (possibly empty) has arrived.
     pub assigned: AtomicBool,
-    pub rebalances: AtomicU64,
+    /// When the member was created and subscribed (ns on the cell's clock): its join.
+    pub joined_ns: AtomicU64,
+    /// Every assignment callback's time (the first is the first assignment): one per
+    /// rebalance the member took part in, eager or incremental (librdkafka calls it after
+    /// every group sync, with an empty list when nothing is added).
+    pub assigned_at: Mutex<Vec<u64>>,
+    /// Set by the member's thread once it has handed over its last figures, as it leaves the
+    /// group: the collector no longer waits for it.
+    pub gone: AtomicBool,
     /// Messages without a stamp of this cell's producers (not ours): counted, never measured.
     pub foreign: AtomicU64,
 }
@@ -74,7 +92,9 @@ impl ConsumerShared {
             consumed_total: AtomicU64::new(0),
             assignment: Mutex::new(Vec::new()),
             assigned: AtomicBool::new(false),
-            rebalances: AtomicU64::new(0),
+            joined_ns: AtomicU64::new(0),
+            assigned_at: Mutex::new(Vec::new()),
+            gone: AtomicBool::new(false),
             foreign: AtomicU64::new(0),
         }
     }
@@ -89,24 +109,45 @@ impl ConsumerShared {
 
 pub struct Ctx {
     shared: Arc<ConsumerShared>,
+    member: usize,
+    clock: Clock,
+    group_log: Arc<Mutex<RebalanceLog>>,
 }
 
 impl ClientContext for Ctx {}
 
 impl ConsumerContext for Ctx {
-    fn post_rebalance(&self, _c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let mut parts: Vec<i32> = match rebalance {
-            Rebalance::Assign(tpl) => tpl.elements().iter().map(|e| e.partition()).collect(),
-            Rebalance::Revoke(_) => Vec::new(),
+    /// After librdkafka applied the (incremental or whole) assign / revoke: the callback's
+    /// list is what changed, the consumer's assignment is what the member holds now.
+    fn post_rebalance(&self, c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let now = self.clock.now_ns();
+        let (assign, tpl) = match rebalance {
+            Rebalance::Assign(tpl) => (true, tpl),
+            Rebalance::Revoke(tpl) => (false, tpl),
             Rebalance::Error(_) => return,
         };
-        parts.sort_unstable();
-        let assign = matches!(rebalance, Rebalance::Assign(_));
-        if let Ok(mut a) = self.shared.assignment.lock() {
-            *a = parts;
+        let changed: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+        if let Ok(mut log) = self.group_log.lock() {
+            if assign {
+                log.assign(self.member, &changed, now);
+            } else {
+                log.revoke(self.member, &changed, now);
+            }
         }
-        self.shared.rebalances.fetch_add(1, Ordering::Relaxed);
+        let mut held: Vec<i32> = match c.assignment() {
+            Ok(a) => a.elements().iter().map(|e| e.partition()).collect(),
+            // Cannot happen on a live consumer; the change alone is the best guess.
+            Err(_) if assign => changed,
+            Err(_) => Vec::new(),
+        };
+        held.sort_unstable();
+        if let Ok(mut a) = self.shared.assignment.lock() {
+            *a = held;
+        }
         if assign {
+            if let Ok(mut at) = self.shared.assigned_at.lock() {
+                at.push(now);
+            }
             self.shared.assigned.store(true, Ordering::Release);
         }
     }
@@ -137,11 +178,24 @@ pub fn create(
         // reading a backlog drains its queue and then idles for the rest of the second
         // (`kbench versus`: 0.3M instead of 0.9M msg/s reading a pre-filled topic).
         .set("fetch.queue.backoff.ms", "10")
-        .set("log_level", "3");
+        .set("log_level", "3")
+        .set("group.protocol", plan.group_protocol.name());
+    // The classic protocol's assignor runs in the group leader (a client); KIP-848's in the
+    // broker, which takes no client-side strategy at all.
+    match plan.group_protocol {
+        GroupProtocol::Classic => c.set("partition.assignment.strategy", plan.assignor.name()),
+        GroupProtocol::Consumer => c.set("group.remote.assignor", plan.assignor.name()),
+    };
     Access::apply_extra(&mut c, &plan.extra);
     let consumer: BaseConsumer<Ctx> = c.create_with_context(Ctx {
         shared: shared.clone(),
+        member: plan.member_index,
+        clock: plan.clock,
+        group_log: plan.group_log.clone(),
     })?;
+    shared
+        .joined_ns
+        .store(plan.clock.now_ns(), Ordering::Relaxed);
     consumer.subscribe(&[&plan.topic])?;
     Ok(consumer)
 }
@@ -189,13 +243,15 @@ fn header_stamp<M: Message>(msg: &M) -> Option<Stamp> {
         .flatten()
 }
 
-/// Poll until `stop`; every message is recorded. Leaves the group cleanly on the way out and
+/// Poll until `stop` (the whole fleet) or `leave` (this member alone); every message is
+/// recorded. Leaves the group cleanly on the way out (its partitions move to the others) and
 /// returns what it read, for delivery accounting.
 pub fn run(
     plan: ConsumerPlan,
     consumer: BaseConsumer<Ctx>,
     shared: Arc<ConsumerShared>,
     stop: Arc<AtomicBool>,
+    leave: Arc<AtomicBool>,
 ) -> MemberDeliveries {
     let mut deliveries = MemberDeliveries::default();
     let mut stats = ClientStats::new(plan.group_offsets.len());
@@ -205,7 +261,7 @@ pub fn run(
     } else {
         StampClock::Monotonic
     };
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) && !leave.load(Ordering::Relaxed) {
         if shared.handover.is_asked() {
             shared.handover.answer(&mut stats);
         }
@@ -238,7 +294,11 @@ pub fn run(
         stats.record_consume(measured, intended_ns, now, msg.payload_len(), partition);
     }
     shared.handover.answer(&mut stats);
+    // Every figure is handed over: the collector need not wait for this member any more.
+    shared.gone.store(true, Ordering::Release);
     consumer.unsubscribe();
+    // Closing serves the revoke callback (the pause starts there) and leaves the group.
+    drop(consumer);
     deliveries
 }
 

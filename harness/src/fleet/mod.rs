@@ -19,4 +19,4 @@ pub mod transaction;
 pub mod wake;
 mod worker;
 
-pub use worker::{Fleet, FleetPlan, FleetReport, MemberReport};
+pub use worker::{Fleet, FleetPlan, FleetReport, GroupPauses, MemberReport, RebalanceReport};

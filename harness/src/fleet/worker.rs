@@ -3,7 +3,7 @@
 //! Callers never touch a client's shared counters: everything goes through [`Fleet`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use crate::metrics::cell::{Interval, Phase};
 use crate::metrics::delivery::{
     self, DeliveryEvidence, FleetSeqs, GroupAccount, MemberDeliveries, MemberEvidence, ProducerLog,
 };
+use crate::metrics::rebalance::{PartitionPause, PauseSummary, RebalanceLog};
 use crate::metrics::{ClientStats, Clock};
 use crate::scenario::{CellSpec, StampPlace, StartFrom};
 
@@ -82,12 +83,41 @@ pub struct MemberReport {
     pub member: usize,
     pub partitions: Vec<i32>,
     pub consumed: u64,
+    /// From its join (created and subscribed) to its first assignment, ms; `None` if none came.
+    pub first_assignment_ms: Option<f64>,
+    /// Rebalances it took part in during the load (assignment callbacks after its first).
+    pub rebalances: usize,
+    /// A member that joined during the load (`[[fault]] action = "join"`): when, seconds since
+    /// the producers started.
+    pub joined_at_s: Option<f64>,
+    /// A member that left during the load (`action = "leave"`): when it was told to.
+    pub left_at_s: Option<f64>,
 }
 
 impl MemberReport {
     pub fn idle(&self) -> bool {
         self.partitions.is_empty()
     }
+}
+
+/// A group's partition pauses (see [`crate::metrics::rebalance`]), for `rebalances.json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GroupPauses {
+    pub group: usize,
+    /// Pauses that began during the load (the groups' own forming before it is left out).
+    pub pauses: Vec<PartitionPause>,
+}
+
+/// The cell's rebalances, over every group.
+#[derive(Debug, Clone, Default)]
+pub struct RebalanceReport {
+    /// The most rebalances one member of any group took part in during the load.
+    pub rebalances: usize,
+    /// Partition pauses during the load, every group.
+    pub pauses: PauseSummary,
+    /// The longest time from a member's join to its first assignment, ms.
+    pub first_assignment_max_ms: Option<f64>,
+    pub groups: Vec<GroupPauses>,
 }
 
 /// What a fleet hands back when it is finished.
@@ -108,6 +138,7 @@ pub struct FleetReport {
     pub busiest_producer_wait: f64,
     /// The last stats, recorded after the final interval was taken.
     pub last_interval: Interval,
+    pub rebalance: RebalanceReport,
 }
 
 struct Member {
@@ -116,6 +147,11 @@ struct Member {
     shared: Arc<ConsumerShared>,
     /// Messages this member consumed so far (summed from the intervals taken).
     consumed: u64,
+    /// Set to make this member alone leave its group.
+    leave: Arc<AtomicBool>,
+    /// When it joined during the load / was told to leave (ns on the fleet's clock).
+    joined_ns: Option<u64>,
+    left_ns: Option<u64>,
 }
 
 /// How long [`Fleet::take_interval`] waits for the clients' answers (a member polls every
@@ -137,6 +173,12 @@ pub struct Fleet {
     warmup_end_ns: Arc<AtomicU64>,
     /// Reused by every [`Fleet::take_interval`], so taking stats allocates nothing per client.
     spare: ClientStats,
+    /// Per group: its first member's plan (a member joining later is made from it) and its
+    /// rebalance log.
+    group_plans: Vec<ConsumerPlan>,
+    group_logs: Vec<Arc<Mutex<RebalanceLog>>>,
+    /// When message 0 was due (ns on the clock); `u64::MAX` before the load.
+    load_start_ns: u64,
 }
 
 impl Fleet {
@@ -159,6 +201,9 @@ impl Fleet {
             stop_consumers: Arc::new(AtomicBool::new(false)),
             warmup_end_ns: Arc::new(AtomicU64::new(u64::MAX)),
             spare: ClientStats::new(partitions),
+            group_plans: Vec::new(),
+            group_logs: Vec::new(),
+            load_start_ns: u64::MAX,
             plan,
         };
         if cell.consumers.start_from == StartFrom::Latest && cell.consumers.groups > 0 {
@@ -166,8 +211,9 @@ impl Fleet {
         }
         for g in 0..cell.consumers.groups {
             let group_offsets = consumer::group_offsets(partitions);
+            let group_log = Arc::new(Mutex::new(RebalanceLog::new(partitions)));
+            fleet.group_logs.push(group_log.clone());
             for m in 0..cell.consumers.members {
-                let shared = Arc::new(ConsumerShared::new(partitions));
                 let plan = ConsumerPlan {
                     group_index: g,
                     member_index: m,
@@ -183,28 +229,17 @@ impl Fleet {
                     producer_bases: fleet.plan.producer_bases.clone(),
                     warmup_end_ns: fleet.warmup_end_ns.clone(),
                     group_offsets: group_offsets.clone(),
+                    assignor: cell.consumers.assignor,
+                    group_protocol: cell.consumers.group_protocol,
+                    group_log: group_log.clone(),
                 };
-                let c =
-                    consumer::create(&plan, &shared).map_err(|e| anyhow!("creating consumer: {e}"));
-                let spawned = c.and_then(|c| {
-                    let (s2, stop) = (shared.clone(), fleet.stop_consumers.clone());
-                    Ok(std::thread::Builder::new()
-                        .name(format!("kb-c{g}.{m}"))
-                        .spawn(move || consumer::run(plan, c, s2, stop))?)
-                });
-                match spawned {
-                    Ok(t) => fleet.consumer_threads.push(t),
-                    Err(e) => {
-                        fleet.stop_all();
-                        return Err(e);
-                    }
+                if m == 0 {
+                    fleet.group_plans.push(plan.clone());
                 }
-                fleet.members.push(Member {
-                    group: g,
-                    member: m,
-                    shared,
-                    consumed: 0,
-                });
+                if let Err(e) = fleet.spawn_member(plan, None) {
+                    fleet.stop_all();
+                    return Err(e);
+                }
             }
         }
         if let Err(e) = fleet.wait_for_assignment(timeout) {
@@ -226,6 +261,61 @@ impl Fleet {
             .map_err(|e| anyhow!("preparing transactions: {e}"))
     }
 
+    /// Create member `plan.member_index` of group `plan.group_index` and start its thread.
+    fn spawn_member(&mut self, plan: ConsumerPlan, joined_ns: Option<u64>) -> anyhow::Result<()> {
+        let shared = Arc::new(ConsumerShared::new(self.plan.partitions as usize));
+        let (g, m) = (plan.group_index, plan.member_index);
+        let leave = Arc::new(AtomicBool::new(false));
+        let c = consumer::create(&plan, &shared).map_err(|e| anyhow!("creating consumer: {e}"))?;
+        let (s2, stop, l2) = (shared.clone(), self.stop_consumers.clone(), leave.clone());
+        let t = std::thread::Builder::new()
+            .name(format!("kb-c{g}.{m}"))
+            .spawn(move || consumer::run(plan, c, s2, stop, l2))?;
+        self.consumer_threads.push(t);
+        self.members.push(Member {
+            group: g,
+            member: m,
+            shared,
+            consumed: 0,
+            leave,
+            joined_ns,
+            left_ns: None,
+        });
+        Ok(())
+    }
+
+    /// Member `member` of group `group` leaves the group cleanly (its thread stops reading,
+    /// hands over its figures and closes): its partitions move to the others. Returns at once.
+    pub fn leave_member(&mut self, group: usize, member: usize) -> anyhow::Result<()> {
+        let now = self.plan.clock.now_ns();
+        let m = self
+            .members
+            .iter_mut()
+            .find(|m| m.group == group && m.member == member)
+            .ok_or_else(|| anyhow!("group {group} has no member {member}"))?;
+        if m.left_ns.is_some() {
+            bail!("member {member} of group {group} has already left");
+        }
+        m.leave.store(true, Ordering::Relaxed);
+        m.left_ns = Some(now);
+        Ok(())
+    }
+
+    /// A new member joins group `group` (numbered after its existing members); returns its
+    /// number. Returns once it has subscribed, not once it is assigned.
+    pub fn join_member(&mut self, group: usize) -> anyhow::Result<usize> {
+        let mut plan = self
+            .group_plans
+            .get(group)
+            .cloned()
+            .ok_or_else(|| anyhow!("there is no group {group}"))?;
+        plan.member_index = self.members.iter().filter(|m| m.group == group).count();
+        let member = plan.member_index;
+        let now = self.plan.clock.now_ns();
+        self.spawn_member(plan, Some(now))?;
+        Ok(member)
+    }
+
     /// Start the cell's producers: message 0 is due at `start`, messages intended before
     /// `warmup_end` are warm-up. With a `[run] messages` budget each producer stops after its
     /// share of measured messages.
@@ -238,6 +328,7 @@ impl Fleet {
         let clock = self.plan.clock;
         self.warmup_end_ns
             .store(clock.ns(warmup_end), Ordering::Relaxed);
+        self.load_start_ns = clock.ns(start);
         if cell.producers.count == 0 {
             // A shard with no producer of this cell: its members still read.
             return Ok(());
@@ -316,7 +407,13 @@ impl Fleet {
             producers.merge(&self.spare);
         }
         for (m, t) in self.members.iter_mut().zip(member_tickets) {
-            m.shared.handover.collect(t, wait(), &mut self.spare);
+            // A member that left answers no more: take what it handed over last.
+            let wait = if m.shared.gone.load(Ordering::Acquire) {
+                Duration::ZERO
+            } else {
+                wait()
+            };
+            m.shared.handover.collect(t, wait, &mut self.spare);
             m.consumed += self.spare.counters.consumed;
             consumers.merge(&self.spare);
         }
@@ -326,6 +423,8 @@ impl Fleet {
             phase,
             producers,
             consumers,
+            // Sampled as the interval ends (kbench's own counts: no broker round trip).
+            consumer_lag: self.lag(),
         }
     }
 
@@ -434,17 +533,13 @@ impl Fleet {
         let delivery = self.account(&reads);
         let evidence = self.evidence(&reads);
         let last_interval = self.take_interval(start, last, now, Phase::Drain);
-        let members = self
+        let members: Vec<MemberReport> = self
             .members
             .iter()
             .zip(assignments)
-            .map(|(m, partitions)| MemberReport {
-                group: m.group,
-                member: m.member,
-                partitions,
-                consumed: m.consumed,
-            })
+            .map(|(m, partitions)| self.member_report(m, partitions, start))
             .collect();
+        let rebalance = self.rebalance_report(&members);
         // The thread that wanted a CPU the most, and how much of that was waiting for one.
         let (busiest_producer, busiest_producer_wait) = self
             .producers
@@ -463,7 +558,71 @@ impl Fleet {
             busiest_producer,
             busiest_producer_wait,
             last_interval,
+            rebalance,
         })
+    }
+
+    fn member_report(&self, m: &Member, partitions: Vec<i32>, start: Instant) -> MemberReport {
+        let clock = self.plan.clock;
+        let since_start = |ns: u64| {
+            clock
+                .instant(ns)
+                .saturating_duration_since(start)
+                .as_secs_f64()
+        };
+        let assigned_at = m
+            .shared
+            .assigned_at
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default();
+        let joined = m.shared.joined_ns.load(Ordering::Relaxed);
+        MemberReport {
+            group: m.group,
+            member: m.member,
+            partitions,
+            consumed: m.consumed,
+            first_assignment_ms: assigned_at
+                .first()
+                .map(|&a| a.saturating_sub(joined) as f64 / 1e6),
+            rebalances: assigned_at
+                .iter()
+                .skip(1)
+                .filter(|&&a| a >= self.load_start_ns)
+                .count(),
+            joined_at_s: m.joined_ns.map(since_start),
+            left_at_s: m.left_ns.map(since_start),
+        }
+    }
+
+    fn rebalance_report(&self, members: &[MemberReport]) -> RebalanceReport {
+        let groups: Vec<GroupPauses> = self
+            .group_logs
+            .iter()
+            .enumerate()
+            .map(|(group, log)| GroupPauses {
+                group,
+                pauses: log
+                    .lock()
+                    .map(|l| {
+                        l.pauses()
+                            .iter()
+                            .filter(|p| p.revoked_ns >= self.load_start_ns)
+                            .copied()
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect();
+        RebalanceReport {
+            rebalances: members.iter().map(|m| m.rebalances).max().unwrap_or(0),
+            pauses: PauseSummary::of(groups.iter().flat_map(|g| &g.pauses), 0),
+            first_assignment_max_ms: members
+                .iter()
+                .filter_map(|m| m.first_assignment_ms)
+                .reduce(f64::max),
+            groups,
+        }
     }
 
     /// Commit every group's offsets at the topic's current end before any member joins, so
@@ -544,7 +703,20 @@ impl Fleet {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                bail!("consumer groups were not assigned every partition within {timeout:?}");
+                let kip848 = self
+                    .group_plans
+                    .first()
+                    .is_some_and(|p| p.group_protocol == crate::scenario::GroupProtocol::Consumer);
+                bail!(
+                    "consumer groups were not assigned every partition within {timeout:?}{}",
+                    if kip848 {
+                        " (group_protocol = \"consumer\" needs brokers with KIP-848's consumer \
+                         group protocol: Kafka 4.0 or later, group.coordinator.rebalance.protocols \
+                         including consumer)"
+                    } else {
+                        ""
+                    }
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }

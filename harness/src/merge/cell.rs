@@ -134,6 +134,19 @@ pub fn merge_row(rows: &[&ResultRow], totals: &Totals, lost: &[u16]) -> ResultRo
         commit_max_us: rows.iter().map(|r| r.commit_max_us).max().unwrap_or(0),
         aborted_messages: sum(|r| r.aborted_messages),
         aborted_seen: totals.delivery.aborted_seen,
+        // Rebalances: the most any shard's member saw; pauses counted over every shard, the
+        // longest of any (a median needs the pauses themselves: left empty).
+        rebalances: rows.iter().map(|r| r.rebalances).max().unwrap_or(0),
+        rebalance_pauses: sum_us(|r| r.rebalance_pauses),
+        rebalance_pause_median_ms: None,
+        rebalance_pause_max_ms: rows
+            .iter()
+            .filter_map(|r| r.rebalance_pause_max_ms)
+            .reduce(f64::max),
+        first_assignment_max_ms: rows
+            .iter()
+            .filter_map(|r| r.first_assignment_max_ms)
+            .reduce(f64::max),
         ..first.clone()
     };
     merge_distributed_columns(rows, lost, &mut merged);

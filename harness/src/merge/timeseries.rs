@@ -45,6 +45,9 @@ pub fn merge_series(
             publish_max_us: pb.map_or_else(|| max(|r| r.publish_max_us), |p| p.max),
             e2e_p50_us: pe.map_or_else(|| max(|r| r.e2e_p50_us), |p| p.p50),
             e2e_p99_us: pe.map_or_else(|| max(|r| r.e2e_p99_us), |p| p.p99),
+            // Each shard's acks minus what its own members read (never below 0): their sum,
+            // an estimate of the run's (exact when every shard's members read its producers').
+            consumer_lag: rows.iter().map(|r| r.consumer_lag).sum(),
         });
     }
     out
@@ -74,6 +77,7 @@ mod tests {
             publish_p50_us: p99 / 2,
             publish_p99_us: p99,
             publish_max_us: p99,
+            consumer_lag: 0,
             e2e_p50_us: p99 / 2,
             e2e_p99_us: p99,
         }

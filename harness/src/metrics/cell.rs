@@ -41,6 +41,9 @@ pub struct Interval {
     pub producers: ClientStats,
     /// Consumers merged: end-to-end latency, consumed counters, consumed per partition.
     pub consumers: ClientStats,
+    /// As the interval ended: acked messages (warm-up included) the slowest group had not
+    /// read yet.
+    pub consumer_lag: u64,
 }
 
 impl Interval {
@@ -61,6 +64,8 @@ pub struct IntervalRecord {
     pub consumers: Counters,
     pub publish: CompactHistogram,
     pub e2e: CompactHistogram,
+    /// [`Interval::consumer_lag`].
+    pub consumer_lag: u64,
 }
 
 impl IntervalRecord {
@@ -73,6 +78,7 @@ impl IntervalRecord {
             consumers: i.consumers.counters.clone(),
             publish: CompactHistogram::of(&i.producers.publish),
             e2e: CompactHistogram::of(&i.consumers.e2e),
+            consumer_lag: i.consumer_lag,
         }
     }
 
@@ -403,6 +409,7 @@ mod tests {
             phase,
             producers: p,
             consumers: c,
+            consumer_lag: 0,
         }
     }
 

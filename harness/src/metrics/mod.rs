@@ -12,6 +12,7 @@ pub mod clock;
 pub mod cpu;
 pub mod delivery;
 pub mod histogram;
+pub mod rebalance;
 pub mod skew;
 
 pub use cell::{CellEnd, CellMetrics, CellSummary, Phase};

@@ -92,6 +92,8 @@ pub struct CellAgg {
     pub fell_behind: Option<String>,
     /// Transactional cells (`transaction_messages` > 0): their figures.
     pub transactions: Option<TxFigures>,
+    /// Consumer group rebalances during the load (first repetition), when there were any.
+    pub rebalances: Option<Rebalances>,
 }
 
 /// A transactional cell's figures over its repetitions.
@@ -111,6 +113,18 @@ pub struct TxFigures {
     pub aborted_seen: u64,
     pub lost: u64,
     pub duplicated: u64,
+}
+
+/// A cell's rebalances under load, from its `results.csv` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rebalances {
+    pub assignor: String,
+    pub group_protocol: String,
+    pub rebalances: usize,
+    pub pauses: usize,
+    pub pause_median_ms: Option<f64>,
+    pub pause_max_ms: Option<f64>,
+    pub first_assignment_max_ms: Option<f64>,
 }
 
 impl CellAgg {
@@ -369,6 +383,15 @@ fn aggregate(rows: &[&ResultRow]) -> CellAgg {
             aborted_seen: rows.iter().map(|r| r.aborted_seen).sum(),
             lost: rows.iter().map(|r| r.lost).sum(),
             duplicated: rows.iter().map(|r| r.duplicated).sum(),
+        }),
+        rebalances: (first.rebalances > 0 || first.rebalance_pauses > 0).then(|| Rebalances {
+            assignor: first.assignor.clone(),
+            group_protocol: first.group_protocol.clone(),
+            rebalances: first.rebalances,
+            pauses: first.rebalance_pauses,
+            pause_median_ms: first.rebalance_pause_median_ms,
+            pause_max_ms: first.rebalance_pause_max_ms,
+            first_assignment_max_ms: first.first_assignment_max_ms,
         }),
     }
 }
@@ -648,6 +671,7 @@ mod tests {
             auto_created: None,
             fell_behind: None,
             transactions: None,
+            rebalances: None,
         }
     }
 

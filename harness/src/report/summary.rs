@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::chart::{ChartFile, ChartKind};
-use super::model::{flag_reason, AutoCreated, CellAgg, Metric, Pct, RunModel, Stat};
+use super::model::{flag_reason, AutoCreated, CellAgg, Metric, Pct, Rebalances, RunModel, Stat};
 
 /// The objectives a best cell is named for.
 const OBJECTIVES: [(Metric, &str); 3] = [
@@ -133,6 +133,7 @@ pub fn markdown(model: &RunModel, charts: &[ChartFile], notes: &[String]) -> Str
     behind_section(&mut s, model);
     auto_create_section(&mut s, model);
     transactions_section(&mut s, model);
+    rebalance_section(&mut s, model);
     skew_section(&mut s, model, charts);
     charts_section(&mut s, charts);
     if !notes.is_empty() {
@@ -347,6 +348,43 @@ fn transactions_section(s: &mut String, model: &RunModel) {
             t.lost,
             t.duplicated,
             t.isolation,
+        );
+    }
+}
+
+/// Cells whose consumer groups rebalanced under load (a member left or joined).
+fn rebalance_section(s: &mut String, model: &RunModel) {
+    let cells: Vec<(&CellAgg, &Rebalances)> = model
+        .cells
+        .iter()
+        .filter_map(|c| c.rebalances.as_ref().map(|r| (c, r)))
+        .collect();
+    if cells.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## Consumer group rebalances\n");
+    let _ = writeln!(
+        s,
+        "A partition's pause runs from its revocation to its next assignment (eager assignors \
+         pause every partition, cooperative ones only those that move); per-cell details in \
+         `cells/<id>/rebalances.json`, the lag per second in `timeseries.csv`.\n"
+    );
+    let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.0} ms"));
+    for (c, r) in cells {
+        let _ = writeln!(
+            s,
+            "- `{}` ({}, {} protocol): {} rebalance{}, {} partition pause{} (median {}, max {}); \
+             first assignment within {} of a member's join.",
+            c.id,
+            r.assignor,
+            r.group_protocol,
+            r.rebalances,
+            plural(r.rebalances),
+            r.pauses,
+            plural(r.pauses),
+            opt(r.pause_median_ms),
+            opt(r.pause_max_ms),
+            opt(r.first_assignment_max_ms)
         );
     }
 }

@@ -106,6 +106,7 @@ mod tests {
             phase: Phase::Measure,
             producers: p,
             consumers: ClientStats::new(1),
+            consumer_lag: 0,
         })];
         let log = render(&intervals, LatencyKind::Publish, 1_700_000_000.0);
         let entries: Vec<_> = IntervalLogIterator::new(&log)

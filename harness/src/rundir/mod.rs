@@ -8,7 +8,8 @@
 //! timeseries.csv         one row per interval per cell run (TimeseriesRow)
 //! topics.txt             every topic kbench created, fsynced before it is written to
 //! summary.md, charts/    rendered from the files above (report::render_run)
-//! cells/<id>/            publish.hlog, e2e.hlog, members.json, faults.json, delivery.json
+//! cells/<id>/            publish.hlog, e2e.hlog, members.json, faults.json, rebalances.json,
+//!                        delivery.json
 //!                        (the delivery evidence, `delivery.rs`) of pass 1;
 //!   repeat-<r>/          the same for later passes (`--repeat`); probe-<n>/ for find-max
 //! findmax.csv, findmax-summary.csv                    find-max's probes and answers
@@ -51,6 +52,8 @@ pub const VERSUS_MD: &str = "versus.md";
 pub const VERSUS_PNG: &str = "versus.png";
 const CELLS: &str = "cells";
 pub const MEMBERS: &str = "members.json";
+/// Per group, every partition pause during the load (`fleet::GroupPauses`).
+pub const REBALANCES: &str = "rebalances.json";
 pub const FAULTS: &str = "faults.json";
 
 /// Where one run of a cell keeps its own files: `cells/<id>/` for the first pass,
@@ -258,6 +261,9 @@ pub struct CellRecord<'a> {
     pub faults: &'a [FaultOutcome],
     /// The cell's delivery evidence (`delivery.json`), when it has one.
     pub delivery: Option<&'a crate::metrics::delivery::DeliveryEvidence>,
+    /// Each group's partition pauses during the load (`rebalances.json`, written when the
+    /// cell had consumer groups).
+    pub rebalances: &'a [crate::fleet::GroupPauses],
 }
 
 fn write_cell_files(
@@ -274,9 +280,16 @@ fn write_cell_files(
     let members: Vec<_> = outcome
         .members
         .iter()
-        .map(|m| serde_json::json!({"group": m.group, "member": m.member, "partitions": m.partitions, "consumed": m.consumed, "idle": m.idle()}))
+        .map(|m| serde_json::json!({"group": m.group, "member": m.member, "partitions": m.partitions, "consumed": m.consumed, "idle": m.idle(),
+            "first_assignment_ms": m.first_assignment_ms, "rebalances": m.rebalances, "joined_at_s": m.joined_at_s, "left_at_s": m.left_at_s}))
         .collect();
     write_atomic(&dir.join(MEMBERS), &serde_json::to_vec_pretty(&members)?)?;
+    if !outcome.rebalances.is_empty() {
+        write_atomic(
+            &dir.join(REBALANCES),
+            &serde_json::to_vec_pretty(outcome.rebalances)?,
+        )?;
+    }
     if let Some(e) = outcome.delivery {
         write_atomic(&dir.join(delivery::DELIVERY), &delivery::render(e))?;
     }

@@ -347,10 +347,39 @@ pub struct FaultMark {
 /// (start and end in seconds since the producers started, like `timeseries.csv`). None when
 /// the cell had no faults; an unreadable file gives none too (the chart is still useful).
 pub fn fault_marks(run_dir: &Path, cell: &str, repeat: u32) -> Vec<FaultMark> {
-    let path = crate::rundir::CellFiles::new(run_dir, cell, repeat)
-        .dir
-        .join(super::FAULTS);
-    let Ok(bytes) = std::fs::read(&path) else {
+    let dir = crate::rundir::CellFiles::new(run_dir, cell, repeat).dir;
+    let mut marks = broker_fault_marks(&dir.join(super::FAULTS));
+    marks.extend(member_marks(&dir.join(super::MEMBERS)));
+    marks
+}
+
+/// A consumer fault as a mark at its time: a member that left or joined during the load
+/// (`members.json`'s `left_at_s`, `joined_at_s`).
+fn member_marks(path: &Path) -> Vec<FaultMark> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let Ok(serde_json::Value::Array(members)) = serde_json::from_slice(&bytes) else {
+        return Vec::new();
+    };
+    let mut marks = Vec::new();
+    for m in &members {
+        let who = format!("{}.{}", m["group"], m["member"]);
+        for (key, what) in [("left_at_s", "leaves"), ("joined_at_s", "joins")] {
+            if let Some(t) = m[key].as_f64() {
+                marks.push(FaultMark {
+                    start_s: t,
+                    end_s: None,
+                    label: format!("member {who} {what}"),
+                });
+            }
+        }
+    }
+    marks
+}
+
+fn broker_fault_marks(path: &Path) -> Vec<FaultMark> {
+    let Ok(bytes) = std::fs::read(path) else {
         return Vec::new();
     };
     let Ok(serde_json::Value::Array(faults)) = serde_json::from_slice(&bytes) else {
@@ -425,6 +454,7 @@ mod tests {
             phase,
             producers: p,
             consumers: ClientStats::new(1),
+            consumer_lag: 0,
         })
     }
 

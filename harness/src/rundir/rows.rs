@@ -167,6 +167,26 @@ pub struct ResultRow {
     /// the cell ended, a fragment cut by a truncation, a line over the size limit); 0 otherwise.
     #[serde(default)]
     pub follow_unsent_bytes: u64,
+    /// `[consumers] assignor` and `group_protocol` (empty in files from before them).
+    #[serde(default)]
+    pub assignor: String,
+    #[serde(default)]
+    pub group_protocol: String,
+    /// The most rebalances one member took part in during the load (any group).
+    #[serde(default)]
+    pub rebalances: usize,
+    /// Partition pauses during the load (each revoked partition, revocation to its next
+    /// assignment: `metrics::rebalance`): how many, their median and maximum, ms.
+    #[serde(default)]
+    pub rebalance_pauses: usize,
+    #[serde(default)]
+    pub rebalance_pause_median_ms: Option<f64>,
+    #[serde(default)]
+    pub rebalance_pause_max_ms: Option<f64>,
+    /// The longest time from a member's join to its first assignment, ms (every member, the
+    /// ones that formed the groups before the load included).
+    #[serde(default)]
+    pub first_assignment_max_ms: Option<f64>,
 }
 
 /// What the runner knows about a cell beyond its metrics.
@@ -180,6 +200,7 @@ pub struct CellFacts<'a> {
     pub delivery: GroupAccount,
     pub faults: &'a [FaultOutcome],
     pub origin: TopicOrigin,
+    pub rebalance: &'a crate::fleet::RebalanceReport,
 }
 
 /// Who made a cell's topic (the `topic_created` column).
@@ -356,6 +377,13 @@ impl ResultRow {
             aborted_seen: facts.delivery.aborted_seen,
             follow_reopens: s.follow_reopens,
             follow_unsent_bytes: s.follow_unsent_bytes,
+            assignor: cell.consumers.assignor.name().to_string(),
+            group_protocol: cell.consumers.group_protocol.name().to_string(),
+            rebalances: facts.rebalance.rebalances,
+            rebalance_pauses: facts.rebalance.pauses.count,
+            rebalance_pause_median_ms: facts.rebalance.pauses.median_ms,
+            rebalance_pause_max_ms: facts.rebalance.pauses.max_ms,
+            first_assignment_max_ms: facts.rebalance.first_assignment_max_ms.map(round3),
         }
     }
 }
@@ -393,6 +421,10 @@ pub struct TimeseriesRow {
     pub publish_max_us: u64,
     pub e2e_p50_us: u64,
     pub e2e_p99_us: u64,
+    /// As the interval ended: acked messages (warm-up included) the slowest consumer group
+    /// had not read yet (kbench's own counts, so no broker round trip per interval).
+    #[serde(default)]
+    pub consumer_lag: u64,
 }
 
 impl TimeseriesRow {
@@ -429,6 +461,7 @@ impl TimeseriesRow {
             publish_max_us: pb.max,
             e2e_p50_us: e2e.p50,
             e2e_p99_us: e2e.p99,
+            consumer_lag: i.consumer_lag,
         }
     }
 }
@@ -485,6 +518,7 @@ mod tests {
                 phase,
                 producers: p,
                 consumers: c,
+                consumer_lag: 0,
             };
             let row = TimeseriesRow::new("c", 1, &IntervalRecord::of(&i));
             let rates = (row.sent_per_sec, row.acked_per_sec, row.consumed_per_sec);
@@ -511,6 +545,7 @@ mod tests {
             publish_max_us: 9000,
             e2e_p50_us: 1500,
             e2e_p99_us: 6000,
+            consumer_lag: 42,
         };
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("timeseries.csv");

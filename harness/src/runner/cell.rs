@@ -9,14 +9,14 @@ use super::progress::Progress;
 use crate::cluster::admin::TOPIC_PREFIX;
 use crate::fault::outcome::{self as faults, FaultOutcome};
 use crate::fault::{FaultEvent, FaultRunner, FaultSetup, Target};
-use crate::fleet::{Fleet, FleetPlan, MemberReport};
+use crate::fleet::{Fleet, FleetPlan, MemberReport, RebalanceReport};
 use crate::metrics::cell::{CellSummary, Phase};
 use crate::metrics::cpu::{CpuSample, CpuUse};
 use crate::metrics::delivery::{DeliveryEvidence, GroupAccount};
 use crate::metrics::{CellEnd, CellMetrics, Clock};
 use crate::rundir::rows::TopicOrigin;
 use crate::rundir::RunDir;
-use crate::scenario::{CellSpec, StartFrom, TopicCreate};
+use crate::scenario::{CellSpec, ConsumerAction, ConsumerFault, StartFrom, TopicCreate};
 use crate::session::Session;
 
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -50,6 +50,8 @@ pub struct CellOutcome {
     pub origin: TopicOrigin,
     /// A distributed run's shard: what the shards agreed on; `None` in one process.
     pub distributed: Option<DistributedFacts>,
+    /// The consumer groups' rebalances during the load.
+    pub rebalance: RebalanceReport,
 }
 
 /// What a shard of a distributed run knows about a cell beyond its own fleet.
@@ -218,6 +220,8 @@ pub(super) fn run_on_topic(
     fleet.start_load(cell, start, warmup_end)?;
     // Faults run on their own threads, on the cell's clock (`at` counts from `start`).
     let mut faults = FaultsInFlight::start(cell, env, topic, start);
+    // Consumer faults act on the fleet, so this timeline carries them out itself.
+    let mut member_moves = MemberMoves::new(&cell.consumer_faults, start);
 
     let mut metrics = CellMetrics::new(partitions as usize);
     let mut progress = Progress::new(&cell.id, env.quiet);
@@ -245,7 +249,15 @@ pub(super) fn run_on_topic(
         } else {
             next
         };
+        // A member leaves or joins on time, between interval boundaries.
+        let wake = match member_moves.next_due() {
+            Some(due) if drain_deadline.is_none() => wake.min(due),
+            _ => wake,
+        };
         std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+        if drain_deadline.is_none() {
+            member_moves.carry_out(&mut fleet, Instant::now())?;
+        }
         let mut now = Instant::now();
         let budget_spent_early = watch_budget && fleet.producers_done();
         if now < next && !budget_spent_early {
@@ -338,7 +350,42 @@ pub(super) fn run_on_topic(
         faults,
         distributed: None,
         origin: TopicOrigin::Kbench,
+        rebalance: report.rebalance,
     })
+}
+
+/// The cell's consumer faults, in the order they fire: a member leaves, a member joins.
+struct MemberMoves {
+    due: Vec<(Instant, ConsumerFault)>,
+}
+
+impl MemberMoves {
+    fn new(faults: &[ConsumerFault], start: Instant) -> MemberMoves {
+        let mut due: Vec<(Instant, ConsumerFault)> =
+            faults.iter().map(|f| (start + f.at, f.clone())).collect();
+        // Latest first, so the next one is popped from the end (file order on ties).
+        due.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.index.cmp(&a.1.index)));
+        MemberMoves { due }
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.due.last().map(|(t, _)| *t)
+    }
+
+    /// Everything due by `now`. A member the scenario names that the fleet does not have is
+    /// refused when the scenario is loaded, so an error here is a client that failed to start.
+    fn carry_out(&mut self, fleet: &mut Fleet, now: Instant) -> anyhow::Result<()> {
+        while self.due.last().is_some_and(|(t, _)| *t <= now) {
+            let Some((_, f)) = self.due.pop() else { break };
+            match (f.action, f.member) {
+                (ConsumerAction::Leave, Some(m)) => fleet.leave_member(f.group, m),
+                (ConsumerAction::Join, _) => fleet.join_member(f.group).map(|_| ()),
+                (ConsumerAction::Leave, None) => Ok(()),
+            }
+            .map_err(|e| anyhow!("fault[{}] ({}): {e}", f.index, f.action.name()))?;
+        }
+        Ok(())
+    }
 }
 
 /// The cell's `[[fault]]`s: running, being stopped on a thread of their own (bringing a broker

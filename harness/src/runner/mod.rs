@@ -229,6 +229,7 @@ fn record_cell(
         delivery: outcome.delivery,
         faults: &outcome.faults,
         origin: outcome.origin,
+        rebalance: &outcome.rebalance,
     };
     let mut row = ResultRow::new(cell, &outcome.summary, &facts);
     if let Some(d) = &outcome.distributed {
@@ -251,6 +252,7 @@ fn record_cell(
         members: &outcome.members,
         faults: &outcome.faults,
         delivery: Some(&outcome.evidence),
+        rebalances: &outcome.rebalance.groups,
     };
     let behind = report::model::cluster_fell_behind(&row)
         .map(|share| report::model::fell_behind_text(&row, share));
@@ -281,6 +283,7 @@ fn warm_fresh_cluster(
     };
     let mut warm = first.clone();
     warm.faults = Arc::new([]);
+    warm.consumer_faults = Arc::new([]);
     warm.run.warmup = std::time::Duration::ZERO;
     warm.run.duration = Some(FRESH_CLUSTER_WARMUP);
     warm.run.messages = None;

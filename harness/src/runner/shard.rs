@@ -117,6 +117,14 @@ pub(super) fn run_sharded(
         ))
         .into());
     }
+    if scenario.cells.iter().any(|c| !c.consumer_faults.is_empty()) {
+        // Members are numbered per shard: "member 1 of group 0" would be one on every shard.
+        return Err(UsageError(format!(
+            "{}: [[fault]] action = \"leave\" / \"join\" is not supported with --shard",
+            scenario.path.display()
+        ))
+        .into());
+    }
     check_run_id(&s.run_id).map_err(UsageError)?;
     let spec = s.shard;
     let skew_ns = dclock::test_skew_ns().map_err(UsageError)?;

@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use toml_edit::{ImDocument, Item, TableLike, Value};
 
+use super::consumer_faults::{self, ParsedConsumerFault};
 use super::errors::{ScenarioError, Source};
 use super::model::{BrokerRef, FaultAction, FaultCommands, FaultSpec, RunSpec, Scenario};
 use super::settings::{describe, key_span, one_of, table_of, Ctx, Field};
 use super::units::{format_duration, parse_duration};
 
-const FAULT_KEYS: &str = "at, action, duration, broker";
+const FAULT_KEYS: &str =
+    "at, action, duration, broker (or, for action \"leave\" / \"join\", at, action, group, member)";
 
 /// More faults than this in one cell is a generated file gone wrong: each fault is a broker
 /// stop or freeze, seconds long at least.
@@ -45,12 +47,13 @@ pub(crate) fn fault_key(i: usize, name: &str) -> String {
 
 /// `fault`: the `[[fault]]` entries (or `fault = [{ ... }, ...]`), each checked on its own and
 /// against `run` (a fault must fire while the producers run), then against each other (two
-/// faults on one node at once).
+/// faults on one node at once). Entries with a consumer action (`leave`, `join`) come back
+/// apart: they act on the cell's consumer groups, not on a broker.
 pub(crate) fn parse_faults(
     f: &Field,
     cx: &Ctx,
     run: &RunSpec,
-) -> Result<Vec<ParsedFault>, ScenarioError> {
+) -> Result<(Vec<ParsedFault>, Vec<ParsedConsumerFault>), ScenarioError> {
     let entries: Vec<(&dyn TableLike, Option<Range<usize>>)> = match f.item {
         Item::ArrayOfTables(a) => a
             .iter()
@@ -93,11 +96,16 @@ pub(crate) fn parse_faults(
         ));
     }
     let mut faults = Vec::with_capacity(entries.len());
+    let mut consumer = Vec::new();
     for (i, (table, span)) in entries.into_iter().enumerate() {
-        faults.push(parse_one(i, table, span, cx, run)?);
+        if consumer_faults::is_consumer_action(table) {
+            consumer.push(consumer_faults::parse_one(i, table, span, cx, run)?);
+        } else {
+            faults.push(parse_one(i, table, span, cx, run)?);
+        }
     }
     check_overlaps(&faults, cx)?;
-    Ok(faults)
+    Ok((faults, consumer))
 }
 
 fn parse_one(
@@ -177,11 +185,31 @@ fn parse_one(
         }
         _ => {}
     }
+    check_before_end(i, at, spans.at.clone(), cx, run)?;
+    Ok(ParsedFault {
+        spec: FaultSpec {
+            at,
+            action,
+            duration,
+            broker,
+        },
+        spans,
+    })
+}
+
+/// A fault must fire while the producers run.
+pub(crate) fn check_before_end(
+    i: usize,
+    at: Duration,
+    span: Option<Range<usize>>,
+    cx: &Ctx,
+    run: &RunSpec,
+) -> Result<(), ScenarioError> {
     if let Some(d) = run.duration {
         let end = run.warmup + d;
         if at >= end {
             return Err(cx.src.err(
-                spans.at.clone(),
+                span,
                 &fault_key(i, "at"),
                 format!(
                     "at {} is not before the producers stop at {} (warmup {} + duration {}); \
@@ -194,18 +222,10 @@ fn parse_one(
             ));
         }
     }
-    Ok(ParsedFault {
-        spec: FaultSpec {
-            at,
-            action,
-            duration,
-            broker,
-        },
-        spans,
-    })
+    Ok(())
 }
 
-fn duration_of(f: &Field, cx: &Ctx) -> Result<Duration, ScenarioError> {
+pub(crate) fn duration_of(f: &Field, cx: &Ctx) -> Result<Duration, ScenarioError> {
     let s = f.item.as_str().ok_or_else(|| {
         f.err(
             cx,

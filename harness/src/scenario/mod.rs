@@ -73,6 +73,7 @@
 //!
 //! Cells vary the first axis slowest; their ids join `<axis>-<value>` with `_`
 //! (`acks-all_partitions-6`), or are `base` when nothing is swept.
+mod consumer_faults;
 mod errors;
 mod faults;
 pub mod input;

@@ -54,6 +54,10 @@ pub struct CellSpec {
     /// not copied: 1,000 faults in each of 10,000 cells would otherwise be 10 million specs.
     #[serde(serialize_with = "serialize_shared")]
     pub faults: Arc<[FaultSpec]>,
+    /// `[[fault]]` entries with a consumer action (a member leaves, a member joins), in file
+    /// order; carried out by the cell's timeline on its fleet, not by the broker fault runner.
+    #[serde(serialize_with = "serialize_shared")]
+    pub consumer_faults: Arc<[ConsumerFault]>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -253,6 +257,11 @@ pub struct ConsumerSpec {
     pub start_from: StartFrom,
     /// librdkafka `isolation.level`: what the members read of transactional writes.
     pub isolation: Isolation,
+    /// `assignor`: who gets which partition (kbench sets `partition.assignment.strategy`, or
+    /// `group.remote.assignor` with the KIP-848 protocol).
+    pub assignor: Assignor,
+    /// `group_protocol`: the classic rebalance protocol or KIP-848's `consumer` protocol.
+    pub group_protocol: GroupProtocol,
 }
 
 /// `[consumers] isolation`: whether members see messages of open and aborted transactions.
@@ -272,6 +281,97 @@ impl Isolation {
             Isolation::ReadUncommitted => "read_uncommitted",
         }
     }
+}
+
+/// `[consumers] assignor`. Range, round-robin and cooperative-sticky are client-side assignors
+/// of the classic protocol (range and round-robin are eager: every member gives up every
+/// partition in a rebalance; cooperative-sticky moves only the partitions that change owner);
+/// uniform and range are the broker's assignors under `group_protocol = "consumer"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Assignor {
+    Range,
+    RoundRobin,
+    CooperativeSticky,
+    Uniform,
+}
+
+impl Assignor {
+    pub const ALL: [Assignor; 4] = [
+        Assignor::Range,
+        Assignor::RoundRobin,
+        Assignor::CooperativeSticky,
+        Assignor::Uniform,
+    ];
+
+    /// The name in scenarios and reports, which is also librdkafka's.
+    pub fn name(self) -> &'static str {
+        match self {
+            Assignor::Range => "range",
+            Assignor::RoundRobin => "roundrobin",
+            Assignor::CooperativeSticky => "cooperative-sticky",
+            Assignor::Uniform => "uniform",
+        }
+    }
+
+    /// Can `protocol` use this assignor?
+    pub fn fits(self, protocol: GroupProtocol) -> bool {
+        match protocol {
+            GroupProtocol::Classic => self != Assignor::Uniform,
+            GroupProtocol::Consumer => matches!(self, Assignor::Range | Assignor::Uniform),
+        }
+    }
+}
+
+/// `[consumers] group_protocol`: librdkafka's `group.protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupProtocol {
+    Classic,
+    /// KIP-848: the broker assigns, incrementally (Kafka 4.x; librdkafka 2.10+).
+    Consumer,
+}
+
+impl GroupProtocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupProtocol::Classic => "classic",
+            GroupProtocol::Consumer => "consumer",
+        }
+    }
+}
+
+/// What a consumer `[[fault]]` does to its group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsumerAction {
+    /// A member leaves the group cleanly (its partitions move to the others).
+    Leave,
+    /// A new member joins the group (it takes partitions from the others).
+    Join,
+}
+
+impl ConsumerAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConsumerAction::Leave => "leave",
+            ConsumerAction::Join => "join",
+        }
+    }
+}
+
+/// One consumer `[[fault]]`: `at` after the cell's producers start, `action` in group `group`.
+/// A member that joined during the cell is numbered after the group's `members`, in the
+/// order of the joins.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConsumerFault {
+    /// Position among the scenario's `[[fault]]` entries (what errors call `fault[i]`).
+    pub index: usize,
+    pub at: Duration,
+    pub action: ConsumerAction,
+    pub group: usize,
+    /// Which member leaves; `None` for a join.
+    pub member: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]

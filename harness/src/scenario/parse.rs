@@ -76,9 +76,9 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         }
     }
     // After the loop: a fault is checked against [run], wherever the two are in the file.
-    let parsed_faults = match &fault_field {
+    let (parsed_faults, consumer_faults) = match &fault_field {
         Some(f) => faults::parse_faults(f, &cx, &base.run)?,
-        None => Vec::new(),
+        None => (Vec::new(), Vec::new()),
     };
     let fault_commands = match &commands_field {
         Some(f) => {
@@ -91,6 +91,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         None => None,
     };
     base.faults = parsed_faults.iter().map(|f| f.spec.clone()).collect();
+    base.consumer_faults = consumer_faults.iter().map(|f| f.spec.clone()).collect();
     let name = name.ok_or_else(|| {
         ScenarioError::new(
             path,
@@ -110,6 +111,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
     for (cell, choice) in sweep::expand(&axes, &base, &cx, sweep_span)? {
         check_cell_id(&cell, &choice, &axes, max_id, &cx)?;
         check_cell(&cell, &choice, &axes, &origins, &parsed_faults, &cx)?;
+        super::consumer_faults::check_cell(&cell, &consumer_faults, &cx)?;
         cells.push(cell);
     }
     Ok(Scenario {
@@ -697,6 +699,31 @@ fn check_cell(
             .unwrap_or_default();
         cx.src.err(None, &key, problem)
     };
+    let c = &cell.consumers;
+    if !c.assignor.fits(c.group_protocol) {
+        let fits: Vec<&str> = crate::scenario::Assignor::ALL
+            .into_iter()
+            .filter(|a| a.fits(c.group_protocol))
+            .map(|a| a.name())
+            .collect();
+        return Err(blame(
+            &[Setting::Assignor, Setting::GroupProtocol],
+            format!(
+                "assignor \"{}\" is not an assignor of group_protocol \"{}\" (it takes {}): {}",
+                c.assignor.name(),
+                c.group_protocol.name(),
+                fits.join(", "),
+                match c.group_protocol {
+                    crate::scenario::GroupProtocol::Consumer => {
+                        "with the KIP-848 protocol the broker assigns, always incrementally"
+                    }
+                    crate::scenario::GroupProtocol::Classic => {
+                        "uniform is the broker's assignor of group_protocol = \"consumer\""
+                    }
+                }
+            ),
+        ));
+    }
     if let Some(existing) = &cell.topic.existing {
         if let Some(problem) = kafka_topic_name_problem(existing) {
             return Err(blame(&[Setting::ExistingTopic], problem));

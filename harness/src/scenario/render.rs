@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use super::errors::{quoted_path, shown};
+use super::model::{Assignor, GroupProtocol};
 use super::model::{
     CellSpec, FaultAction, FaultSpec, KeySpec, MessageSize, Scenario, StampPlace, TopicCreate,
 };
@@ -54,6 +55,19 @@ pub fn render_cells(s: &Scenario, out: &mut impl Write) -> io::Result<()> {
             for (i, f) in first.faults.iter().enumerate() {
                 writeln!(out, "  [{i}] {}", fault_line(f))?;
             }
+        }
+        for f in first.consumer_faults.iter() {
+            let who = match f.member {
+                Some(m) => format!("member {m} of group {}", f.group),
+                None => format!("a new member into group {}", f.group),
+            };
+            writeln!(
+                out,
+                "consumer fault [{}] at {}: {} {who}",
+                f.index,
+                format_duration(f.at),
+                f.action.name()
+            )?;
         }
     }
     let n = s.cells.len();
@@ -123,6 +137,14 @@ fn settings_line(c: &CellSpec) -> String {
     );
     if p.stamp == StampPlace::Header {
         line.push_str(" stamp=header");
+    }
+    let cs = &c.consumers;
+    if cs.assignor != Assignor::Range || cs.group_protocol != GroupProtocol::Classic {
+        line.push_str(&format!(
+            " assignor={} group_protocol={}",
+            cs.assignor.name(),
+            cs.group_protocol.name()
+        ));
     }
     if p.sync {
         line.push_str(" sync");

@@ -13,6 +13,7 @@ use super::model::{
     Acks, CellSpec, ClientProps, ConsumerSpec, FollowFrom, Isolation, KeySpec, MessageSize,
     Partitioner, ProducerSpec, RunSpec, StampPlace, StartFrom, TopicCreate, TopicSpec,
 };
+use super::model::{Assignor, GroupProtocol};
 use super::units::{format_size, parse_duration, parse_size};
 
 /// Largest message kbench will generate: 100 MiB (Kafka's own default limit is 1 MiB).
@@ -283,11 +284,13 @@ pub(crate) enum Setting {
     TransactionMessages,
     TransactionAbort,
     Isolation,
+    Assignor,
+    GroupProtocol,
     Client(ClientKind, String),
 }
 
 /// (section, key in the section, short name used in `[sweep]` and cell ids, setting).
-const FIXED: [(&str, &str, &str, Setting); 24] = [
+const FIXED: [(&str, &str, &str, Setting); 26] = [
     ("topic", "partitions", "partitions", Setting::Partitions),
     (
         "topic",
@@ -357,6 +360,13 @@ const FIXED: [(&str, &str, &str, Setting); 24] = [
         Setting::TransactionAbort,
     ),
     ("consumers", "isolation", "isolation", Setting::Isolation),
+    ("consumers", "assignor", "assignor", Setting::Assignor),
+    (
+        "consumers",
+        "group_protocol",
+        "group_protocol",
+        Setting::GroupProtocol,
+    ),
 ];
 
 /// `[producers] pacing_tick`: a paced producer wakes at most once per tick to send what is
@@ -552,6 +562,14 @@ impl Setting {
                 cell.consumers.isolation = [Isolation::ReadCommitted, Isolation::ReadUncommitted]
                     [one_of(f, cx, &["read_committed", "read_uncommitted"])?]
             }
+            Setting::Assignor => {
+                let names = Assignor::ALL.map(Assignor::name);
+                cell.consumers.assignor = Assignor::ALL[one_of(f, cx, &names)?]
+            }
+            Setting::GroupProtocol => {
+                cell.consumers.group_protocol = [GroupProtocol::Classic, GroupProtocol::Consumer]
+                    [one_of(f, cx, &["classic", "consumer"])?]
+            }
             Setting::Client(kind, name) => {
                 if name == "bootstrap.servers" || name == "metadata.broker.list" {
                     return Err(f.err(
@@ -612,6 +630,10 @@ fn owned_by_kbench(kind: ClientKind, name: &str) -> Option<&'static str> {
         (ClientKind::Consumer, "isolation.level") => Some("consumers.isolation"),
         (ClientKind::Consumer, "group.id") => Some("consumers.groups (one group id per group)"),
         (ClientKind::Consumer, "auto.offset.reset") => Some("consumers.start_from"),
+        (ClientKind::Consumer, "partition.assignment.strategy" | "group.remote.assignor") => {
+            Some("consumers.assignor")
+        }
+        (ClientKind::Consumer, "group.protocol") => Some("consumers.group_protocol"),
         _ => None,
     }
 }
@@ -953,6 +975,8 @@ pub(crate) fn default_cell() -> CellSpec {
             members: 1,
             start_from: StartFrom::Earliest,
             isolation: Isolation::ReadCommitted,
+            assignor: Assignor::Range,
+            group_protocol: GroupProtocol::Classic,
         },
         run: RunSpec {
             warmup: std::time::Duration::from_secs(2),
@@ -962,5 +986,6 @@ pub(crate) fn default_cell() -> CellSpec {
         },
         client: ClientProps::default(),
         faults: Arc::new([]),
+        consumer_faults: Arc::new([]),
     }
 }

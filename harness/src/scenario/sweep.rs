@@ -202,6 +202,8 @@ fn applied(setting: &Setting, cell: &CellSpec) -> String {
         Setting::TransactionMessages => format!("{}", p.transaction_messages),
         Setting::TransactionAbort => format!("{:?}", p.transaction_abort),
         Setting::Isolation => format!("{:?}", c.isolation),
+        Setting::Assignor => c.assignor.name().to_string(),
+        Setting::GroupProtocol => c.group_protocol.name().to_string(),
         Setting::Client(kind, name) => {
             let map = match kind {
                 ClientKind::Producer => &cell.client.producer,

@@ -2372,3 +2372,140 @@ fn transactions_refuse_what_cannot_run() {
         "consumers.isolation",
     );
 }
+
+// ---------------------------------------------------------------- rebalances (issue 14, item 5)
+
+#[test]
+fn assignor_and_group_protocol_are_read_swept_and_checked_together() {
+    let s = ok("name = \"x\"\n");
+    let c = &s.cells[0].consumers;
+    assert_eq!(
+        (c.assignor, c.group_protocol),
+        (Assignor::Range, GroupProtocol::Classic)
+    );
+    let s = ok(
+        "name = \"x\"\n[sweep]\nassignor = [\"range\", \"roundrobin\", \"cooperative-sticky\"]\n",
+    );
+    let ids: Vec<&str> = s.cells.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "assignor-range",
+            "assignor-roundrobin",
+            "assignor-cooperative-sticky"
+        ]
+    );
+    assert_eq!(s.cells[2].consumers.assignor, Assignor::CooperativeSticky);
+    let s =
+        ok("name = \"x\"\n[consumers]\ngroup_protocol = \"consumer\"\nassignor = \"uniform\"\n");
+    assert_eq!(s.cells[0].consumers.group_protocol, GroupProtocol::Consumer);
+    fails(
+        "name = \"x\"\n[consumers]\nassignor = \"sticky\"\n",
+        3,
+        "consumers.assignor",
+        "cooperative-sticky",
+    );
+    // KIP-848 has no client-side assignor: cooperative-sticky is refused with it.
+    fails(
+        "name = \"x\"\n[consumers]\ngroup_protocol = \"consumer\"\n[sweep]\nassignor = [\"range\", \"cooperative-sticky\"]\n",
+        5,
+        "sweep.assignor",
+        "not an assignor of group_protocol \"consumer\"",
+    );
+    fails(
+        "name = \"x\"\n[consumers]\nassignor = \"uniform\"\n",
+        3,
+        "consumers.assignor",
+        "uniform",
+    );
+}
+
+#[test]
+fn assignment_properties_are_kbench_s_own() {
+    for (name, owner) in [
+        ("partition.assignment.strategy", "consumers.assignor"),
+        ("group.remote.assignor", "consumers.assignor"),
+        ("group.protocol", "consumers.group_protocol"),
+    ] {
+        fails(
+            &format!("name = \"x\"\n[client.consumer]\n\"{name}\" = \"range\"\n"),
+            3,
+            &format!("client.consumer.{name}"),
+            owner,
+        );
+    }
+}
+
+#[test]
+fn consumer_faults_are_parsed_apart_from_broker_faults() {
+    let s = ok("name = \"x\"\n[consumers]\nmembers = 2\n[[fault]]\nat = \"2s\"\naction = \"kill\"\nbroker = 1\n\
+                [[fault]]\nat = \"3s\"\naction = \"leave\"\ngroup = 0\nmember = 1\n\
+                [[fault]]\nat = \"4s\"\naction = \"join\"\ngroup = 0\n\
+                [[fault]]\nat = \"5s\"\naction = \"leave\"\ngroup = 0\nmember = 2\n");
+    let c = &s.cells[0];
+    assert_eq!(c.faults.len(), 1);
+    let f = &c.consumer_faults;
+    assert_eq!(f.len(), 3);
+    assert_eq!(
+        (f[0].index, f[0].at, f[0].action, f[0].group, f[0].member),
+        (1, Duration::from_secs(3), ConsumerAction::Leave, 0, Some(1))
+    );
+    assert_eq!((f[1].action, f[1].member), (ConsumerAction::Join, None));
+    // Member 2 exists once the join at 4 s has happened.
+    assert_eq!(f[2].member, Some(2));
+}
+
+#[test]
+fn consumer_faults_name_groups_and_members_the_cell_has() {
+    let base =
+        "name = \"x\"\n[consumers]\nmembers = 2\n[[fault]]\nat = \"3s\"\naction = \"leave\"\n";
+    fails(
+        &format!("{base}group = 1\nmember = 0\n"),
+        7,
+        "fault[0].group",
+        "group 1 does not exist",
+    );
+    fails(
+        &format!("{base}group = 0\nmember = 2\n"),
+        8,
+        "fault[0].member",
+        "member 2 of group 0 does not exist",
+    );
+    fails(
+        &format!("{base}group = 0\n"),
+        4,
+        "fault[0].member",
+        "missing",
+    );
+    fails(
+        &format!("{base}group = 0\nmember = 1\n[[fault]]\nat = \"4s\"\naction = \"leave\"\ngroup = 0\nmember = 1\n"),
+        13,
+        "fault[1].member",
+        "already left",
+    );
+    fails(
+        "name = \"x\"\n[[fault]]\nat = \"3s\"\naction = \"join\"\ngroup = 0\nmember = 0\n",
+        6,
+        "fault[0].member",
+        "takes no member",
+    );
+    fails(
+        "name = \"x\"\n[[fault]]\nat = \"3s\"\naction = \"join\"\ngroup = 0\nbroker = 1\n",
+        6,
+        "fault[0].broker",
+        "unknown key",
+    );
+    fails(
+        "name = \"x\"\n[run]\nduration = \"5s\"\n[[fault]]\nat = \"8s\"\naction = \"join\"\ngroup = 0\n",
+        5,
+        "fault[0].at",
+        "not before the producers stop",
+    );
+    // A swept member count that makes the member vanish is refused in that cell.
+    fails(
+        "name = \"x\"\n[sweep]\nmembers = [3, 1]\n[[fault]]\nat = \"3s\"\naction = \"leave\"\ngroup = 0\nmember = 2\n",
+        8,
+        "fault[0].member",
+        "in cell 1",
+    );
+}

@@ -312,6 +312,11 @@ pub fn consume(
         // Everything is measured.
         warmup_end_ns: Arc::new(AtomicU64::new(0)),
         group_offsets: consumer::group_offsets(partitions as usize),
+        assignor: crate::scenario::Assignor::Range,
+        group_protocol: crate::scenario::GroupProtocol::Classic,
+        group_log: Arc::new(std::sync::Mutex::new(
+            crate::metrics::rebalance::RebalanceLog::new(partitions as usize),
+        )),
     };
     let t0 = Instant::now();
     let c = consumer::create(&plan, &shared).map_err(|e| anyhow!("creating consumer: {e}"))?;
@@ -319,7 +324,7 @@ pub fn consume(
     let (s2, stop2) = (shared.clone(), stop.clone());
     let t = std::thread::Builder::new()
         .name("kb-c0.0".into())
-        .spawn(move || consumer::run(plan, c, s2, stop2))?;
+        .spawn(move || consumer::run(plan, c, s2, stop2, Arc::new(AtomicBool::new(false))))?;
     let read =
         || shared.consumed_total.load(Ordering::Relaxed) + shared.foreign.load(Ordering::Relaxed);
     let mut assigned_at = None;

@@ -1,5 +1,5 @@
 //! One cell, second by second (`timeseries.csv`): throughput on top, p99 latency below, the
-//! warm-up and drain shaded, seconds with queue-full or failed sends marked, and fault spans
+//! consumer lag at the bottom (cells with consumer groups), the warm-up and drain shaded, seconds with queue-full or failed sends marked, and fault spans
 //! (a later issue injects broker faults; [`FaultMark`] is how they will be drawn).
 
 use std::path::{Path, PathBuf};
@@ -19,6 +19,7 @@ use crate::rundir::rows::TimeseriesRow;
 const WARMUP_SHADE: RGBColor = RGBColor(120, 120, 120);
 const DRAIN_SHADE: RGBColor = PALETTE[4];
 const FAULT: RGBColor = PALETTE[3];
+const LAG: RGBColor = PALETTE[5];
 
 /// The file of one repetition of a cell: `charts/timeseries/<cell>.png` for the first (or only)
 /// one, `<cell>-r<N>.png` for later ones, as the runner names their directories.
@@ -94,7 +95,7 @@ pub fn troubled(r: &TimeseriesRow) -> bool {
     r.queue_full > 0 || r.failed > 0
 }
 
-fn legend_items(rows: &[&TimeseriesRow], faults: &[FaultMark]) -> Vec<LegendItem> {
+fn legend_items(rows: &[&TimeseriesRow], faults: &[FaultMark], lag: bool) -> Vec<LegendItem> {
     let mut items = vec![
         LegendItem {
             label: "acked msg/s".into(),
@@ -132,6 +133,13 @@ fn legend_items(rows: &[&TimeseriesRow], faults: &[FaultMark]) -> Vec<LegendItem
             swatch: Swatch::Band(0.2),
         },
     ];
+    if lag {
+        items.push(LegendItem {
+            label: "consumer lag (messages)".into(),
+            color: LAG,
+            swatch: Swatch::Plain(false),
+        });
+    }
     if rows.iter().any(|r| troubled(r)) {
         items.push(LegendItem {
             label: "queue full / failed sends".into(),
@@ -244,13 +252,24 @@ fn draw(
             flags.split(';').collect::<Vec<_>>().join(", ")
         )
     };
-    let items = legend_items(rows, faults);
-    write_png(path, (1100, 760), |root| {
+    // Lag is a count, not a rate: a panel of its own, for cells that have consumers.
+    let show_lag = cell.groups > 0;
+    let items = legend_items(rows, faults, show_lag);
+    let height = if show_lag { 940 } else { 760 };
+    write_png(path, (1100, height), |root| {
         let body = layout(root, title, &subtitle.join("; "), &note)?;
         let (w, h) = body.dim_in_pixel();
         let (top, rest) = body.split_vertically(legend_height(&body, &items, w));
         legend(&top, &items)?;
-        let (upper, lower) = rest.split_vertically((h - legend_height(&body, &items, w)) / 2);
+        let panels = h - legend_height(&body, &items, w);
+        let (upper, lower) =
+            rest.split_vertically(if show_lag { panels * 2 / 5 } else { panels / 2 });
+        let (lower, lag_area) = if show_lag {
+            let (l, g) = lower.split_vertically(panels * 7 / 20);
+            (l, Some(g))
+        } else {
+            (lower, None)
+        };
 
         let y = thr.ticks();
         let y_lat = lat.ticks();
@@ -305,7 +324,11 @@ fn draw(
                 caption: "",
                 x: &x,
                 y: &y,
-                x_desc: "seconds since the producers started",
+                x_desc: if show_lag {
+                    ""
+                } else {
+                    "seconds since the producers started"
+                },
                 y_desc,
                 align_with: Some(&thr.ticks()),
             },
@@ -332,6 +355,26 @@ fn draw(
             PALETTE[3].stroke_width(2),
             false,
         )?;
+        if let Some(area) = lag_area {
+            let lag = Scale::linear(rows.iter().map(|r| r.consumer_lag as f64), true).ticks();
+            let mut plot = frame(
+                &area,
+                &Frame {
+                    caption: "",
+                    x: &x,
+                    y: &lag,
+                    x_desc: "seconds since the producers started",
+                    y_desc: "lag, messages",
+                    align_with: Some(&thr.ticks()),
+                },
+            )?;
+            backdrop(&mut plot, rows, faults, false)?;
+            let points: Vec<Option<(f64, f64)>> = rows
+                .iter()
+                .map(|r| Some((r.t_s, r.consumer_lag as f64)))
+                .collect();
+            broken_line(&mut plot, &points, LAG.stroke_width(2), false)?;
+        }
         Ok(())
     })
 }
