@@ -654,6 +654,16 @@ fn follow_problem(p: &ProducerSpec) -> Option<(Vec<Setting>, String)> {
             ),
         ));
     }
+    // The follow loop sends each line as it appears and has no transaction boundaries; a
+    // transactional producer outside a transaction fails every send.
+    if p.transaction_messages > 0 {
+        return Some((
+            vec![Setting::TransactionMessages, Setting::MessageSize],
+            "a followed file is not sent in transactions: leave producers.transaction_messages \
+             out (or 0)"
+                .into(),
+        ));
+    }
     None
 }
 

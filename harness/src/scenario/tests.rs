@@ -892,6 +892,14 @@ fn a_followed_file_and_what_it_refuses() {
         "one producer (each line once, in the file's order), got producers.count = 2",
     );
     refused(
+        format!(
+            "{head}stamp = \"header\"\nidempotence = true\ntransaction_messages = 10\n{follow}"
+        ),
+        5,
+        "producers.transaction_messages",
+        "not sent in transactions",
+    );
+    refused(
         format!("{head}stamp = \"header\"\n[sweep]\nproducers = [1, 3]\n[producers.message_size]\nfile = \"app.log\"\nfollow = true\n"),
         5,
         "sweep.producers",
