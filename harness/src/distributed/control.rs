@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Message as _, Offset, TopicPartitionList};
 
@@ -185,9 +186,20 @@ fn send(
         .send(BaseRecord::<(), [u8]>::to(topic).payload(&bytes[..]))
         .map_err(|(e, _)| e)
         .map_err(err("sending a message"))?;
-    producer
-        .flush(SEND_TIMEOUT)
-        .map_err(err("flushing a message"))
+    // Not `flush`: on a ThreadedProducer it polls the main queue in 100 ms steps while the
+    // producer's own thread takes the delivery event, so every control message (a clock
+    // probe's answer among them) held its sender about 100 ms. The queue's length drops to
+    // zero once the delivery report is served.
+    let deadline = Instant::now() + SEND_TIMEOUT;
+    while producer.in_flight_count() > 0 {
+        if Instant::now() >= deadline {
+            return Err(err("flushing a message")(KafkaError::Flush(
+                RDKafkaErrorCode::OperationTimedOut,
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
 }
 
 /// The reader thread: every record into the inbox; shard 0 answers probes first.
