@@ -169,8 +169,17 @@ pacing_tick = ["0s", "5ms"]
             r.cell,
             r.max_send_lag_us
         );
-        // ...and every one was still offered and sent.
-        assert_eq!(r.sent, r.offered, "{}", r.cell);
+        // ...and every one was still sent, but for the window's last tick: messages due in the
+        // final 5 ms may wait for a tick that comes after the producers stop, and count as
+        // offered and unsent (seen once in CI: offered 4001, sent 4000). One tick at 2000
+        // msg/s is 10 messages.
+        assert!(
+            r.offered >= r.sent && r.offered - r.sent <= 10,
+            "{}: offered {} sent {}",
+            r.cell,
+            r.offered,
+            r.sent
+        );
         assert!(r.acked > 3_000, "{}: acked {}", r.cell, r.acked);
     }
 }
