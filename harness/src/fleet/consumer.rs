@@ -17,6 +17,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
 use rdkafka::ClientContext;
 
+use super::batch::{BatchQueue, ForwardTarget, RawMessage};
 use super::payload::stamp::{self, Stamp, StampClock};
 use crate::cluster::Access;
 use crate::metrics::delivery::MemberDeliveries;
@@ -112,6 +113,8 @@ pub struct Ctx {
     member: usize,
     clock: Clock,
     group_log: Arc<Mutex<RebalanceLog>>,
+    /// Where assigned partitions send their messages: the member's batch queue.
+    forward: Arc<ForwardTarget>,
 }
 
 impl ClientContext for Ctx {}
@@ -127,6 +130,12 @@ impl ConsumerContext for Ctx {
             Rebalance::Error(_) => return,
         };
         let changed: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+        if assign {
+            // The member's topic: one per cell.
+            if let Some(e) = tpl.elements().first() {
+                self.forward.forward(c, e.topic(), &changed);
+            }
+        }
         if let Ok(mut log) = self.group_log.lock() {
             if assign {
                 log.assign(self.member, &changed, now);
@@ -192,6 +201,7 @@ pub fn create(
         member: plan.member_index,
         clock: plan.clock,
         group_log: plan.group_log.clone(),
+        forward: Arc::default(),
     })?;
     shared
         .joined_ns
@@ -200,11 +210,45 @@ pub fn create(
     Ok(consumer)
 }
 
+/// What a stamp is read from: rdkafka's messages (tests, messages fetched before their
+/// partition's forward) and the batch queue's raw ones.
+trait Fetched {
+    fn value(&self) -> Option<&[u8]>;
+    /// The value of the first `kbench` header.
+    fn stamp_header(&self) -> Option<&[u8]>;
+}
+
+impl<M: Message> Fetched for M {
+    fn value(&self) -> Option<&[u8]> {
+        self.payload()
+    }
+
+    fn stamp_header(&self) -> Option<&[u8]> {
+        self.headers()?
+            .iter()
+            .find(|h| h.key == stamp::HEADER_KEY)?
+            .value
+    }
+}
+
+/// [`stamp::HEADER_KEY`] for librdkafka's C API.
+const HEADER_KEY_C: &std::ffi::CStr = c"kbench";
+
+impl Fetched for RawMessage<'_> {
+    fn value(&self) -> Option<&[u8]> {
+        self.payload()
+    }
+
+    fn stamp_header(&self) -> Option<&[u8]> {
+        self.header(HEADER_KEY_C)
+    }
+}
+
 /// `(producer index, seq, intended ns)` from the stamp of a message of this cell's producers
 /// in one process (shard 0, the monotonic clock), or `None` for anything else.
 #[cfg(test)]
 #[inline]
-fn ours<M: Message>(msg: &M, place: StampPlace, run_tag: u32) -> Option<(u64, u64, u64)> {
+fn ours<M: Fetched>(msg: &M, place: StampPlace, run_tag: u32) -> Option<(u64, u64, u64)> {
     ours_in(msg, place, run_tag, StampClock::Monotonic, &[0])
 }
 
@@ -212,7 +256,7 @@ fn ours<M: Message>(msg: &M, place: StampPlace, run_tag: u32) -> Option<(u64, u6
 /// producers: this run tag, stamped on `clock` (a distributed run's wall clock, one process's
 /// monotonic one: never two clocks subtracted), by a shard `producer_bases` knows.
 #[inline]
-fn ours_in<M: Message>(
+fn ours_in<M: Fetched>(
     msg: &M,
     place: StampPlace,
     run_tag: u32,
@@ -220,8 +264,11 @@ fn ours_in<M: Message>(
     producer_bases: &[u32],
 ) -> Option<(u64, u64, u64)> {
     let s = match place {
-        StampPlace::Value => Stamp::decode(msg.payload()?)?,
-        StampPlace::Header => header_stamp(msg)?,
+        StampPlace::Value => Stamp::decode(msg.value()?)?,
+        // A header is exactly a stamp long.
+        StampPlace::Header => Some(msg.stamp_header()?)
+            .filter(|v| v.len() == stamp::STAMP_LEN)
+            .and_then(Stamp::decode)?,
     };
     if s.producer.run_tag() != run_tag || s.clock != clock {
         return None;
@@ -231,16 +278,45 @@ fn ours_in<M: Message>(
     Some((producer, s.seq, s.intended_ns))
 }
 
-/// The stamp in a message's `kbench` header (exactly a stamp long), if it has one.
-fn header_stamp<M: Message>(msg: &M) -> Option<Stamp> {
-    let value = msg
-        .headers()?
-        .iter()
-        .find(|h| h.key == stamp::HEADER_KEY)?
-        .value?;
-    (value.len() == stamp::STAMP_LEN)
-        .then(|| Stamp::decode(value))
-        .flatten()
+/// What one member has read: its deliveries and its interval's stats.
+struct Reader<'a> {
+    plan: &'a ConsumerPlan,
+    shared: &'a ConsumerShared,
+    clock: StampClock,
+    deliveries: MemberDeliveries,
+    stats: ClientStats,
+    consumed: u64,
+}
+
+impl Reader<'_> {
+    /// One message, received at `now` (ns on the cell's clock).
+    #[inline]
+    fn take<M: Fetched>(&mut self, msg: &M, partition: i32, offset: i64, now: u64) {
+        let plan = self.plan;
+        let Some((producer, seq, intended_ns)) = ours_in(
+            msg,
+            plan.stamp,
+            plan.run_tag,
+            self.clock,
+            &plan.producer_bases,
+        ) else {
+            self.shared.foreign.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let new_offset = plan
+            .group_offsets
+            .get(partition.max(0) as usize)
+            .is_none_or(|w| w.fetch_max(offset, Ordering::Relaxed) < offset);
+        self.deliveries.record(partition, new_offset, producer, seq);
+        if !new_offset {
+            return; // read again after a rebalance: not a new end-to-end figure
+        }
+        self.consumed += 1;
+        let measured = intended_ns >= plan.warmup_end_ns.load(Ordering::Relaxed);
+        let bytes = msg.value().map_or(0, <[u8]>::len);
+        self.stats
+            .record_consume(measured, intended_ns, now, bytes, partition);
+    }
 }
 
 /// Poll until `stop` (the whole fleet) or `leave` (this member alone); every message is
@@ -248,54 +324,63 @@ fn header_stamp<M: Message>(msg: &M) -> Option<Stamp> {
 /// returns what it read, for delivery accounting.
 pub fn run(
     plan: ConsumerPlan,
-    consumer: BaseConsumer<Ctx>,
+    mut consumer: BaseConsumer<Ctx>,
     shared: Arc<ConsumerShared>,
     stop: Arc<AtomicBool>,
     leave: Arc<AtomicBool>,
 ) -> MemberDeliveries {
-    let mut deliveries = MemberDeliveries::default();
-    let mut stats = ClientStats::new(plan.group_offsets.len());
-    let mut consumed: u64 = 0;
-    let clock = if plan.clock.is_wall() {
-        StampClock::Wall
-    } else {
-        StampClock::Monotonic
+    // Before the first poll: no assignment (so no forward) can come earlier.
+    let forward = consumer.context().forward.clone();
+    let mut batch = BatchQueue::new(&mut consumer, forward);
+    let mut r = Reader {
+        plan: &plan,
+        shared: &shared,
+        clock: if plan.clock.is_wall() {
+            StampClock::Wall
+        } else {
+            StampClock::Monotonic
+        },
+        deliveries: MemberDeliveries::default(),
+        stats: ClientStats::new(plan.group_offsets.len()),
+        consumed: 0,
     };
     while !stop.load(Ordering::Relaxed) && !leave.load(Ordering::Relaxed) {
         if shared.handover.is_asked() {
-            shared.handover.answer(&mut stats);
+            shared.handover.answer(&mut r.stats);
         }
-        // A short poll: an idle member still answers the collector within a few tens of ms.
-        let Some(result) = consumer.poll(Duration::from_millis(20)) else {
-            continue;
-        };
-        let now = plan.clock.now_ns();
-        let Ok(msg) = result else {
-            continue; // transient errors (broker down) are retried by librdkafka
-        };
-        let Some((producer, seq, intended_ns)) =
-            ours_in(&msg, plan.stamp, plan.run_tag, clock, &plan.producer_bases)
-        else {
-            shared.foreign.fetch_add(1, Ordering::Relaxed);
-            continue;
-        };
-        let partition = msg.partition();
-        let new_offset = plan
-            .group_offsets
-            .get(partition.max(0) as usize)
-            .is_none_or(|w| w.fetch_max(msg.offset(), Ordering::Relaxed) < msg.offset());
-        deliveries.record(partition, new_offset, producer, seq);
-        if !new_offset {
-            continue; // read again after a rebalance: not a new end-to-end figure
+        // The consumer queue first: its rebalances decide where the next messages go, and a
+        // message in it was fetched before its partition's forward, so before any in the batch.
+        loop {
+            match consumer.poll(Duration::ZERO) {
+                Some(Ok(msg)) => {
+                    let now = plan.clock.now_ns();
+                    r.take(&msg, msg.partition(), msg.offset(), now);
+                }
+                // Transient errors (broker down) are retried by librdkafka.
+                Some(Err(_)) => {}
+                // Nothing, or an event served (a rebalance): look again while some wait.
+                None if batch.events_pending() => {}
+                None => break,
+            }
         }
-        consumed += 1;
-        shared.consumed_total.store(consumed, Ordering::Relaxed);
-        let measured = intended_ns >= plan.warmup_end_ns.load(Ordering::Relaxed);
-        stats.record_consume(measured, intended_ns, now, msg.payload_len(), partition);
+        // A short wait: an idle member still answers the collector within a few tens of ms;
+        // an event on the consumer queue cuts it short.
+        let mut now = None;
+        batch.consume(Duration::from_millis(20), |m| {
+            if m.is_error() {
+                return;
+            }
+            // One receive time per batch: when the batch reached the member.
+            let now = *now.get_or_insert_with(|| plan.clock.now_ns());
+            r.take(m, m.partition(), m.offset(), now);
+        });
+        shared.consumed_total.store(r.consumed, Ordering::Relaxed);
     }
-    shared.handover.answer(&mut stats);
+    shared.handover.answer(&mut r.stats);
     // Every figure is handed over: the collector need not wait for this member any more.
     shared.gone.store(true, Ordering::Release);
+    let deliveries = std::mem::take(&mut r.deliveries);
+    batch.close(&mut consumer);
     consumer.unsubscribe();
     // Closing serves the revoke callback (the pause starts there) and leaves the group.
     drop(consumer);
