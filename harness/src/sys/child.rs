@@ -20,10 +20,23 @@ fn ticks_per_sec() -> f64 {
     }
 }
 
-/// `(comm, utime + stime in ticks)` from the text of a `/proc/<pid>/stat` file. The command
+/// CPU time in clock ticks, user and system apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ticks {
+    pub user: u64,
+    pub sys: u64,
+}
+
+impl Ticks {
+    pub fn total(self) -> u64 {
+        self.user + self.sys
+    }
+}
+
+/// `(comm, utime and stime in ticks)` from the text of a `/proc/<pid>/stat` file. The command
 /// name is in parentheses and may itself hold spaces and parentheses, so fields are counted
 /// from the last `)`.
-pub fn parse_stat(text: &str) -> Option<(String, u64)> {
+pub fn parse_stat(text: &str) -> Option<(String, Ticks)> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
     let comm = text.get(open + 1..close)?.to_string();
@@ -31,7 +44,13 @@ pub fn parse_stat(text: &str) -> Option<(String, u64)> {
     let rest: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
     let utime: u64 = rest.get(14 - 3)?.parse().ok()?;
     let stime: u64 = rest.get(15 - 3)?.parse().ok()?;
-    Some((comm, utime + stime))
+    Some((
+        comm,
+        Ticks {
+            user: utime,
+            sys: stime,
+        },
+    ))
 }
 
 /// The process's CPU ticks and each thread's, at one moment.
@@ -42,14 +61,14 @@ pub struct Sample {
     pub ticks_per_sec: f64,
     pub process_ticks: u64,
     /// tid -> (comm, ticks).
-    pub threads: BTreeMap<u32, (String, u64)>,
+    pub threads: BTreeMap<u32, (String, Ticks)>,
 }
 
 /// Read `/proc/<pid>/stat` and its threads. Fails if the process is gone.
 pub fn sample(pid: u32) -> anyhow::Result<Sample> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("process {pid} is gone"))?;
-    let (_, process_ticks) = parse_stat(&text).context("unreadable /proc/<pid>/stat")?;
+    let (_, process) = parse_stat(&text).context("unreadable /proc/<pid>/stat")?;
     let mut threads = BTreeMap::new();
     if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         for e in dir.flatten() {
@@ -67,7 +86,7 @@ pub fn sample(pid: u32) -> anyhow::Result<Sample> {
     Ok(Sample {
         at: Some(Instant::now()),
         ticks_per_sec: ticks_per_sec(),
-        process_ticks,
+        process_ticks: process.total(),
         threads,
     })
 }
@@ -116,7 +135,12 @@ mod tests {
     fn stat_fields_are_counted_from_the_last_parenthesis() {
         // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
         let text = "4242 (rdk:broker (1)) S 1 2 3 4 5 6 7 8 9 10 1234 56 0 0 20 0 9 0";
-        assert_eq!(parse_stat(text), Some(("rdk:broker (1)".into(), 1290)));
+        let ticks = Ticks {
+            user: 1234,
+            sys: 56,
+        };
+        assert_eq!(parse_stat(text), Some(("rdk:broker (1)".into(), ticks)));
+        assert_eq!(ticks.total(), 1290);
         assert_eq!(parse_stat("garbage"), None);
     }
 }

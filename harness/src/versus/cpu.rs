@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+#[cfg(test)]
+use crate::sys::child::Ticks;
 use crate::sys::child::{sample, Sample};
 pub use crate::sys::child::{wait_with_rusage, Exit};
 
@@ -40,18 +42,30 @@ pub struct WindowCpu {
     pub records: u64,
     /// Thread group (see [`thread_group`]) -> CPU seconds in the window; threads born during
     /// the window count from zero.
-    pub threads: BTreeMap<String, f64>,
+    pub threads: BTreeMap<String, ThreadTime>,
+}
+
+/// One thread group's CPU in a window.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ThreadTime {
+    /// User + system seconds.
+    pub cpu_s: f64,
+    /// The system part: syscalls, wake-ups, socket I/O.
+    pub sys_s: f64,
 }
 
 /// CPU used from `a` to `b`. Pure: each sample carries its tick rate.
 pub fn window(a: &Sample, b: &Sample) -> WindowCpu {
     let tps = b.ticks_per_sec;
-    let mut threads: BTreeMap<String, f64> = BTreeMap::new();
+    let mut threads: BTreeMap<String, ThreadTime> = BTreeMap::new();
     for (tid, (comm, ticks)) in &b.threads {
-        let before = a.threads.get(tid).map(|(_, t)| *t).unwrap_or(0);
-        let used = ticks.saturating_sub(before);
-        if used > 0 {
-            *threads.entry(thread_group(comm)).or_default() += used as f64 / tps;
+        let before = a.threads.get(tid).map(|(_, t)| *t).unwrap_or_default();
+        let user = ticks.user.saturating_sub(before.user);
+        let sys = ticks.sys.saturating_sub(before.sys);
+        if user + sys > 0 {
+            let t = threads.entry(thread_group(comm)).or_default();
+            t.cpu_s += (user + sys) as f64 / tps;
+            t.sys_s += sys as f64 / tps;
         }
     }
     let wall_s = match (a.at, b.at) {
@@ -109,32 +123,41 @@ mod tests {
     #[test]
     fn a_window_counts_threads_born_in_it_from_zero() {
         let t = Instant::now();
-        let at = |s: u64, process_ticks: u64, threads: &[(u32, &str, u64)]| Sample {
+        let at = |s: u64, process_ticks: u64, threads: &[(u32, &str, u64, u64)]| Sample {
             at: Some(t + Duration::from_secs(s)),
             ticks_per_sec: 100.0,
             process_ticks,
             threads: threads
                 .iter()
-                .map(|&(tid, comm, ticks)| (tid, (comm.to_string(), ticks)))
+                .map(|&(tid, comm, user, sys)| (tid, (comm.to_string(), Ticks { user, sys })))
                 .collect(),
         };
-        let a = at(1, 1000, &[(1, "main", 400), (2, "rdk:broker1", 600)]);
+        let a = at(
+            1,
+            1000,
+            &[(1, "main", 400, 0), (2, "rdk:broker1", 500, 100)],
+        );
         let b = at(
             3,
             1300,
             &[
-                (1, "main", 400),
-                (2, "rdk:broker1", 700),
-                (3, "rdk:broker2", 200),
+                (1, "main", 400, 0),
+                (2, "rdk:broker1", 540, 160),
+                (3, "rdk:broker2", 150, 50),
             ],
         );
         let w = window(&a, &b);
         assert_eq!((w.wall_s, w.cpu_s, w.records), (2.0, 3.0, 0));
-        // main used nothing and has no line; both brokers add up to one.
-        assert_eq!(
-            w.threads.into_iter().collect::<Vec<_>>(),
-            [("rdk:brokerN".to_string(), 3.0)]
-        );
+        // main used nothing and has no line; both brokers add up to one, system time apart.
+        let brokers = ThreadTime {
+            cpu_s: 3.0,
+            sys_s: 1.1,
+        };
+        let got: Vec<_> = w.threads.into_iter().collect();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, "rdk:brokerN");
+        assert!((got[0].1.cpu_s - brokers.cpu_s).abs() < 1e-9);
+        assert!((got[0].1.sys_s - brokers.sys_s).abs() < 1e-9);
     }
 
     #[test]

@@ -460,20 +460,21 @@ impl Run<'_> {
             .threads
             .iter()
             .filter(|(name, _)| name.contains("CompilerThre"))
-            .map(|(_, s)| s)
+            .map(|(_, t)| t.cpu_s)
             .sum();
         m.cpu_s_per_million_no_jit =
             (records > 0.0).then(|| (w.cpu_s - jit).max(0.0) / records * 1e6);
         m.cpu_total_s = Some(total);
         let asked = c.rate.unwrap_or(0) as f64 * (c.warmup + c.duration).as_secs_f64();
         m.cpu_total_s_per_million = (asked > 0.0).then(|| total / asked * 1e6);
-        for (thread, cpu_s) in &w.threads {
+        for (thread, t) in &w.threads {
             self.threads.push(ThreadCpu {
                 comparison: c.id.clone(),
                 tool: m.tool.clone(),
                 pair,
                 thread: thread.clone(),
-                cpu_s: *cpu_s,
+                cpu_s: t.cpu_s,
+                sys_s: t.sys_s,
             });
         }
     }

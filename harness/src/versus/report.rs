@@ -313,24 +313,56 @@ pub struct ThreadCpu {
     pub pair: u32,
     pub thread: String,
     pub cpu_s: f64,
+    /// The system part of `cpu_s`.
+    pub sys_s: f64,
 }
 
-/// Mean per pair of each (tool, thread group), busiest first.
-pub fn thread_summary(rows: &[ThreadCpu]) -> Vec<(String, String, f64)> {
-    let mut sums: BTreeMap<(String, String), f64> = BTreeMap::new();
-    let mut pairs: BTreeMap<String, std::collections::BTreeSet<u32>> = BTreeMap::new();
+/// One line of the CPU-by-thread table: a thread group's mean per pair in one comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadLine {
+    pub comparison: String,
+    pub tool: String,
+    pub thread: String,
+    pub cpu_s: f64,
+    pub sys_s: f64,
+}
+
+/// Mean per pair of each (comparison, tool, thread group), busiest first within a tool.
+pub fn thread_summary(rows: &[ThreadCpu]) -> Vec<ThreadLine> {
+    type Key = (String, String, String);
+    let mut sums: BTreeMap<Key, (f64, f64)> = BTreeMap::new();
+    let mut pairs: BTreeMap<(String, String), std::collections::BTreeSet<u32>> = BTreeMap::new();
     for r in rows {
-        *sums.entry((r.tool.clone(), r.thread.clone())).or_default() += r.cpu_s;
-        pairs.entry(r.tool.clone()).or_default().insert(r.pair);
+        let key = (r.comparison.clone(), r.tool.clone(), r.thread.clone());
+        let sum = sums.entry(key).or_default();
+        sum.0 += r.cpu_s;
+        sum.1 += r.sys_s;
+        pairs
+            .entry((r.comparison.clone(), r.tool.clone()))
+            .or_default()
+            .insert(r.pair);
     }
-    let mut out: Vec<(String, String, f64)> = sums
+    let mut out: Vec<ThreadLine> = sums
         .into_iter()
-        .map(|((tool, thread), s)| {
-            let n = pairs.get(&tool).map(|p| p.len()).unwrap_or(1).max(1);
-            (tool, thread, s / n as f64)
+        .map(|((comparison, tool, thread), (cpu, sys))| {
+            let n = pairs
+                .get(&(comparison.clone(), tool.clone()))
+                .map_or(1, |p| p.len())
+                .max(1) as f64;
+            ThreadLine {
+                comparison,
+                tool,
+                thread,
+                cpu_s: cpu / n,
+                sys_s: sys / n,
+            }
         })
         .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0).then(b.2.total_cmp(&a.2)));
+    out.sort_by(|a, b| {
+        (&a.comparison, &a.tool)
+            .cmp(&(&b.comparison, &b.tool))
+            .then(b.cpu_s.total_cmp(&a.cpu_s))
+    });
     out
 }
 
@@ -440,10 +472,16 @@ pub fn markdown(
     if !summary.is_empty() {
         s.push_str(
             "\n## CPU by thread in the CPU window (seconds, mean per pair)\n\n\
-             | tool | thread (digits folded to N) | CPU s |\n|---|---|---:|\n",
+             User + system CPU of each thread group; `system` is the part spent in the kernel \
+             (syscalls, wake-ups, socket I/O).\n\n\
+             | comparison | tool | thread (digits folded to N) | CPU s | system s |\n\
+             |---|---|---|---:|---:|\n",
         );
-        for (tool, thread, cpu) in summary.iter().filter(|t| t.2 >= 0.005) {
-            s.push_str(&format!("| {tool} | {thread} | {cpu:.3} |\n"));
+        for t in summary.iter().filter(|t| t.cpu_s >= 0.005) {
+            s.push_str(&format!(
+                "| {} | {} | {} | {:.3} | {:.3} |\n",
+                t.comparison, t.tool, t.thread, t.cpu_s, t.sys_s
+            ));
         }
     }
     s
@@ -636,6 +674,7 @@ mod tests {
             pair: 1,
             thread: "rdk:brokerN".into(),
             cpu_s: 0.25,
+            sys_s: 0.1,
         }];
         let h = Header {
             run_id: "versus-x",
@@ -649,8 +688,7 @@ mod tests {
         };
         let md = markdown(&h, &plan, &rows, &threads);
         assert!(
-            md.contains("| rdk:brokerN | 0.250 |")
-                || md.contains("| kbench | rdk:brokerN | 0.250 |"),
+            md.contains("| cpu | kbench | rdk:brokerN | 0.250 | 0.100 |"),
             "{md}"
         );
         assert!(md.contains("linger.ms=5"), "{md}");
