@@ -155,10 +155,11 @@ pacing_tick = ["0s", "5ms"]
     eprintln!("publish p50 µs: tick 0 {p0}, tick 5 ms {p5}");
     // A message waits on average half a tick (2.5 ms) for its batch: measured from the intended
     // time that wait is in p50; measured from the send, p50 would be the ack alone (well under
-    // a millisecond on a calm host). The comparison with no tick is kept weak: on a host busy
-    // with other work both medians carry scheduling delays of a millisecond or more.
+    // a millisecond on a calm host). No comparison with the cell without a tick: on a host busy with
+    // other work its median carries scheduling delays of many milliseconds (seen: 16.9 ms
+    // against 6.2 ms with the tick, while two builds and six brokers shared two cores).
     assert!(
-        p5 >= 2_000 && p5 > p0,
+        p5 >= 2_000,
         "the tick's wait is in the latency: {p0} µs with no tick, {p5} µs with 5 ms"
     );
     for r in &ticked {
