@@ -317,12 +317,16 @@ fn join(
         if let Some(k) = newest.filter(|k| joined.as_ref().is_none_or(|(j, _)| k > j)) {
             let topic = format!("{prefix}{k}");
             let control = Control::open(env.control_access, &topic, me, false, env.skew_ns)?;
-            control.send(&Message::Todo {
+            let said = control.send(&Message::Todo {
                 shard: me,
                 nonce,
                 cells: here.to_vec(),
-            })?;
-            joined = Some((k, control));
+            });
+            // A send that fails is most likely to a stale attempt's topic that shard 0 has
+            // just deleted: look again rather than give up.
+            if said.is_ok() {
+                joined = Some((k, control));
+            }
         }
         let wait = (Instant::now() + LOOK_AGAIN).min(deadline);
         if let Some((k, control)) = &joined {
