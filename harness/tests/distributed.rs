@@ -53,6 +53,28 @@ drain_timeout = "3s"
 partitions = [3, 6]
 "#;
 
+/// Two short cells of an exact budget (900 msg/s, 3 s), for a run killed and resumed.
+const RESUME: &str = r#"
+name = "shards-resume"
+[topic]
+partitions = 3
+replication_factor = 3
+[producers]
+count = 3
+rate = 900
+message_size = 100
+acks = "all"
+[consumers]
+groups = 1
+members = 3
+[run]
+warmup = "0s"
+messages = 2700
+drain_timeout = "10s"
+[sweep]
+partitions = [3, 6]
+"#;
+
 /// The same load in one cell, for the skewed clock.
 const ONE: &str = r#"
 name = "shards-skew"
@@ -78,6 +100,8 @@ struct Shard {
     reports: PathBuf,
     stdout: PathBuf,
     stderr: PathBuf,
+    /// The command's arguments, so it can be started again with `--resume`.
+    args: Vec<String>,
 }
 
 fn start_shards(
@@ -95,8 +119,7 @@ fn start_shards(
         .map(|i| {
             let reports = dir.join(format!("shard{i}"));
             let (stdout, stderr) = (dir.join(format!("out{i}")), dir.join(format!("err{i}")));
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_kbench"));
-            cmd.args([
+            let args: Vec<String> = [
                 "run",
                 file.to_str().unwrap(),
                 "--bootstrap",
@@ -109,26 +132,61 @@ fn start_shards(
                 &run_id,
                 "--barrier-timeout",
                 barrier_timeout,
-            ])
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).unwrap())
-            .stderr(std::fs::File::create(&stderr).unwrap());
-            for (shard, k, v) in env {
-                if *shard == i {
-                    cmd.env(k, v);
-                }
-            }
-            Shard {
-                child: cmd.spawn().expect("starting kbench"),
-                reports,
-                stdout,
-                stderr,
-            }
+            ]
+            .map(String::from)
+            .into();
+            let env: Vec<(&str, &str)> = env
+                .iter()
+                .filter(|(shard, _, _)| *shard == i)
+                .map(|(_, k, v)| (*k, *v))
+                .collect();
+            Shard::spawn(args, reports, (stdout, stderr), &env)
         })
         .collect()
 }
 
 impl Shard {
+    fn spawn(
+        args: Vec<String>,
+        reports: PathBuf,
+        (stdout, stderr): (PathBuf, PathBuf),
+        env: &[(&str, &str)],
+    ) -> Shard {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kbench"));
+        cmd.args(&args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap());
+        Shard {
+            child: cmd.spawn().expect("starting kbench"),
+            reports,
+            stdout,
+            stderr,
+            args,
+        }
+    }
+
+    /// The value given to `--NAME` on this shard's command line.
+    fn arg(&self, name: &str) -> &str {
+        let at = self.args.iter().position(|a| a == name).unwrap();
+        &self.args[at + 1]
+    }
+
+    /// The same shard started again with `--resume` of its run directory (output to files
+    /// named `<name>-resumed`).
+    fn resumed(&self) -> Shard {
+        let mut args = self.args.clone();
+        args.extend(["--resume".into(), self.run_dir().to_str().unwrap().into()]);
+        let again = |p: &Path| PathBuf::from(format!("{}-resumed", p.display()));
+        Shard::spawn(
+            args,
+            self.reports.clone(),
+            (again(&self.stdout), again(&self.stderr)),
+            &[],
+        )
+    }
+
     /// Wait for the process at most `limit`; its exit code and output.
     fn wait(&mut self, limit: Duration) -> (Option<i32>, String) {
         let deadline = Instant::now() + limit;
@@ -164,19 +222,24 @@ impl Shard {
     }
 
     /// results.csv as (column -> value) maps, one per row.
-    fn rows(&self) -> Vec<std::collections::HashMap<String, String>> {
-        let mut csv = csv::Reader::from_path(self.run_dir().join("results.csv")).unwrap();
-        let headers = csv.headers().unwrap().clone();
-        csv.records()
-            .map(|r| {
-                let r = r.unwrap();
-                headers
-                    .iter()
-                    .zip(r.iter())
-                    .map(|(h, v)| (h.to_string(), v.to_string()))
-                    .collect()
-            })
-            .collect()
+    fn rows(&self) -> Vec<Row> {
+        read_rows(&self.run_dir().join("results.csv"))
+    }
+
+    /// Wait until the shard measures its first cell (its progress line says so).
+    fn wait_for_measure(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !std::fs::read_to_string(&self.stderr)
+            .unwrap_or_default()
+            .contains(" measure ")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the shard never started: {}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn manifest(&self) -> serde_json::Value {
@@ -185,7 +248,48 @@ impl Shard {
     }
 }
 
-fn num(row: &std::collections::HashMap<String, String>, k: &str) -> u64 {
+type Row = std::collections::HashMap<String, String>;
+
+/// A CSV file as (column -> value) maps, one per row.
+fn read_rows(path: &Path) -> Vec<Row> {
+    let mut csv = csv::Reader::from_path(path).unwrap();
+    let headers = csv.headers().unwrap().clone();
+    csv.records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// `kbench merge OUT` of the shards' run directories, which must succeed; the merged rows.
+fn merge(shards: &[Shard], merged: &Path) -> Vec<Row> {
+    let mut args = vec!["merge".to_string(), merged.to_str().unwrap().to_string()];
+    args.extend(
+        shards
+            .iter()
+            .map(|s| s.run_dir().to_str().unwrap().to_string()),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = common::kbench(&args, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::text(&o));
+    read_rows(&merged.join("results.csv"))
+}
+
+/// How many end-to-end latencies a merged cell's `e2e.hlog` holds.
+fn e2e_count(merged: &Path, cell: &str) -> u64 {
+    let hlog = merged.join("cells").join(cell).join("e2e.hlog");
+    let intervals = kbench::rundir::hlog::parse(&std::fs::read(&hlog).unwrap())
+        .unwrap()
+        .1;
+    intervals.iter().map(|i| i.histogram.len()).sum()
+}
+
+fn num(row: &Row, k: &str) -> u64 {
     row.get(k)
         .unwrap_or_else(|| panic!("column {k}"))
         .parse()
@@ -242,36 +346,7 @@ fn three_shards_offer_exactly_the_scenarios_load() {
     // across shards (each shard's member read other shards' producers), and the merged
     // end-to-end histogram holds every consumed message.
     let merged = dir.path().join("merged");
-    let mut args = vec!["merge".to_string(), merged.to_str().unwrap().to_string()];
-    args.extend(
-        shards
-            .iter()
-            .map(|s| s.run_dir().to_str().unwrap().to_string()),
-    );
-    let o = Command::new(env!("CARGO_BIN_EXE_kbench"))
-        .args(&args)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let mut csv = csv::Reader::from_path(merged.join("results.csv")).unwrap();
-    let headers = csv.headers().unwrap().clone();
-    let rows: Vec<std::collections::HashMap<String, String>> = csv
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            headers
-                .iter()
-                .zip(r.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect();
+    let rows = merge(&shards, &merged);
     assert_eq!(rows.len(), 2);
     for r in &rows {
         for (k, want) in [("offered", 3000), ("acked", 3000), ("consumed", 3000)] {
@@ -281,11 +356,7 @@ fn three_shards_offer_exactly_the_scenarios_load() {
             let want = if k == "producers" { 3 } else { 0 };
             assert_eq!(num(r, k), want, "merged {k} of {}", r["cell"]);
         }
-        let hlog = merged.join("cells").join(&r["cell"]).join("e2e.hlog");
-        let intervals = kbench::rundir::hlog::parse(&std::fs::read(&hlog).unwrap())
-            .unwrap()
-            .1;
-        let count: u64 = intervals.iter().map(|i| i.histogram.len()).sum();
+        let count = e2e_count(&merged, &r["cell"]);
         assert_eq!(count, 3000, "{}: e2e histogram count = consumed", r["cell"]);
     }
 }
@@ -295,19 +366,8 @@ fn a_killed_shard_is_flagged_and_the_others_stop_cleanly() {
     let bootstrap = common::require_cluster!();
     let dir = tempfile::tempdir().unwrap();
     let mut shards = start_shards(&bootstrap, dir.path(), LONG, 3, "10s", &[]);
-    // Kill shard 2 once its first cell is under way (its progress line says so).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(&shards[2].stderr)
-        .unwrap_or_default()
-        .contains(" measure ")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "shard 2 never started: {}",
-            shards[2].output()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Kill shard 2 once its first cell is under way.
+    shards[2].wait_for_measure();
     std::thread::sleep(Duration::from_secs(2));
     shards[2].child.kill().unwrap(); // SIGKILL
     let killed_at = Instant::now();
@@ -337,6 +397,180 @@ fn a_killed_shard_is_flagged_and_the_others_stop_cleanly() {
             "the finished part of the cell is intact"
         );
     }
+}
+
+#[test]
+fn a_run_whose_shard_0_died_is_finished_by_resuming_every_shard() {
+    let bootstrap = common::require_cluster!();
+    let dir = tempfile::tempdir().unwrap();
+    let mut shards = start_shards(&bootstrap, dir.path(), RESUME, 3, "10s", &[]);
+    // Shard 0, the leader, killed mid-cell 1: its control topic and the cell's topic stay
+    // behind (the control topic full of this attempt's messages), the others flag the cell
+    // shard-lost and stop; the killed shard has no row at all.
+    shards[0].wait_for_measure();
+    shards[0].child.kill().unwrap(); // SIGKILL
+    let _ = shards[0].child.wait();
+    for s in &mut shards[1..] {
+        let (code, out) = s.wait(Duration::from_secs(60));
+        assert_eq!(code, Some(1), "{out}");
+    }
+    for s in &shards[1..] {
+        let rows = s.rows();
+        assert_eq!(rows.len(), 1, "{}", s.output());
+        assert_eq!(rows[0]["shards_lost"], "0", "{}", s.output());
+    }
+    let registered = kbench::rundir::registered_topics(&shards[0].run_dir()).unwrap();
+    assert_eq!(
+        registered.len(),
+        2,
+        "the control topic and cell 1's: {registered:?}"
+    );
+
+    // Every shard resumed from its own directory, with the same run id.
+    let mut again: Vec<Shard> = shards.iter().map(Shard::resumed).collect();
+    for s in &mut again {
+        let (code, out) = s.wait(Duration::from_secs(90));
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("2 cell runs to do on every shard"), "{out}");
+    }
+    let leader = again[0].output();
+    for t in &registered {
+        assert!(
+            leader.contains(&format!("deleted topic {t} left behind")),
+            "{t}: {leader}"
+        );
+    }
+    let admin = kbench::cluster::admin::Admin::new(
+        &kbench::cluster::Access::plaintext(&bootstrap),
+        &std::collections::BTreeMap::new(),
+    )
+    .unwrap();
+    let registered = kbench::rundir::registered_topics(&shards[0].run_dir()).unwrap();
+    assert!(
+        registered.iter().any(|t| t.ends_with("-a2")),
+        "attempt 2 has its own control topic: {registered:?}"
+    );
+    for t in &registered {
+        // A deletion reaches every broker's metadata within moments, not at once.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while admin
+            .describe(t, Duration::from_secs(10))
+            .unwrap()
+            .is_some()
+        {
+            assert!(Instant::now() < deadline, "{t} was left behind");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    for (i, s) in shards.iter().enumerate() {
+        assert_eq!(s.manifest()["shard"]["attempt"], 2, "shard {i}");
+        // Redone cells replaced their rows: each cell once, in results and time series.
+        let rows = s.rows();
+        let cells: Vec<&str> = rows.iter().map(|r| r["cell"].as_str()).collect();
+        assert_eq!(cells, ["partitions-3", "partitions-6"], "shard {i}");
+        assert!(
+            rows.iter().all(|r| r["shards_lost"].is_empty()),
+            "shard {i}"
+        );
+        let series = read_rows(&s.run_dir().join("timeseries.csv"));
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &series {
+            let at = (r["cell"].clone(), r["t_s"].clone());
+            assert!(seen.insert(at.clone()), "shard {i}: {at:?} twice");
+        }
+    }
+    // One exact report: every cell once, none lost, the scenario's load exactly.
+    let merged = dir.path().join("merged");
+    let rows = merge(&shards, &merged);
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        for k in ["offered", "sent", "acked", "consumed"] {
+            assert_eq!(num(r, k), 2700, "merged {k} of {}", r["cell"]);
+        }
+        assert_eq!(num(r, "lost"), 0, "{}", r["cell"]);
+        assert!(!r["flags"].contains("shard-lost"), "{:?}", r["flags"]);
+        assert_eq!(e2e_count(&merged, &r["cell"]), 2700, "{}", r["cell"]);
+    }
+
+    // A directory resumed as another shard, run or scenario: a usage error.
+    let (file, run_id) = (shards[0].args[1].as_str(), shards[0].arg("--run-id"));
+    let dir0 = shards[0].run_dir();
+    let dir0 = dir0.to_str().unwrap();
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, RESUME.replace("900", "901")).unwrap();
+    let other = other.to_str().unwrap();
+    for (scenario, extra, says) in [
+        (
+            file,
+            &["--shard", "1/3", "--run-id", run_id][..],
+            "shard 0/3",
+        ),
+        (
+            file,
+            &["--shard", "0/3", "--run-id", "another"][..],
+            "another",
+        ),
+        (
+            other,
+            &["--shard", "0/3", "--run-id", run_id][..],
+            "different scenario",
+        ),
+        (file, &[][..], "--shard 0/3"),
+    ] {
+        let mut args = vec!["run", scenario, "--bootstrap", &bootstrap, "--resume", dir0];
+        args.extend(extra);
+        let o = common::kbench(&args, &[]);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", common::text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(says),
+            "{extra:?}: {}",
+            common::text(&o)
+        );
+    }
+}
+
+#[test]
+fn cleanup_finds_a_control_topic_on_the_control_cluster() {
+    use kbench::cluster::{admin::Admin, Access};
+    let bootstrap = common::require_cluster!();
+    let dir = tempfile::tempdir().unwrap();
+    let admin = Admin::new(&Access::plaintext(&bootstrap), &Default::default()).unwrap();
+    let ours = format!("kbench-control-test-{:08x}", rand::random::<u32>());
+    let theirs = format!("{ours}-unregistered");
+    for t in [&ours, &theirs] {
+        let created = admin.create_topic(t, 1, 1, &Default::default(), Duration::from_secs(30));
+        created.unwrap();
+    }
+    std::fs::write(dir.path().join("topics.txt"), format!("{ours}\n")).unwrap();
+    let manifest = |control: Option<&str>| {
+        let m = serde_json::json!({"run_id": "r", "shard": {"index": 0, "count": 2,
+            "distributed_run_id": "x", "control_bootstrap": control}});
+        std::fs::write(dir.path().join("manifest.json"), m.to_string()).unwrap();
+    };
+    // The cluster under test is unreachable: only the recorded control cluster is asked.
+    let under_test = Access::plaintext("127.0.0.1:1");
+    manifest(None);
+    let deleted = kbench::runner::cleanup_control_topics(dir.path(), &under_test).unwrap();
+    assert!(
+        deleted.is_empty(),
+        "no control cluster recorded: {deleted:?}"
+    );
+    manifest(Some(&bootstrap));
+    let deleted = kbench::runner::cleanup_control_topics(dir.path(), &under_test).unwrap();
+    assert_eq!(deleted, vec![ours]);
+    let exists = |t: &str| {
+        admin
+            .describe(t, Duration::from_secs(10))
+            .unwrap()
+            .is_some()
+    };
+    assert!(
+        exists(&theirs),
+        "a topic not in topics.txt is never deleted"
+    );
+    admin
+        .delete_topics(&[theirs.as_str()], Duration::from_secs(30))
+        .unwrap();
 }
 
 #[test]

@@ -136,6 +136,7 @@ fn run_scenario(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
                 run_id,
                 control_bootstrap: args.control_bootstrap,
                 barrier_timeout: args.barrier_timeout,
+                attempt: 1,
             })
         }
     };
@@ -245,7 +246,14 @@ fn cleanup(
         out,
         |c, shutdown| Session::open(c, &Default::default(), shutdown),
         |session, out| {
-            let deleted = session.delete_leftover_topics(run_dir)?;
+            let mut deleted = session.delete_leftover_topics(run_dir)?;
+            // A distributed run's control topic may live on another cluster
+            // (--control-bootstrap, recorded in its manifest).
+            for t in runner::cleanup_control_topics(run_dir, session.access())? {
+                if !deleted.contains(&t) {
+                    deleted.push(t);
+                }
+            }
             for t in &deleted {
                 writeln!(out, "deleted {t}")?;
             }

@@ -321,6 +321,25 @@ impl Admin {
         }))
     }
 
+    /// The names of the cluster's topics that start with `prefix` (one metadata request).
+    pub fn topics_starting_with(
+        &self,
+        prefix: &str,
+        timeout: Duration,
+    ) -> Result<Vec<String>, ClusterError> {
+        let md = self
+            .meta
+            .fetch_metadata(None, timeout)
+            .map_err(|e| kafka_err(&self.bootstrap, format!("metadata: {e}")))?;
+        Ok(md
+            .topics()
+            .iter()
+            .map(|t| t.name())
+            .filter(|n| n.starts_with(prefix))
+            .map(String::from)
+            .collect())
+    }
+
     /// Wait until every partition of `name` has a leader, and check the shape is what was
     /// asked for (a topic auto-created with one partition would silently change the test).
     pub fn wait_for_leaders(

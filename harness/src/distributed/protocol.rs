@@ -9,6 +9,9 @@
 //! 3. during the cell every shard says `Progress` once per interval (its heartbeat, and the
 //!    drain's counts); at the end every shard says `Done`; shard 0 deletes the topic.
 //!
+//! A resumed run (`--resume`) starts with an agreement: every shard says `Todo` (what its
+//! directory lacks), shard 0 answers `Plan` (the union), before the clock probes.
+//!
 //! A cell is named by its key (`<cell id>#<repeat>`), so every message says which cell it is
 //! about and a late one is never taken for the next cell's.
 
@@ -60,6 +63,20 @@ pub enum Message {
     Done { cell: String, shard: u16 },
     /// Shard 0 could not set the cell up (or stops the run): the others stop too.
     Abort { cell: String, reason: String },
+    /// A resumed shard joins the attempt: the cell keys its own directory lacks (missing,
+    /// interrupted or flagged shard-lost), and a nonce of this process, which the `Plan` must
+    /// name before the shard trusts the topic to be the current attempt's.
+    Todo {
+        shard: u16,
+        nonce: u64,
+        cells: Vec<String>,
+    },
+    /// Shard 0, once every shard said `Todo`: the cells every shard redoes (the union), and
+    /// the nonce each shard joined with (index = shard).
+    Plan {
+        cells: Vec<String>,
+        nonces: Vec<u64>,
+    },
 }
 
 impl Message {
@@ -77,7 +94,10 @@ impl Message {
     /// The cell the message is about, if any.
     pub fn cell(&self) -> Option<&str> {
         match self {
-            Message::Ping { .. } | Message::Pong { .. } => None,
+            Message::Ping { .. }
+            | Message::Pong { .. }
+            | Message::Todo { .. }
+            | Message::Plan { .. } => None,
             Message::Topic { cell, .. }
             | Message::Ready { cell, .. }
             | Message::Go { cell, .. }
@@ -157,6 +177,15 @@ mod tests {
                 cell: "c#1".into(),
                 reason: "no topic".into(),
             },
+            Message::Todo {
+                shard: 2,
+                nonce: u64::MAX,
+                cells: vec!["c#1".into()],
+            },
+            Message::Plan {
+                cells: vec!["c#1".into()],
+                nonces: vec![0, 7, u64::MAX],
+            },
         ];
         for m in all {
             let bytes = m.encode();
@@ -166,7 +195,13 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(&bytes)
             );
-            if !matches!(m, Message::Ping { .. } | Message::Pong { .. }) {
+            if !matches!(
+                m,
+                Message::Ping { .. }
+                    | Message::Pong { .. }
+                    | Message::Todo { .. }
+                    | Message::Plan { .. }
+            ) {
                 assert_eq!(m.cell(), Some("c#1"));
             }
         }

@@ -96,6 +96,14 @@ pub struct ShardInfo {
     /// and the bound on that estimate's error (half the best round trip), ns.
     pub clock_offset_ns: i64,
     pub clock_offset_bound_ns: u64,
+    /// Which attempt at the run this directory last took part in: 1 for the first, one more
+    /// for each `--resume` (older manifests: 0, read as 1). Every attempt has its own control
+    /// topic (`runner::shard_resume`).
+    pub attempt: u32,
+    /// The cluster carrying the control topic (`--control-bootstrap`) when it is not the
+    /// cluster under test, so `kbench cleanup` finds a control topic left there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control_bootstrap: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -9,9 +9,11 @@
 mod cell;
 mod progress;
 mod shard;
+mod shard_resume;
 
 pub use cell::{run_cell, CellEnv, CellOutcome, DistributedFacts, Lockstep};
 pub use shard::{check_run_id, ShardOptions};
+pub use shard_resume::cleanup_control_topics;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -93,6 +95,7 @@ pub fn run_scenario(
 
     let (mut run, repeat) = match &opts.resume {
         Some(dir) => {
+            shard_resume::refuse_shard_dir_without_shard(dir)?;
             let (run, repeat) = RunDir::resume(dir, scenario)?;
             for t in session.delete_leftover_topics(&run.dir)? {
                 writeln!(out, "deleted topic {t} left behind by the interrupted run")?;

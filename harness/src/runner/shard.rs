@@ -3,7 +3,8 @@
 //! control topic ([`crate::distributed::protocol`]).
 //!
 //! - Shard 0 creates the control topic `kbench-control-<run id>` (registered in its
-//!   `topics.txt` like any topic of kbench's, deleted at the end); the others wait for it.
+//!   `topics.txt` like any topic of kbench's, deleted at the end); the others wait for it. A
+//!   resumed run (`--resume`, [`super::shard_resume`]) is a new attempt with topics of its own.
 //! - Every other shard measures its clock offset to shard 0 once, at the start, and stamps
 //!   wall-clock time corrected by it; every row states the bound (`e2e_clock_bound_us`).
 //! - Per cell, shard 0 alone creates (and deletes) the topic and carries out the faults; every
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context};
 
 use super::cell::{run_on_topic, CellEnv, CellOutcome, DistributedFacts, Lockstep};
-use super::{fault_target, finish_run, record_cell, RunOptions};
+use super::{fault_target, finish_run, record_cell, shard_resume, RunOptions};
 use crate::cluster::admin::{Admin, TOPIC_PREFIX};
 use crate::cluster::Access;
 use crate::distributed::clock::{self as dclock, Offset, Probe};
@@ -54,6 +55,22 @@ pub struct ShardOptions {
     pub control_bootstrap: Option<String>,
     /// How long a barrier waits for a shard before it counts as lost.
     pub barrier_timeout: Duration,
+    /// Which attempt at the run this is: 1, or more once resumed (`shard_resume`).
+    pub attempt: u32,
+}
+
+impl ShardOptions {
+    /// The id of this attempt at the run: the run id for the first, `<run id>-a<k>` for
+    /// attempt k. It names the attempt's control and cell topics and seeds its stamps' run
+    /// tags, so nothing an earlier attempt left behind is ever read as this one's.
+    pub fn attempt_id(&self) -> String {
+        shard_resume::attempt_id(&self.run_id, self.attempt)
+    }
+
+    /// This attempt's control topic.
+    pub fn control_topic(&self) -> String {
+        format!("{TOPIC_PREFIX}control-{}", self.attempt_id())
+    }
 }
 
 /// Clock probes per shard; the one with the smallest round trip is kept.
@@ -91,13 +108,6 @@ pub(super) fn run_sharded(
     s: &ShardOptions,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
-    if opts.resume.is_some() {
-        return Err(UsageError(
-            "--resume with --shard is not supported yet: run the shards again with a new --run-id"
-                .into(),
-        )
-        .into());
-    }
     if scenario.cells.iter().any(|c| c.topic.existing.is_some()) {
         return Err(UsageError(format!(
             "{}: [topic] existing is not supported with --shard",
@@ -133,6 +143,18 @@ pub(super) fn run_sharded(
     } else {
         None
     };
+    let control_access = control_access(s.control_bootstrap.as_deref(), session.access())?;
+    if let Some(dir) = &opts.resume {
+        let env = ResumeEnv {
+            scenario,
+            session,
+            opts,
+            faults: faults.as_ref(),
+            control_access: &control_access,
+            skew_ns,
+        };
+        return shard_resume::run_resumed(dir, s, &env, out);
+    }
     let mut run = session.create_run(
         &opts.reports_dir,
         &format!("{}-shard{}", scenario.name, spec.index),
@@ -140,14 +162,7 @@ pub(super) fn run_sharded(
         opts.repeat,
         None,
     )?;
-    let control_access = match &s.control_bootstrap {
-        None => session.access().clone(),
-        Some(b) => match session.access().file() {
-            Some(f) => Access::with_file(b, f)?,
-            None => Access::plaintext(b),
-        },
-    };
-    let control_topic = format!("{TOPIC_PREFIX}control-{}", s.run_id);
+    let control_topic = s.control_topic();
     writeln!(
         out,
         "run {} shard {spec} of distributed run {}: {} cells against {} (control topic {control_topic})",
@@ -159,70 +174,121 @@ pub(super) fn run_sharded(
     writeln!(out, "reports: {}", run.dir.display())?;
     let admin = Admin::new(&control_access, &BTreeMap::new())?;
     if spec.is_leader() {
-        let brokers = admin.broker_count(Duration::from_secs(10))?;
-        admin
-            .create_topic(
-                &control_topic,
-                1,
-                brokers.min(3) as i32,
-                &BTreeMap::new(),
-                ADMIN_TIMEOUT,
-            )
-            .with_context(|| {
-                format!(
-                    "creating the control topic {control_topic} (is --run-id {} already used?)",
-                    s.run_id
-                )
-            })?;
-        run.register_topic(&control_topic)?;
+        create_control_topic(&admin, &run, s)?;
     } else {
         wait_for_topic(&admin, &control_topic, s, session)?;
     }
-    let result = run_shard_cells(
-        scenario,
-        session,
-        opts,
-        s,
-        &mut run,
-        faults.as_ref(),
+    let result = Control::open(
         &control_access,
         &control_topic,
+        spec.index,
+        spec.is_leader(),
         skew_ns,
-        out,
-    );
+    )
+    .map_err(anyhow::Error::from)
+    .and_then(|control| {
+        run_shard_cells(
+            scenario,
+            session,
+            opts,
+            s,
+            &mut run,
+            faults.as_ref(),
+            control,
+            None,
+            out,
+        )
+    });
     if spec.is_leader() {
-        // Every shard said done (or was lost) before shard 0 got here.
-        if let Err(e) = admin.delete_topics(&[control_topic.as_str()], ADMIN_TIMEOUT) {
-            writeln!(
-                out,
-                "control topic {control_topic} not deleted: {e} (kbench cleanup deletes it)"
-            )?;
-        }
+        delete_control_topic(&admin, &control_topic, out)?;
     }
     result
 }
 
+/// What a resumed shard needs of its command besides the run directory.
+pub(super) struct ResumeEnv<'a> {
+    pub scenario: &'a Scenario,
+    pub session: &'a Session,
+    pub opts: &'a RunOptions,
+    pub faults: Option<&'a crate::fault::Target>,
+    pub control_access: &'a Access,
+    pub skew_ns: i64,
+}
+
+/// The connection to the cluster carrying the control topic.
+pub(super) fn control_access(
+    control_bootstrap: Option<&str>,
+    access: &Access,
+) -> anyhow::Result<Access> {
+    Ok(match control_bootstrap {
+        None => access.clone(),
+        Some(b) => match access.file() {
+            Some(f) => Access::with_file(b, f)?,
+            None => Access::plaintext(b),
+        },
+    })
+}
+
+/// Shard 0 creates this attempt's control topic and registers it in its `topics.txt`. Its
+/// manifest's `shard` record (attempt, control cluster) is written first, so that whatever
+/// happens next, the attempt's number is never used again and `kbench cleanup` knows where
+/// the topic lives.
+pub(super) fn create_control_topic(
+    admin: &Admin,
+    run: &RunDir,
+    s: &ShardOptions,
+) -> anyhow::Result<()> {
+    record_shard_in_manifest(run, s, Offset::default())?;
+    let control_topic = s.control_topic();
+    let brokers = admin.broker_count(Duration::from_secs(10))?;
+    admin
+        .create_topic(
+            &control_topic,
+            1,
+            brokers.min(3) as i32,
+            &BTreeMap::new(),
+            ADMIN_TIMEOUT,
+        )
+        .with_context(|| {
+            format!(
+                "creating the control topic {control_topic} (is --run-id {} already used?)",
+                s.run_id
+            )
+        })?;
+    run.register_topic(&control_topic)?;
+    Ok(())
+}
+
+/// Shard 0, at the end: every shard said done (or was lost) before it got here.
+pub(super) fn delete_control_topic(
+    admin: &Admin,
+    topic: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    if let Err(e) = admin.delete_topics(&[topic], ADMIN_TIMEOUT) {
+        writeln!(
+            out,
+            "control topic {topic} not deleted: {e} (kbench cleanup deletes it)"
+        )?;
+    }
+    Ok(())
+}
+
+/// The cells of the run, on `control` (open on this attempt's control topic): every cell, or
+/// only the cell keys of `plan` (a resumed run; their earlier rows already dropped).
 #[allow(clippy::too_many_arguments)]
-fn run_shard_cells(
+pub(super) fn run_shard_cells(
     scenario: &Scenario,
     session: &Session,
     opts: &RunOptions,
     s: &ShardOptions,
     run: &mut RunDir,
     faults: Option<&crate::fault::Target>,
-    control_access: &Access,
-    control_topic: &str,
-    skew_ns: i64,
+    control: Control,
+    plan: Option<&BTreeSet<String>>,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
     let spec = s.shard;
-    let control = Control::open(
-        control_access,
-        control_topic,
-        spec.index,
-        spec.is_leader(),
-        skew_ns,
-    )?;
     let offset = if spec.is_leader() {
         Offset::default()
     } else {
@@ -247,8 +313,17 @@ fn run_shard_cells(
         if session.shutdown.is_triggered() {
             break;
         }
+        let key = cell_key(&cell.id, repeat);
+        if plan.is_some_and(|p| !p.contains(&key)) {
+            continue;
+        }
         let files = CellFiles::new(&run.dir, &cell.id, repeat);
-        let topic = format!("{TOPIC_PREFIX}{}-{}{}", s.run_id, cell.id, files.suffix);
+        let topic = format!(
+            "{TOPIC_PREFIX}{}-{}{}",
+            s.attempt_id(),
+            cell.id,
+            files.suffix
+        );
         let mine = sliced(cell, spec);
         let env = CellEnv {
             session,
@@ -256,7 +331,6 @@ fn run_shard_cells(
             quiet: opts.quiet,
             faults,
         };
-        let key = cell_key(&cell.id, repeat);
         let outcome = match shard.run_cell(cell, &mine, &key, &topic, &env) {
             Ok(o) => o,
             Err(e) => {
@@ -264,6 +338,10 @@ fn run_shard_cells(
                 return Err(e.context(format!("cell {}", cell.id)));
             }
         };
+        if plan.is_some() {
+            // A cell done again: no file of the earlier attempt may stay beside the new ones.
+            shard_resume::clear_cell_files(&files.dir)?;
+        }
         record_cell(run, &mine, repeat, &files, &outcome, out)?;
         let lost = outcome
             .distributed
@@ -298,6 +376,8 @@ fn record_shard_in_manifest(run: &RunDir, s: &ShardOptions, offset: Offset) -> a
         // The manifest states this shard's clock minus shard 0's.
         clock_offset_ns: -offset.offset_ns,
         clock_offset_bound_ns: offset.bound_ns,
+        attempt: s.attempt,
+        control_bootstrap: s.control_bootstrap.clone(),
     });
     run.write_manifest(&m)
 }
@@ -669,7 +749,8 @@ impl Lockstep for CellLockstep<'_> {
 
     fn fleet_plan(&self, mut plan: FleetPlan) -> FleetPlan {
         let spec = self.opts().shard;
-        plan.run_tag = run_tag(&self.opts().run_id, self.key);
+        // The attempt's id, not the run's: a cell done again stamps with a new tag.
+        plan.run_tag = run_tag(&self.opts().attempt_id(), self.key);
         plan.shard = spec.index;
         plan.producer_bases = Arc::new(producer_bases(spec.count, self.producers));
         plan.whole_groups = false;
