@@ -4,9 +4,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use common::shards::{self, num, read_table, Shard};
 
 /// 3 producers at 500 msg/s each, 3000 measured messages per cell (no warm-up, so every
 /// message is measured), one group of 3 members: one producer and one member per shard.
@@ -73,13 +75,6 @@ messages = 2000
 drain_timeout = "10s"
 "#;
 
-struct Shard {
-    child: Child,
-    reports: PathBuf,
-    stdout: PathBuf,
-    stderr: PathBuf,
-}
-
 fn start_shards(
     bootstrap: &str,
     dir: &Path,
@@ -88,108 +83,16 @@ fn start_shards(
     barrier_timeout: &str,
     env: &[(u16, &str, &str)],
 ) -> Vec<Shard> {
-    let file = dir.join("scenario.toml");
-    std::fs::write(&file, scenario).unwrap();
-    let run_id = format!("test-{:08x}", rand::random::<u32>());
-    (0..count)
-        .map(|i| {
-            let reports = dir.join(format!("shard{i}"));
-            let (stdout, stderr) = (dir.join(format!("out{i}")), dir.join(format!("err{i}")));
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_kbench"));
-            cmd.args([
-                "run",
-                file.to_str().unwrap(),
-                "--bootstrap",
-                bootstrap,
-                "--reports",
-                reports.to_str().unwrap(),
-                "--shard",
-                &format!("{i}/{count}"),
-                "--run-id",
-                &run_id,
-                "--barrier-timeout",
-                barrier_timeout,
-            ])
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).unwrap())
-            .stderr(std::fs::File::create(&stderr).unwrap());
-            for (shard, k, v) in env {
-                if *shard == i {
-                    cmd.env(k, v);
-                }
-            }
-            Shard {
-                child: cmd.spawn().expect("starting kbench"),
-                reports,
-                stdout,
-                stderr,
-            }
-        })
-        .collect()
-}
-
-impl Shard {
-    /// Wait for the process at most `limit`; its exit code and output.
-    fn wait(&mut self, limit: Duration) -> (Option<i32>, String) {
-        let deadline = Instant::now() + limit;
-        let code = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status.code();
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        (code, self.output())
-    }
-
-    fn output(&self) -> String {
-        format!(
-            "--- stdout\n{}--- stderr\n{}",
-            std::fs::read_to_string(&self.stdout).unwrap_or_default(),
-            std::fs::read_to_string(&self.stderr).unwrap_or_default()
-        )
-    }
-
-    fn run_dir(&self) -> PathBuf {
-        std::fs::read_dir(&self.reports)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path()
-    }
-
-    /// results.csv as (column -> value) maps, one per row.
-    fn rows(&self) -> Vec<std::collections::HashMap<String, String>> {
-        let mut csv = csv::Reader::from_path(self.run_dir().join("results.csv")).unwrap();
-        let headers = csv.headers().unwrap().clone();
-        csv.records()
-            .map(|r| {
-                let r = r.unwrap();
-                headers
-                    .iter()
-                    .zip(r.iter())
-                    .map(|(h, v)| (h.to_string(), v.to_string()))
-                    .collect()
-            })
-            .collect()
-    }
-
-    fn manifest(&self) -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(self.run_dir().join("manifest.json")).unwrap())
-            .unwrap()
-    }
-}
-
-fn num(row: &std::collections::HashMap<String, String>, k: &str) -> u64 {
-    row.get(k)
-        .unwrap_or_else(|| panic!("column {k}"))
-        .parse()
-        .unwrap_or_else(|_| panic!("{k} = {:?}", row[k]))
+    shards::start(
+        bootstrap,
+        dir,
+        "run",
+        &[],
+        scenario,
+        count,
+        barrier_timeout,
+        env,
+    )
 }
 
 #[test]
@@ -259,19 +162,7 @@ fn three_shards_offer_exactly_the_scenarios_load() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    let mut csv = csv::Reader::from_path(merged.join("results.csv")).unwrap();
-    let headers = csv.headers().unwrap().clone();
-    let rows: Vec<std::collections::HashMap<String, String>> = csv
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            headers
-                .iter()
-                .zip(r.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect();
+    let rows = read_table(&merged.join("results.csv"));
     assert_eq!(rows.len(), 2);
     for r in &rows {
         for (k, want) in [("offered", 3000), ("acked", 3000), ("consumed", 3000)] {

@@ -11,7 +11,7 @@ mod progress;
 mod shard;
 
 pub use cell::{run_cell, CellEnv, CellOutcome, DistributedFacts, Lockstep};
-pub use shard::{check_run_id, ShardOptions};
+pub use shard::{check_run_id, refuse_unsupported, sliced, Shard, ShardOptions, ShardedCell};
 
 use std::io::Write;
 use std::path::PathBuf;

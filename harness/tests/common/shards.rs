@@ -1,0 +1,146 @@
+//! Shard processes of a distributed run (`kbench run|find-max ... --shard I/N --run-id ID`),
+//! started side by side against the real cluster, and what they wrote.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One shard process: its child, its reports directory and its captured output.
+pub struct Shard {
+    pub child: Child,
+    pub reports: PathBuf,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+}
+
+/// Start `count` shards of `kbench <command> SCENARIO <extra...>` (the scenario's text is
+/// written to `dir`), sharing one fresh run id, each with its own reports directory
+/// (`dir/shard<i>`). `env` sets (shard, name, value) variables on single shards.
+#[allow(clippy::too_many_arguments)]
+pub fn start(
+    bootstrap: &str,
+    dir: &Path,
+    command: &str,
+    extra: &[&str],
+    scenario: &str,
+    count: u16,
+    barrier_timeout: &str,
+    env: &[(u16, &str, &str)],
+) -> Vec<Shard> {
+    let file = dir.join("scenario.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let run_id = format!("test-{:08x}", rand::random::<u32>());
+    (0..count)
+        .map(|i| {
+            let reports = dir.join(format!("shard{i}"));
+            let (stdout, stderr) = (dir.join(format!("out{i}")), dir.join(format!("err{i}")));
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_kbench"));
+            cmd.args([command, file.to_str().unwrap()])
+                .args(extra)
+                .args([
+                    "--bootstrap",
+                    bootstrap,
+                    "--reports",
+                    reports.to_str().unwrap(),
+                    "--shard",
+                    &format!("{i}/{count}"),
+                    "--run-id",
+                    &run_id,
+                    "--barrier-timeout",
+                    barrier_timeout,
+                ])
+                .stdin(Stdio::null())
+                .stdout(std::fs::File::create(&stdout).unwrap())
+                .stderr(std::fs::File::create(&stderr).unwrap());
+            for (shard, k, v) in env {
+                if *shard == i {
+                    cmd.env(k, v);
+                }
+            }
+            Shard {
+                child: cmd.spawn().expect("starting kbench"),
+                reports,
+                stdout,
+                stderr,
+            }
+        })
+        .collect()
+}
+
+impl Shard {
+    /// Wait for the process at most `limit`; its exit code and output.
+    pub fn wait(&mut self, limit: Duration) -> (Option<i32>, String) {
+        let deadline = Instant::now() + limit;
+        let code = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status.code();
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        (code, self.output())
+    }
+
+    pub fn output(&self) -> String {
+        format!(
+            "--- stdout\n{}--- stderr\n{}",
+            std::fs::read_to_string(&self.stdout).unwrap_or_default(),
+            std::fs::read_to_string(&self.stderr).unwrap_or_default()
+        )
+    }
+
+    /// The one run directory the shard wrote.
+    pub fn run_dir(&self) -> PathBuf {
+        std::fs::read_dir(&self.reports)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+    }
+
+    /// results.csv as (column -> value) maps, one per row.
+    pub fn rows(&self) -> Vec<HashMap<String, String>> {
+        self.table("results.csv")
+    }
+
+    /// A CSV file of the run directory as (column -> value) maps, one per row.
+    pub fn table(&self, file: &str) -> Vec<HashMap<String, String>> {
+        read_table(&self.run_dir().join(file))
+    }
+
+    pub fn manifest(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.run_dir().join("manifest.json")).unwrap())
+            .unwrap()
+    }
+}
+
+/// A CSV file as (column -> value) maps, one per row.
+pub fn read_table(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut csv =
+        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers = csv.headers().unwrap().clone();
+    csv.records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// A whole-number column of a row.
+pub fn num(row: &HashMap<String, String>, k: &str) -> u64 {
+    row.get(k)
+        .unwrap_or_else(|| panic!("column {k}"))
+        .parse()
+        .unwrap_or_else(|_| panic!("{k} = {:?}", row[k]))
+}
