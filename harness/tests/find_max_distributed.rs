@@ -117,7 +117,7 @@ fn two_shards_search_one_fleet_and_agree_on_every_probe() {
                 let h = probe_histogram(&s.run_dir(), &a["probe"], kind);
                 fleet.add(&h).unwrap();
             }
-            assert!(fleet.len() > 0, "probe {}: no {kind} samples", a["probe"]);
+            assert!(!fleet.is_empty(), "probe {}: no {kind} samples", a["probe"]);
             assert_eq!(
                 percentile_columns(a, kind),
                 as_columns(&Percentiles::of(&fleet)),
