@@ -2,14 +2,14 @@
 //! capacity of one fleet together. Every probe is a distributed cell; each shard publishes its
 //! figures on the control topic and every shard judges the merged whole, so both walk the same
 //! rates and shard 0's report carries the fleet's figures: offered = the shards' sum, the
-//! percentiles those of the shards' histograms added. A shard that never comes flags the
-//! probe `shard-lost` and the search stops (exit 1).
+//! percentiles those of the shards' histograms added. A shard killed mid-search flags the
+//! probe `shard-lost` and the search stops (exit 1), the probes before it intact.
 
 mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::shards::{self, num, Shard};
 use kbench::metrics::Percentiles;
@@ -161,32 +161,51 @@ fn two_shards_search_one_fleet_and_agree_on_every_probe() {
 }
 
 #[test]
-fn a_shard_that_never_comes_stops_the_search_with_the_probe_flagged() {
+fn a_shard_killed_mid_search_flags_the_probe_and_stops_the_search() {
     let bootstrap = common::require_cluster!();
     let dir = tempfile::tempdir().unwrap();
-    // Shard 0 of 2 alone: shard 1 never becomes ready, so the first probe runs without it.
-    let mut all = shards::start(
+    let mut shards = shards::start(
         &bootstrap,
         dir.path(),
         "find-max",
         SEARCH,
         FLEET,
         2,
-        "5s",
+        "10s",
         &[],
     );
-    let mut absent = all.pop().unwrap();
-    absent.child.kill().unwrap();
-    let _ = absent.child.wait();
-    let shard0 = &mut all[0];
-    let (code, out) = shard0.wait(Duration::from_secs(60));
+    // Kill shard 1 (SIGKILL) once its first probe is judged: probe 2 is then under way.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&shards[1].stdout)
+        .unwrap_or_default()
+        .contains("cell base probe  1 ")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "shard 1 never finished a probe: {}",
+            shards[1].output()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    shards[1].child.kill().unwrap();
+    let _ = shards[1].child.wait();
+    // The rest of probe 2, one barrier timeout (10 s), and slack for a busy host.
+    let (code, out) = shards[0].wait(Duration::from_secs(60));
     assert_eq!(code, Some(1), "the search stops cleanly: {out}");
     assert!(out.contains("lost"), "{out}");
-    let probes = shard0.table("findmax.csv");
-    assert_eq!(probes.len(), 1, "no probe after the lost one: {out}");
-    assert!(probes[0]["flags"].contains("shard-lost"), "{:?}", probes[0]);
-    assert_eq!(probes[0]["pass"], "false");
-    let summary = shard0.table("findmax-summary.csv");
+    let probes = shards[0].table("findmax.csv");
+    assert_eq!(probes.len(), 2, "no probe after the lost one: {out}");
+    // The finished probe is intact and judged on both shards' figures.
+    assert!(
+        !probes[0]["flags"].contains("shard-lost"),
+        "{:?}",
+        probes[0]
+    );
+    assert_eq!(num(&probes[0], "shards"), 2);
+    assert!(probes[1]["flags"].contains("shard-lost"), "{:?}", probes[1]);
+    assert_eq!(probes[1]["pass"], "false");
+    let summary = shards[0].table("findmax-summary.csv");
     assert_eq!(summary[0]["stop"], "shard-lost");
 }
 
