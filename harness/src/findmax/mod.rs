@@ -225,18 +225,7 @@ pub fn find_max(
     match &opts.shard {
         None => {
             let mut probe = |cell: &CellSpec, n: usize, rate: f64, env: &CellEnv<'_>| {
-                let spec = probe_spec(cell, rate, timing);
-                let topic = session.topic_name(&env.run.run_id, &format!("{}-{n}", cell.id));
-                let outcome = runner::run_cell(&spec, &topic, env)?;
-                let measure = ProbeMeasure::of(&outcome, rate, cell.consumers.groups)
-                    .map_err(|e| anyhow!(e))?;
-                Ok(Probed {
-                    measure,
-                    outcome,
-                    topic,
-                    own: None,
-                    lost: Vec::new(),
-                })
+                local_probe(cell, n, rate, timing, env)
             };
             search_cells(scenario, session, opts, &run, &mut probe, out)
         }
@@ -268,6 +257,30 @@ struct Probed {
     own: Option<(u64, u64)>,
     /// Shards lost during the probe.
     lost: Vec<u16>,
+}
+
+/// One probe in this process alone: an ordinary cell on a topic of its own.
+fn local_probe(
+    cell: &CellSpec,
+    n: usize,
+    rate: f64,
+    timing: ProbeTiming,
+    env: &CellEnv<'_>,
+) -> anyhow::Result<Probed> {
+    let spec = probe_spec(cell, rate, timing);
+    let topic = env
+        .session
+        .topic_name(&env.run.run_id, &format!("{}-{n}", cell.id));
+    let outcome = runner::run_cell(&spec, &topic, env)?;
+    let measure =
+        ProbeMeasure::of(&outcome, rate, cell.consumers.groups).map_err(|e| anyhow!(e))?;
+    Ok(Probed {
+        measure,
+        outcome,
+        topic,
+        own: None,
+        lost: Vec::new(),
+    })
 }
 
 /// One probe as a distributed cell: this shard's slice of the probe's rate, in step with the
