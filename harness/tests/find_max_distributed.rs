@@ -210,6 +210,32 @@ fn a_shard_killed_mid_search_flags_the_probe_and_stops_the_search() {
 }
 
 #[test]
+fn a_shard_with_other_search_options_is_refused() {
+    let bootstrap = common::require_cluster!();
+    let dir = tempfile::tempdir().unwrap();
+    let other: Vec<&str> = SEARCH
+        .iter()
+        .map(|a| if *a == "200" { "300" } else { a })
+        .collect();
+    let mut shards = shards::start_each(
+        &bootstrap,
+        dir.path(),
+        "find-max",
+        &[SEARCH, &other],
+        FLEET,
+        "5s",
+        &[],
+    );
+    let (code, out) = shards[1].wait(Duration::from_secs(60));
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("other find-max settings"), "{out}");
+    assert!(out.contains("\"start\":300.0"), "{out}");
+    // Shard 0 never sees it ready: lost in the first probe, the search stops.
+    let (code, out) = shards[0].wait(Duration::from_secs(60));
+    assert_eq!(code, Some(1), "{out}");
+}
+
+#[test]
 fn find_max_shard_flags_are_usage_errors_before_any_connection() {
     let dir = tempfile::tempdir().unwrap();
     let smoke = common::workspace_root().join("scenarios/smoke.toml");

@@ -236,6 +236,15 @@ pub fn find_max(
                 s.shard, s.run_id
             )?;
             let shard = Shard::join(session, s, &run, skew_ns, out)?;
+            // Every shard must walk the same rates: the same search over the same cells.
+            let settings = serde_json::json!({
+                "search": section,
+                "cells": scenario.cells.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            });
+            if let Err(e) = shard.agree("find-max", &settings) {
+                shard.leave(out)?;
+                return Err(e);
+            }
             let mut probe = |cell: &CellSpec, n: usize, rate: f64, env: &CellEnv<'_>| {
                 sharded_probe(&shard, cell, n, rate, timing, env)
             };

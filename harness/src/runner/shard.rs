@@ -478,6 +478,42 @@ impl<'a> Shard<'a> {
         format!("{TOPIC_PREFIX}{}-{name}", self.opts.run_id)
     }
 
+    /// Make sure every shard runs with shard 0's `settings` (a driver's options that decide
+    /// what the shards do, e.g. find-max's search): shard 0 announces them under `topic`; any
+    /// other shard waits for them and refuses to go on with different ones (exit 2), naming
+    /// both. Shard 0 does not wait: a shard that refuses never becomes ready, and is lost.
+    pub fn agree(&self, topic: &str, settings: &serde_json::Value) -> anyhow::Result<()> {
+        let spec = self.spec();
+        if spec.is_leader() {
+            self.control.send(&Message::Share {
+                cell: topic.to_string(),
+                shard: 0,
+                body: settings.clone(),
+            })?;
+            return Ok(());
+        }
+        // Compared as shard 0's would read back: the same JSON text parses to the same value
+        // (a float parsed from text may differ from the one that was written).
+        let settings: serde_json::Value = serde_json::from_slice(&serde_json::to_vec(settings)?)?;
+        let settings = &settings;
+        let deadline = Instant::now() + self.opts.barrier_timeout;
+        let leaders = self
+            .control
+            .wait_for(deadline, |log| shares_of(log, topic).remove(&0));
+        match leaders {
+            None => bail!(
+                "shard 0 did not announce its {topic} settings within {:?} (--barrier-timeout): is it running with --run-id {}?",
+                self.opts.barrier_timeout,
+                self.opts.run_id
+            ),
+            Some(theirs) if &theirs != settings => Err(UsageError(format!(
+                "shard {spec} runs with other {topic} settings than shard 0: shard 0 {theirs}, this shard {settings}; give every shard the same options"
+            ))
+            .into()),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// One cell: topic (shard 0 creates it, the others hear of it), the timeline in step,
     /// the done barrier, the topic deleted (shard 0). `cell` is the whole fleet's cell,
     /// `mine` this shard's slice of it ([`sliced`]), `key` names it on the control topic.

@@ -28,6 +28,29 @@ pub fn start(
     barrier_timeout: &str,
     env: &[(u16, &str, &str)],
 ) -> Vec<Shard> {
+    let each = vec![extra; count as usize];
+    start_each(
+        bootstrap,
+        dir,
+        command,
+        &each,
+        scenario,
+        barrier_timeout,
+        env,
+    )
+}
+
+/// [`start`] with each shard's own extra arguments (`extra[i]` for shard i of `extra.len()`).
+pub fn start_each(
+    bootstrap: &str,
+    dir: &Path,
+    command: &str,
+    extra: &[&[&str]],
+    scenario: &str,
+    barrier_timeout: &str,
+    env: &[(u16, &str, &str)],
+) -> Vec<Shard> {
+    let count = extra.len() as u16;
     let file = dir.join("scenario.toml");
     std::fs::write(&file, scenario).unwrap();
     let run_id = format!("test-{:08x}", rand::random::<u32>());
@@ -37,7 +60,7 @@ pub fn start(
             let (stdout, stderr) = (dir.join(format!("out{i}")), dir.join(format!("err{i}")));
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_kbench"));
             cmd.args([command, file.to_str().unwrap()])
-                .args(extra)
+                .args(extra[i as usize])
                 .args([
                     "--bootstrap",
                     bootstrap,
