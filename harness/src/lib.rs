@@ -7,7 +7,8 @@
 //!   options, opens the connection, builds the one tokio runtime (it carries the signal watch)
 //!   and the [`shutdown`] handle, and calls the library.
 //! - [`findmax`] (capacity search) and [`versus`] (kbench beside Kafka's own tools): drivers
-//!   with their own loop over [`runner::run_cell`].
+//!   with their own loop over [`runner::run_cell`] (find-max `--shard`: over
+//!   [`runner::Shard::run_cell`], judging every shard's figures merged).
 //! - [`runner`]: a run is its cells in order; a cell is a timeline (topic, consumers, warm-up,
 //!   measure, drain, account) over a [`fleet::Fleet`].
 //! - [`session`]: what every driver shares: the connection and admin client, the broker count,

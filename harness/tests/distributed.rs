@@ -4,9 +4,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
+
+use common::shards::{self, num, read_table as read_rows, Shard};
 
 /// 3 producers at 500 msg/s each, 3000 measured messages per cell (no warm-up, so every
 /// message is measured), one group of 3 members: one producer and one member per shard.
@@ -95,15 +96,6 @@ messages = 2000
 drain_timeout = "10s"
 "#;
 
-struct Shard {
-    child: Child,
-    reports: PathBuf,
-    stdout: PathBuf,
-    stderr: PathBuf,
-    /// The command's arguments, so it can be started again with `--resume`.
-    args: Vec<String>,
-}
-
 fn start_shards(
     bootstrap: &str,
     dir: &Path,
@@ -112,159 +104,19 @@ fn start_shards(
     barrier_timeout: &str,
     env: &[(u16, &str, &str)],
 ) -> Vec<Shard> {
-    let file = dir.join("scenario.toml");
-    std::fs::write(&file, scenario).unwrap();
-    let run_id = format!("test-{:08x}", rand::random::<u32>());
-    (0..count)
-        .map(|i| {
-            let reports = dir.join(format!("shard{i}"));
-            let (stdout, stderr) = (dir.join(format!("out{i}")), dir.join(format!("err{i}")));
-            let args: Vec<String> = [
-                "run",
-                file.to_str().unwrap(),
-                "--bootstrap",
-                bootstrap,
-                "--reports",
-                reports.to_str().unwrap(),
-                "--shard",
-                &format!("{i}/{count}"),
-                "--run-id",
-                &run_id,
-                "--barrier-timeout",
-                barrier_timeout,
-            ]
-            .map(String::from)
-            .into();
-            let env: Vec<(&str, &str)> = env
-                .iter()
-                .filter(|(shard, _, _)| *shard == i)
-                .map(|(_, k, v)| (*k, *v))
-                .collect();
-            Shard::spawn(args, reports, (stdout, stderr), &env)
-        })
-        .collect()
-}
-
-impl Shard {
-    fn spawn(
-        args: Vec<String>,
-        reports: PathBuf,
-        (stdout, stderr): (PathBuf, PathBuf),
-        env: &[(&str, &str)],
-    ) -> Shard {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kbench"));
-        cmd.args(&args)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).unwrap())
-            .stderr(std::fs::File::create(&stderr).unwrap());
-        Shard {
-            child: cmd.spawn().expect("starting kbench"),
-            reports,
-            stdout,
-            stderr,
-            args,
-        }
-    }
-
-    /// The value given to `--NAME` on this shard's command line.
-    fn arg(&self, name: &str) -> &str {
-        let at = self.args.iter().position(|a| a == name).unwrap();
-        &self.args[at + 1]
-    }
-
-    /// The same shard started again with `--resume` of its run directory (output to files
-    /// named `<name>-resumed`).
-    fn resumed(&self) -> Shard {
-        let mut args = self.args.clone();
-        args.extend(["--resume".into(), self.run_dir().to_str().unwrap().into()]);
-        let again = |p: &Path| PathBuf::from(format!("{}-resumed", p.display()));
-        Shard::spawn(
-            args,
-            self.reports.clone(),
-            (again(&self.stdout), again(&self.stderr)),
-            &[],
-        )
-    }
-
-    /// Wait for the process at most `limit`; its exit code and output.
-    fn wait(&mut self, limit: Duration) -> (Option<i32>, String) {
-        let deadline = Instant::now() + limit;
-        let code = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status.code();
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        (code, self.output())
-    }
-
-    fn output(&self) -> String {
-        format!(
-            "--- stdout\n{}--- stderr\n{}",
-            std::fs::read_to_string(&self.stdout).unwrap_or_default(),
-            std::fs::read_to_string(&self.stderr).unwrap_or_default()
-        )
-    }
-
-    fn run_dir(&self) -> PathBuf {
-        std::fs::read_dir(&self.reports)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path()
-    }
-
-    /// results.csv as (column -> value) maps, one per row.
-    fn rows(&self) -> Vec<Row> {
-        read_rows(&self.run_dir().join("results.csv"))
-    }
-
-    /// Wait until the shard measures its first cell (its progress line says so).
-    fn wait_for_measure(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !std::fs::read_to_string(&self.stderr)
-            .unwrap_or_default()
-            .contains(" measure ")
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the shard never started: {}",
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn manifest(&self) -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(self.run_dir().join("manifest.json")).unwrap())
-            .unwrap()
-    }
+    shards::start(
+        bootstrap,
+        dir,
+        "run",
+        &[],
+        scenario,
+        count,
+        barrier_timeout,
+        env,
+    )
 }
 
 type Row = std::collections::HashMap<String, String>;
-
-/// A CSV file as (column -> value) maps, one per row.
-fn read_rows(path: &Path) -> Vec<Row> {
-    let mut csv = csv::Reader::from_path(path).unwrap();
-    let headers = csv.headers().unwrap().clone();
-    csv.records()
-        .map(|r| {
-            let r = r.unwrap();
-            headers
-                .iter()
-                .zip(r.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
 
 /// `kbench merge OUT` of the shards' run directories, which must succeed; the merged rows.
 fn merge(shards: &[Shard], merged: &Path) -> Vec<Row> {
@@ -287,13 +139,6 @@ fn e2e_count(merged: &Path, cell: &str) -> u64 {
         .unwrap()
         .1;
     intervals.iter().map(|i| i.histogram.len()).sum()
-}
-
-fn num(row: &Row, k: &str) -> u64 {
-    row.get(k)
-        .unwrap_or_else(|| panic!("column {k}"))
-        .parse()
-        .unwrap_or_else(|_| panic!("{k} = {:?}", row[k]))
 }
 
 #[test]

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::{Cli, ClusterCommand, ClusterDirs, Command, FindMaxArgs, RunArgs, VersusArgs};
+use super::{
+    Cli, ClusterCommand, ClusterDirs, Command, FindMaxArgs, RunArgs, ShardArgs, VersusArgs,
+};
 use crate::cluster::fetch::{self, DEFAULT_KAFKA_VERSION};
 use crate::cluster::{ClusterError, LocalCluster, LocalClusterOpts};
 use crate::error::UsageError;
@@ -119,27 +121,7 @@ fn run_scenario(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
             .into());
         }
     }
-    let shard = match (args.shard, args.run_id) {
-        (None, _) => None,
-        (Some(_), None) => return Err(UsageError(
-            "--shard needs --run-id ID, the same on every shard of the run (e.g. the CI job's id)"
-                .into(),
-        )
-        .into()),
-        (Some(shard), Some(run_id)) => {
-            runner::check_run_id(&run_id).map_err(UsageError)?;
-            if args.barrier_timeout.is_zero() {
-                return Err(UsageError("--barrier-timeout: must be above 0".into()).into());
-            }
-            Some(runner::ShardOptions {
-                shard,
-                run_id,
-                control_bootstrap: args.control_bootstrap,
-                barrier_timeout: args.barrier_timeout,
-                attempt: 1,
-            })
-        }
-    };
+    let shard = shard_options(args.sharding)?;
     let conn = connection_options(
         args.bootstrap,
         args.client_config,
@@ -163,6 +145,29 @@ fn run_scenario(args: RunArgs, out: &mut impl Write) -> anyhow::Result<i32> {
     )
 }
 
+/// `--shard` and its companions as the library's options; `None` without `--shard`.
+fn shard_options(args: ShardArgs) -> Result<Option<runner::ShardOptions>, UsageError> {
+    let (shard, run_id) = match (args.shard, args.run_id) {
+        (None, _) => return Ok(None),
+        (Some(_), None) => return Err(UsageError(
+            "--shard needs --run-id ID, the same on every shard of the run (e.g. the CI job's id)"
+                .into(),
+        )),
+        (Some(shard), Some(run_id)) => (shard, run_id),
+    };
+    runner::check_run_id(&run_id).map_err(UsageError)?;
+    if args.barrier_timeout.is_zero() {
+        return Err(UsageError("--barrier-timeout: must be above 0".into()));
+    }
+    Ok(Some(runner::ShardOptions {
+        shard,
+        run_id,
+        control_bootstrap: args.control_bootstrap,
+        barrier_timeout: args.barrier_timeout,
+        attempt: 1,
+    }))
+}
+
 /// `kbench find-max`.
 fn find_max(args: FindMaxArgs, out: &mut impl Write) -> anyhow::Result<i32> {
     let mut scenario = crate::scenario::load(&args.scenario)?;
@@ -177,9 +182,13 @@ fn find_max(args: FindMaxArgs, out: &mut impl Write) -> anyhow::Result<i32> {
         timing: findmax::probe_timing(&scenario, args.probe_warmup, args.probe_duration)?,
         reports_dir: args.reports,
         quiet: args.quiet,
+        shard: shard_options(args.sharding)?,
     };
     // Everything that can be refused is refused before a cluster is touched.
     findmax::check(&scenario, &opts).map_err(UsageError)?;
+    if opts.shard.is_some() {
+        runner::refuse_unsupported(&scenario)?;
+    }
     let conn = connection_options(
         args.bootstrap,
         args.client_config,

@@ -121,10 +121,19 @@ pub struct RunArgs {
     /// creates or deletes them.
     #[arg(long)]
     pub allow_existing_topic: bool,
-    /// Run shard I of N (0 <= I < N) of every cell: this process's slice of the producers,
-    /// of every group's members and of the rate, in step with the other shards through a
-    /// control topic. Shard 0 creates and deletes the topics and carries out the faults.
-    /// Needs --run-id. See docs/distributed.md.
+    #[command(flatten)]
+    pub sharding: ShardArgs,
+    #[command(flatten)]
+    pub dirs: ClusterDirs,
+}
+
+/// `--shard I/N` and its companions, for `run` and `find-max` alike. See docs/distributed.md.
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// Run shard I of N (0 <= I < N) of every cell (find-max: of every probe): this process's
+    /// slice of the producers, of every group's members and of the rate, in step with the
+    /// other shards through a control topic. Shard 0 creates and deletes the topics and
+    /// carries out the faults. Needs --run-id. See docs/distributed.md.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<crate::distributed::ShardSpec>,
     /// The id every shard of one distributed run is given (e.g. the CI job's or the
@@ -138,8 +147,6 @@ pub struct RunArgs {
     /// How long a shard waits for the others at a barrier before they count as lost.
     #[arg(long, default_value = "60s", value_parser = parse_duration_arg)]
     pub barrier_timeout: Duration,
-    #[command(flatten)]
-    pub dirs: ClusterDirs,
 }
 
 /// `kbench find-max SCENARIO --slo "p99<50ms"`. See docs/find-max.md.
@@ -198,6 +205,8 @@ pub struct FindMaxArgs {
     /// No live progress within a probe (the line per probe is still printed).
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub sharding: ShardArgs,
     #[command(flatten)]
     pub dirs: ClusterDirs,
 }

@@ -7,7 +7,8 @@
 //!    and says `Ready` (again whenever its members' assignment changes); when every shard is
 //!    ready and the groups' partitions are covered, shard 0 says `Go` with the start time;
 //! 3. during the cell every shard says `Progress` once per interval (its heartbeat, and the
-//!    drain's counts); at the end every shard says `Done`; shard 0 deletes the topic.
+//!    drain's counts); at the end every shard says `Done` (find-max: after its `Share`, the
+//!    probe's figures); shard 0 deletes the topic.
 //!
 //! A resumed run (`--resume`) starts with an agreement: every shard says `Todo` (what its
 //! directory lacks), shard 0 answers `Plan` (the union), before the clock probes.
@@ -59,6 +60,14 @@ pub enum Message {
         consumed: Vec<u64>,
         producers_done: bool,
     },
+    /// `shard`'s result of the cell, for a driver that judges the whole fleet (find-max:
+    /// its counts and latency histograms, so every shard merges the probe exactly). Sent
+    /// just before `Done`; the body is the driver's own.
+    Share {
+        cell: String,
+        shard: u16,
+        body: serde_json::Value,
+    },
     /// `shard` finished the cell (its results are written).
     Done { cell: String, shard: u16 },
     /// Shard 0 could not set the cell up (or stops the run): the others stop too.
@@ -102,6 +111,7 @@ impl Message {
             | Message::Ready { cell, .. }
             | Message::Go { cell, .. }
             | Message::Progress { cell, .. }
+            | Message::Share { cell, .. }
             | Message::Done { cell, .. }
             | Message::Abort { cell, .. } => Some(cell),
         }
@@ -168,6 +178,11 @@ mod tests {
                 acked: 10,
                 consumed: vec![10, 9],
                 producers_done: false,
+            },
+            Message::Share {
+                cell: "c#1".into(),
+                shard: 2,
+                body: serde_json::json!({"offered": 10, "publish": "SGlzdA=="}),
             },
             Message::Done {
                 cell: "c#1".into(),

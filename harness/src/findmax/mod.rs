@@ -8,26 +8,34 @@
 //! `findmax-summary.csv` and `summary.md` (the answer per cell), `charts/findmax-<cell>.png`
 //! (latency against offered rate with the SLO and the knee), `manifest.json`, and the probes'
 //! interval logs under `cells/<cell>/probe-<n>/`.
+//!
+//! With `--shard I/N` ([`FindMaxOptions::shard`]) N processes search together: every probe is
+//! a distributed cell (each shard runs its slice, in step through the control topic), and
+//! every shard judges the whole fleet's figures, merged exactly from every shard's
+//! ([`shares`]), so all walk the same rates (docs/distributed.md).
 pub mod probe;
 pub mod report;
 pub mod search;
+pub mod shares;
 pub mod slo;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{anyhow, Context};
 
+use crate::distributed::protocol::cell_key;
 use crate::error::UsageError;
 use crate::metrics::cell::{Flag, LatencyKind};
-use crate::rundir::{self, CellFiles};
-use crate::runner::{self, CellEnv};
+use crate::rundir::{self, CellFiles, RunDir};
+use crate::runner::{self, CellEnv, CellOutcome, Shard, ShardOptions};
 use crate::scenario::{CellSpec, Scenario};
 use crate::session::Session;
 use probe::{judge, probe_spec, rate_text, ProbeMeasure, ProbeTiming};
 use report::{ProbeRow, SummaryRow};
 use search::{Search, SearchParams};
+use shares::ProbeShare;
 use slo::Slo;
 
 /// First rate probed when neither `--start` nor the scenario gives one.
@@ -48,6 +56,8 @@ pub struct FindMaxOptions {
     pub timing: ProbeTiming,
     pub reports_dir: PathBuf,
     pub quiet: bool,
+    /// `--shard I/N`: search the whole fleet's capacity together with the other shards.
+    pub shard: Option<ShardOptions>,
 }
 
 impl FindMaxOptions {
@@ -156,8 +166,9 @@ struct ManifestSection {
     min_throughput_share: f64,
 }
 
-/// Search every cell of `scenario` in `session`. Returns the exit code: 0, or 130 when
-/// interrupted (every finished probe is on disk either way).
+/// Search every cell of `scenario` in `session`. Returns the exit code: 0, 1 when a shard of
+/// a distributed search was lost (the search stopped there), or 130 when interrupted (every
+/// finished probe is on disk either way).
 pub fn find_max(
     scenario: &Scenario,
     session: &Session,
@@ -167,6 +178,14 @@ pub fn find_max(
     crate::scenario::validate_topic_configs_against_cluster(scenario, |pairs| {
         session.refused_topic_configs(pairs)
     })?;
+    let skew_ns = match &opts.shard {
+        Some(s) => {
+            runner::refuse_unsupported(scenario)?;
+            runner::check_run_id(&s.run_id).map_err(UsageError)?;
+            crate::distributed::clock::test_skew_ns().map_err(UsageError)?
+        }
+        None => 0,
+    };
     let section = ManifestSection {
         slo: opts.slos.iter().map(|s| s.to_string()).collect(),
         start: opts.start,
@@ -178,9 +197,13 @@ pub fn find_max(
         probe_duration: crate::scenario::units::format_duration(opts.timing.duration),
         min_throughput_share: probe::MIN_THROUGHPUT_SHARE,
     };
+    let name = match &opts.shard {
+        Some(s) => format!("{}-findmax-shard{}", scenario.name, s.shard.index),
+        None => format!("{}-findmax", scenario.name),
+    };
     let run = session.create_run(
         &opts.reports_dir,
-        &format!("{}-findmax", scenario.name),
+        &name,
         Some(scenario),
         1,
         Some(serde_json::to_value(&section)?),
@@ -198,17 +221,156 @@ pub fn find_max(
         crate::scenario::units::format_duration(opts.timing.warmup),
     )?;
     writeln!(out, "reports: {}", run.dir.display())?;
+    let timing = opts.timing;
+    match &opts.shard {
+        None => {
+            let mut probe = |cell: &CellSpec, n: usize, rate: f64, env: &CellEnv<'_>| {
+                local_probe(cell, n, rate, timing, env)
+            };
+            search_cells(scenario, session, opts, &run, &mut probe, out)
+        }
+        Some(s) => {
+            writeln!(
+                out,
+                "shard {} of distributed find-max {}: every probe's verdict is the whole fleet's",
+                s.shard, s.run_id
+            )?;
+            let shard = Shard::join(session, s, &run, skew_ns, out)?;
+            // Every shard must walk the same rates: the same search over the same cells.
+            let settings = serde_json::json!({
+                "search": section,
+                "cells": scenario.cells.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            });
+            if let Err(e) = shard.agree("find-max", &settings) {
+                shard.leave(out)?;
+                return Err(e);
+            }
+            let mut probe = |cell: &CellSpec, n: usize, rate: f64, env: &CellEnv<'_>| {
+                sharded_probe(&shard, cell, n, rate, timing, env)
+            };
+            let result = search_cells(scenario, session, opts, &run, &mut probe, out);
+            shard.leave(out)?;
+            result
+        }
+    }
+}
 
+/// A finished probe, however it ran.
+struct Probed {
+    /// The figures the verdict is taken on: the whole fleet's.
+    measure: ProbeMeasure,
+    /// This process's own cell (its interval logs are written under `probe-<n>/`).
+    outcome: CellOutcome,
+    topic: String,
+    /// A shard's own offered and acked messages.
+    own: Option<(u64, u64)>,
+    /// Shards lost during the probe.
+    lost: Vec<u16>,
+}
+
+/// One probe in this process alone: an ordinary cell on a topic of its own.
+fn local_probe(
+    cell: &CellSpec,
+    n: usize,
+    rate: f64,
+    timing: ProbeTiming,
+    env: &CellEnv<'_>,
+) -> anyhow::Result<Probed> {
+    let spec = probe_spec(cell, rate, timing);
+    let topic = env
+        .session
+        .topic_name(&env.run.run_id, &format!("{}-{n}", cell.id));
+    let outcome = runner::run_cell(&spec, &topic, env)?;
+    let measure =
+        ProbeMeasure::of(&outcome, rate, cell.consumers.groups).map_err(|e| anyhow!(e))?;
+    Ok(Probed {
+        measure,
+        outcome,
+        topic,
+        own: None,
+        lost: Vec::new(),
+    })
+}
+
+/// One probe as a distributed cell: this shard's slice of the probe's rate, in step with the
+/// others; the figures are every shard's merged (each publishes its share before `Done`).
+fn sharded_probe(
+    shard: &Shard<'_>,
+    cell: &CellSpec,
+    n: usize,
+    rate: f64,
+    timing: ProbeTiming,
+    env: &CellEnv<'_>,
+) -> anyhow::Result<Probed> {
+    let spec = probe_spec(cell, rate, timing);
+    let mine = runner::sliced(&spec, shard.spec());
+    // The key carries the rate: shards that disagreed on it would never meet at a barrier
+    // (an error naming the cell) instead of measuring different loads.
+    let key = cell_key(&spec.id, n as u32);
+    let topic = shard.cell_topic(&format!("{}-{n}", cell.id));
+    let share = |o: &CellOutcome| {
+        serde_json::to_value(ProbeShare::of(o)).unwrap_or(serde_json::Value::Null)
+    };
+    let done = shard.run_cell(&spec, &mine, &key, &topic, env, Some(&share))?;
+    let outcome = done.outcome;
+    let mut lost: Vec<u16> = outcome
+        .distributed
+        .as_ref()
+        .map(|d| d.shards_lost.clone())
+        .unwrap_or_default();
+    // A shard that said done has its share on the topic before it; one without a share did
+    // not finish the probe.
+    for i in 0..shard.spec().count {
+        if !done.shares.contains_key(&i) && !lost.contains(&i) {
+            lost.push(i);
+        }
+    }
+    lost.sort_unstable();
+    let shares = shares::decode(&done.shares).map_err(|e| anyhow!(e))?;
+    let mut measure =
+        shares::merge(&shares, rate, cell.consumers.groups).map_err(|e| anyhow!(e))?;
+    // What the shards learnt together after the shares left: a lost shard, the clocks'
+    // bound (the same `Ready` bounds on every shard).
+    let mut late = outcome.summary.flags.clone();
+    if !lost.is_empty() {
+        late.push(Flag::ShardLost);
+    }
+    for f in late {
+        if matches!(f, Flag::ShardLost | Flag::ClockBound) && !measure.flags.contains(&f) {
+            measure.flags.push(f);
+        }
+    }
+    Ok(Probed {
+        measure,
+        own: Some((outcome.summary.offered, outcome.summary.acked)),
+        outcome,
+        topic,
+        lost,
+    })
+}
+
+type ProbeFn<'p> = dyn FnMut(&CellSpec, usize, f64, &CellEnv<'_>) -> anyhow::Result<Probed> + 'p;
+
+/// The search of every cell, each probe run by `probe`; the exit code.
+fn search_cells(
+    scenario: &Scenario,
+    session: &Session,
+    opts: &FindMaxOptions,
+    run: &RunDir,
+    probe: &mut ProbeFn<'_>,
+    out: &mut impl Write,
+) -> anyhow::Result<i32> {
     let env = CellEnv {
         session,
-        run: &run,
+        run,
         quiet: opts.quiet,
         faults: None,
     };
     let mut rows: Vec<ProbeRow> = Vec::new();
     let mut summaries: Vec<SummaryRow> = Vec::new();
+    let mut lost_in: Option<(String, Vec<u16>)> = None;
     for cell in &scenario.cells {
-        if session.shutdown.is_triggered() {
+        if session.shutdown.is_triggered() || lost_in.is_some() {
             break;
         }
         let mut search = Search::new(opts.search_params(cell)).map_err(UsageError)?;
@@ -219,24 +381,28 @@ pub fn find_max(
                 break;
             }
             let n = cell_rows.len() + 1;
-            let spec = probe_spec(cell, step.rate, opts.timing);
-            let topic = session.topic_name(&run.run_id, &format!("{}-{n}", cell.id));
-            let outcome = runner::run_cell(&spec, &topic, &env).with_context(|| {
+            let p = probe(cell, n, step.rate, &env).with_context(|| {
                 format!(
                     "cell {} probe {n} at {} msg/s",
                     cell.id,
                     rate_text(step.rate)
                 )
             })?;
-            let m = ProbeMeasure::of(&outcome, step.rate, cell.consumers.groups);
-            let verdict = judge(&m, &opts.slos);
-            let row = ProbeRow::new(&cell.id, &cell.params, n, step.phase, &m, &verdict, &topic);
+            let m = &p.measure;
+            let verdict = judge(m, &opts.slos);
+            let mut row =
+                ProbeRow::new(&cell.id, &cell.params, n, step.phase, m, &verdict, &p.topic);
+            if let Some((offered, acked)) = p.own {
+                row.shard_offered = Some(offered);
+                row.shard_acked = Some(acked);
+            }
             writeln!(out, "{}", probe_line(&row))?;
             CellFiles::probe(&run.dir, &cell.id, n)
-                .write_hlogs(&outcome.metrics.intervals, outcome.start_unix)?;
-            let cut_short = m.flags.contains(&Flag::Interrupted);
+                .write_hlogs(&p.outcome.metrics.intervals, p.outcome.start_unix)?;
+            // An interrupted probe, or one a shard was lost in, says nothing about the rate:
+            // it is reported, not judged.
+            let cut_short = m.flags.contains(&Flag::Interrupted) || !p.lost.is_empty();
             if !cut_short {
-                // An interrupted probe says nothing about the rate: it is reported, not judged.
                 search.record(step.rate, verdict.pass());
                 if !verdict.pass() {
                     failures.push((step.rate, verdict.clone()));
@@ -245,6 +411,10 @@ pub fn find_max(
             cell_rows.push(row.clone());
             rows.push(row);
             run.write_table(rundir::FINDMAX, &rows)?;
+            if !p.lost.is_empty() {
+                lost_in = Some((cell.id.clone(), p.lost));
+                break;
+            }
         }
         let outcome = search.outcome();
         let limited_by = failures
@@ -256,7 +426,7 @@ pub fn find_max(
                 classes.join(";")
             })
             .unwrap_or_default();
-        let summary = SummaryRow::new(
+        let mut summary = SummaryRow::new(
             &cell.id,
             &cell.params,
             &opts.slos,
@@ -264,6 +434,9 @@ pub fn find_max(
             &cell_rows,
             &limited_by,
         );
+        if lost_in.is_some() {
+            summary.stop = Flag::ShardLost.name().to_string();
+        }
         writeln!(out, "{}", summary.line())?;
         let png = run
             .dir
@@ -278,6 +451,14 @@ pub fn find_max(
         run.write_file(rundir::SUMMARY, md.as_bytes())?;
     }
     writeln!(out, "wrote {}", run.dir.join(rundir::FINDMAX).display())?;
+    if let Some((cell, lost)) = lost_in {
+        writeln!(
+            out,
+            "search stopped in cell {cell}: shard(s) {lost:?} lost (probe flagged shard-lost); finished probes are in {}",
+            run.dir.display()
+        )?;
+        return Ok(1);
+    }
     if session.shutdown.is_triggered() {
         writeln!(
             out,
@@ -329,6 +510,7 @@ mod tests {
             },
             reports_dir: PathBuf::from("reports"),
             quiet: true,
+            shard: None,
         }
     }
 

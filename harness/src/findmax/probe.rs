@@ -25,8 +25,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::shares::{merge, ProbeShare};
 use super::slo::{format_measured, format_micros, Slo};
-use crate::metrics::cell::{Flag, Phase};
+use crate::metrics::cell::{Flag, LatencyKind};
 use crate::metrics::Percentiles;
 use crate::runner::CellOutcome;
 use crate::scenario::CellSpec;
@@ -84,39 +85,17 @@ pub struct ProbeMeasure {
     pub flags: Vec<Flag>,
     pub kbench_cpu_cores: f64,
     pub host_cpu_busy: f64,
+    /// Measured messages offered and acked, all shards together.
+    pub offered: u64,
+    pub acked: u64,
+    /// How many processes' figures these are (1, or the shards merged).
+    pub shards: usize,
 }
 
 impl ProbeMeasure {
-    pub fn of(outcome: &CellOutcome, rate: f64, groups: usize) -> ProbeMeasure {
-        let s = &outcome.summary;
-        let (mut secs, mut acks, mut receipts) = (0.0, 0u64, 0u64);
-        for i in outcome
-            .metrics
-            .intervals
-            .iter()
-            .filter(|i| i.phase == Phase::Measure)
-        {
-            secs += i.secs();
-            let (p, c) = (&i.producers, &i.consumers);
-            acks += p.acked + p.warmup_acked;
-            receipts += c.consumed + c.warmup_consumed;
-        }
-        let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
-        ProbeMeasure {
-            rate,
-            measure_secs: secs,
-            publish: s.publish,
-            e2e: s.e2e,
-            ack_rate: per_sec(acks),
-            consume_rate: (groups > 0).then(|| per_sec(receipts) / groups as f64),
-            acked_mb_per_sec: s.acked_mb_per_sec,
-            failed: s.failed,
-            lost: outcome.delivery.lost,
-            consumer_lag: outcome.consumer_lag,
-            flags: s.flags.clone(),
-            kbench_cpu_cores: s.cpu.process_cores,
-            host_cpu_busy: s.cpu.host_busy.unwrap_or(0.0),
-        }
+    /// The figures of a probe one process ran alone: the merge of its own share.
+    pub fn of(outcome: &CellOutcome, rate: f64, groups: usize) -> Result<ProbeMeasure, String> {
+        merge(&[ProbeShare::of(outcome)], rate, groups)
     }
 }
 
@@ -226,8 +205,8 @@ pub fn judge(m: &ProbeMeasure, slos: &[Slo]) -> Verdict {
     }
     for slo in slos {
         let p = match slo.kind {
-            crate::metrics::cell::LatencyKind::Publish => &m.publish,
-            crate::metrics::cell::LatencyKind::EndToEnd => &m.e2e,
+            LatencyKind::Publish => &m.publish,
+            LatencyKind::EndToEnd => &m.e2e,
         };
         if p.count == 0 {
             reasons.push(Reason::NoData(format!(
@@ -241,7 +220,16 @@ pub fn judge(m: &ProbeMeasure, slos: &[Slo]) -> Verdict {
             reasons.push(Reason::Slo(*slo, v));
         }
     }
-    reasons.extend(m.flags.iter().cloned().map(Reason::Flag));
+    // The shards' clock bound only blurs cross-host end-to-end latency: publish latency is
+    // timed on one host's clock (intended send and ack on the same shard).
+    let e2e_judged = slos.iter().any(|s| s.kind == LatencyKind::EndToEnd);
+    reasons.extend(
+        m.flags
+            .iter()
+            .filter(|f| e2e_judged || **f != Flag::ClockBound)
+            .cloned()
+            .map(Reason::Flag),
+    );
     if m.failed > 0 {
         reasons.push(Reason::Failed(m.failed));
     }
@@ -292,6 +280,9 @@ mod tests {
             flags: vec![],
             kbench_cpu_cores: 0.3,
             host_cpu_busy: 0.5,
+            offered: 8000,
+            acked: 8000,
+            shards: 1,
         }
     }
 
@@ -376,6 +367,18 @@ mod tests {
             assert_eq!(v.text(rate), text);
             assert_eq!(v.reasons[0].class(), class);
         }
+    }
+
+    #[test]
+    fn a_wide_clock_bound_fails_only_end_to_end_slos() {
+        let m = ProbeMeasure {
+            flags: vec![Flag::ClockBound],
+            ..healthy(2000.0)
+        };
+        assert!(judge(&m, &parse_list("p99<50ms").unwrap()).pass());
+        let v = judge(&m, &parse_list("p99<50ms,e2e_p99<100ms").unwrap());
+        assert_eq!(v.text(2000.0), "clock-bound");
+        assert_eq!(v.reasons[0].class(), "distributed");
     }
 
     #[test]

@@ -58,6 +58,19 @@ pub struct ProbeRow {
     pub kbench_cpu_cores: f64,
     pub host_cpu_busy: f64,
     pub topic: String,
+    /// Measured messages offered and acked in the probe, the whole fleet's.
+    #[serde(default)]
+    pub offered: u64,
+    #[serde(default)]
+    pub acked: u64,
+    /// How many processes' figures the row merges: 1, or the shards of `find-max --shard`.
+    #[serde(default)]
+    pub shards: usize,
+    /// `find-max --shard`: this shard's own offered and acked (empty in one process).
+    #[serde(default)]
+    pub shard_offered: Option<u64>,
+    #[serde(default)]
+    pub shard_acked: Option<u64>,
 }
 
 fn round3(x: f64) -> f64 {
@@ -121,6 +134,11 @@ impl ProbeRow {
             kbench_cpu_cores: round3(m.kbench_cpu_cores),
             host_cpu_busy: round3(m.host_cpu_busy),
             topic: topic.to_string(),
+            offered: m.offered,
+            acked: m.acked,
+            shards: m.shards,
+            shard_offered: None,
+            shard_acked: None,
         }
     }
 
@@ -599,6 +617,9 @@ mod tests {
             flags: vec![],
             kbench_cpu_cores: 0.2,
             host_cpu_busy: 0.4,
+            offered: (rate * 2.0) as u64,
+            acked: (rate * 2.0) as u64,
+            shards: 1,
         };
         let v = judge(&m, slos);
         ProbeRow::new(

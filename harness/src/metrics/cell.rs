@@ -2,7 +2,7 @@
 //! reports print. Pure: the runner feeds it merged [`ClientStats`] once per interval.
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::client::{ClientStats, Counters};
 use super::cpu::{self, CpuUse};
@@ -95,7 +95,7 @@ impl IntervalRecord {
 }
 
 /// Reasons a cell's numbers are not the cluster's alone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Flag {
     /// kbench sent more than 1 % of measured messages over 10 ms after their intended time
     /// (or never sent them).

@@ -12,7 +12,7 @@ mod shard;
 mod shard_resume;
 
 pub use cell::{run_cell, CellEnv, CellOutcome, DistributedFacts, Lockstep};
-pub use shard::{check_run_id, ShardOptions};
+pub use shard::{check_run_id, refuse_unsupported, sliced, Shard, ShardOptions, ShardedCell};
 pub use shard_resume::cleanup_control_topics;
 
 use std::io::Write;

@@ -99,21 +99,13 @@ pub fn check_run_id(id: &str) -> Result<(), String> {
     }
 }
 
-/// Run `scenario` as shard `s.shard` of a distributed run. Returns the exit code: 0, 1 when a
-/// shard was lost (the run stopped after that cell), 130 when interrupted.
-pub(super) fn run_sharded(
-    scenario: &Scenario,
-    session: &Session,
-    opts: &RunOptions,
-    s: &ShardOptions,
-    out: &mut impl Write,
-) -> anyhow::Result<i32> {
+/// What `--shard` cannot do yet, for `run` and `find-max` alike (exit 2 before any load).
+pub fn refuse_unsupported(scenario: &Scenario) -> Result<(), UsageError> {
     if scenario.cells.iter().any(|c| c.topic.existing.is_some()) {
         return Err(UsageError(format!(
             "{}: [topic] existing is not supported with --shard",
             scenario.path.display()
-        ))
-        .into());
+        )));
     }
     if scenario
         .cells
@@ -124,17 +116,28 @@ pub(super) fn run_sharded(
         return Err(UsageError(format!(
             "{}: [topic] create = \"auto\" is not supported with --shard",
             scenario.path.display()
-        ))
-        .into());
+        )));
     }
     if scenario.cells.iter().any(|c| !c.consumer_faults.is_empty()) {
         // Members are numbered per shard: "member 1 of group 0" would be one on every shard.
         return Err(UsageError(format!(
             "{}: [[fault]] action = \"leave\" / \"join\" is not supported with --shard",
             scenario.path.display()
-        ))
-        .into());
+        )));
     }
+    Ok(())
+}
+
+/// Run `scenario` as shard `s.shard` of a distributed run. Returns the exit code: 0, 1 when a
+/// shard was lost (the run stopped after that cell), 130 when interrupted.
+pub(super) fn run_sharded(
+    scenario: &Scenario,
+    session: &Session,
+    opts: &RunOptions,
+    s: &ShardOptions,
+    out: &mut impl Write,
+) -> anyhow::Result<i32> {
+    refuse_unsupported(scenario)?;
     check_run_id(&s.run_id).map_err(UsageError)?;
     let spec = s.shard;
     let skew_ns = dclock::test_skew_ns().map_err(UsageError)?;
@@ -143,8 +146,8 @@ pub(super) fn run_sharded(
     } else {
         None
     };
-    let control_access = control_access(s.control_bootstrap.as_deref(), session.access())?;
     if let Some(dir) = &opts.resume {
+        let control_access = control_access(s.control_bootstrap.as_deref(), session.access())?;
         let env = ResumeEnv {
             scenario,
             session,
@@ -162,46 +165,28 @@ pub(super) fn run_sharded(
         opts.repeat,
         None,
     )?;
-    let control_topic = s.control_topic();
     writeln!(
         out,
-        "run {} shard {spec} of distributed run {}: {} cells against {} (control topic {control_topic})",
+        "run {} shard {spec} of distributed run {}: {} cells against {} (control topic {})",
         run.run_id,
         s.run_id,
         scenario.cells.len(),
         session.bootstrap(),
+        s.control_topic(),
     )?;
     writeln!(out, "reports: {}", run.dir.display())?;
-    let admin = Admin::new(&control_access, &BTreeMap::new())?;
-    if spec.is_leader() {
-        create_control_topic(&admin, &run, s)?;
-    } else {
-        wait_for_topic(&admin, &control_topic, s, session)?;
-    }
-    let result = Control::open(
-        &control_access,
-        &control_topic,
-        spec.index,
-        spec.is_leader(),
-        skew_ns,
-    )
-    .map_err(anyhow::Error::from)
-    .and_then(|control| {
-        run_shard_cells(
-            scenario,
-            session,
-            opts,
-            s,
-            &mut run,
-            faults.as_ref(),
-            control,
-            None,
-            out,
-        )
-    });
-    if spec.is_leader() {
-        delete_control_topic(&admin, &control_topic, out)?;
-    }
+    let shard = Shard::join(session, s, &run, skew_ns, out)?;
+    let result = run_shard_cells(
+        scenario,
+        session,
+        opts,
+        &shard,
+        &mut run,
+        faults.as_ref(),
+        None,
+        out,
+    );
+    shard.leave(out)?;
     result
 }
 
@@ -274,39 +259,20 @@ pub(super) fn delete_control_topic(
     Ok(())
 }
 
-/// The cells of the run, on `control` (open on this attempt's control topic): every cell, or
-/// only the cell keys of `plan` (a resumed run; their earlier rows already dropped).
+/// The cells of the run, in step through `shard`: every cell, or only the cell keys of `plan`
+/// (a resumed run; their earlier rows already dropped).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_shard_cells(
     scenario: &Scenario,
     session: &Session,
     opts: &RunOptions,
-    s: &ShardOptions,
+    shard: &Shard<'_>,
     run: &mut RunDir,
     faults: Option<&crate::fault::Target>,
-    control: Control,
     plan: Option<&BTreeSet<String>>,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
-    let spec = s.shard;
-    let offset = if spec.is_leader() {
-        Offset::default()
-    } else {
-        measure_offset(&control, s, session)?
-    };
-    writeln!(
-        out,
-        "shard {spec}: clock offset to shard 0 {:+.3} ms, known within {:.3} ms",
-        offset.offset_ns as f64 / 1e6,
-        offset.bound_ns as f64 / 1e6
-    )?;
-    record_shard_in_manifest(run, s, offset)?;
-    let shard = Shard {
-        control,
-        opts: s,
-        offset,
-        session,
-    };
+    let spec = shard.spec();
     let todo = (1..=opts.repeat).flat_map(|r| scenario.cells.iter().map(move |c| (r, c)));
     let mut lost_in = None;
     for (repeat, cell) in todo {
@@ -318,12 +284,7 @@ pub(super) fn run_shard_cells(
             continue;
         }
         let files = CellFiles::new(&run.dir, &cell.id, repeat);
-        let topic = format!(
-            "{TOPIC_PREFIX}{}-{}{}",
-            s.attempt_id(),
-            cell.id,
-            files.suffix
-        );
+        let topic = shard.cell_topic(&format!("{}{}", cell.id, files.suffix));
         let mine = sliced(cell, spec);
         let env = CellEnv {
             session,
@@ -331,8 +292,8 @@ pub(super) fn run_shard_cells(
             quiet: opts.quiet,
             faults,
         };
-        let outcome = match shard.run_cell(cell, &mine, &key, &topic, &env) {
-            Ok(o) => o,
+        let outcome = match shard.run_cell(cell, &mine, &key, &topic, &env, None) {
+            Ok(o) => o.outcome,
             Err(e) => {
                 writeln!(out, "cell {}: failed: {e:#}", cell.id)?;
                 return Err(e.context(format!("cell {}", cell.id)));
@@ -383,7 +344,7 @@ fn record_shard_in_manifest(run: &RunDir, s: &ShardOptions, offset: Offset) -> a
 }
 
 /// This shard's slice of `cell`: its producers, members and rate.
-fn sliced(cell: &CellSpec, shard: ShardSpec) -> CellSpec {
+pub fn sliced(cell: &CellSpec, shard: ShardSpec) -> CellSpec {
     let s = slice::slice(
         shard,
         cell.producers.count,
@@ -485,29 +446,193 @@ fn measure_offset(
     dclock::best(&probes).ok_or_else(|| anyhow!("no clock probe answered"))
 }
 
-/// A shard's side of the run: the control client and its measured clock.
-struct Shard<'a> {
+/// A shard's side of a distributed run, for every driver (`run`, `find-max`): the control
+/// topic and its client, and the clock offset to shard 0.
+pub struct Shard<'a> {
     control: Control,
     opts: &'a ShardOptions,
     offset: Offset,
     session: &'a Session,
+    admin: Admin,
+    control_topic: String,
 }
 
-impl Shard<'_> {
-    fn spec(&self) -> ShardSpec {
+/// A cell run in step: this shard's outcome and what each shard published about it.
+pub struct ShardedCell {
+    pub outcome: CellOutcome,
+    /// Per shard (this one included, as read back from the control topic), the body of its
+    /// `Share` for the cell; only when the driver asked for shares.
+    pub shares: BTreeMap<u16, serde_json::Value>,
+}
+
+impl<'a> Shard<'a> {
+    /// Join the distributed run `s` from `run` (this shard's run directory): shard 0 creates
+    /// the control topic (registered in `run`'s `topics.txt`), the others wait for it; every
+    /// shard but 0 measures its clock offset; the manifest records the shard.
+    pub fn join(
+        session: &'a Session,
+        s: &'a ShardOptions,
+        run: &RunDir,
+        skew_ns: i64,
+        out: &mut impl Write,
+    ) -> anyhow::Result<Shard<'a>> {
+        let spec = s.shard;
+        let control_access = control_access(s.control_bootstrap.as_deref(), session.access())?;
+        let control_topic = s.control_topic();
+        let admin = Admin::new(&control_access, &BTreeMap::new())?;
+        if spec.is_leader() {
+            create_control_topic(&admin, run, s)?;
+        } else {
+            wait_for_topic(&admin, &control_topic, s, session)?;
+        }
+        let opened = Control::open(
+            &control_access,
+            &control_topic,
+            spec.index,
+            spec.is_leader(),
+            skew_ns,
+        );
+        match opened {
+            Ok(control) => Shard::connect(session, s, run, control, admin, out),
+            Err(e) => {
+                if spec.is_leader() {
+                    let _ = admin.delete_topics(&[control_topic.as_str()], ADMIN_TIMEOUT);
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Join on `control`, already open on this attempt's control topic (`admin` reaches its
+    /// cluster): every shard but 0 measures its clock offset; the manifest records the shard.
+    /// On failure shard 0 deletes the control topic.
+    pub(super) fn connect(
+        session: &'a Session,
+        s: &'a ShardOptions,
+        run: &RunDir,
+        control: Control,
+        admin: Admin,
+        out: &mut impl Write,
+    ) -> anyhow::Result<Shard<'a>> {
+        let spec = s.shard;
+        let control_topic = s.control_topic();
+        let measured = (|| {
+            let offset = if spec.is_leader() {
+                Offset::default()
+            } else {
+                measure_offset(&control, s, session)?
+            };
+            writeln!(
+                out,
+                "shard {spec}: clock offset to shard 0 {:+.3} ms, known within {:.3} ms",
+                offset.offset_ns as f64 / 1e6,
+                offset.bound_ns as f64 / 1e6
+            )?;
+            record_shard_in_manifest(run, s, offset)?;
+            anyhow::Ok(offset)
+        })();
+        match measured {
+            Ok(offset) => Ok(Shard {
+                control,
+                opts: s,
+                offset,
+                session,
+                admin,
+                control_topic,
+            }),
+            Err(e) => {
+                drop(control);
+                if spec.is_leader() {
+                    let _ = admin.delete_topics(&[control_topic.as_str()], ADMIN_TIMEOUT);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Leave the run: shard 0 deletes the control topic (every shard said done, or was lost,
+    /// before shard 0 gets here).
+    pub fn leave(self, out: &mut impl Write) -> anyhow::Result<()> {
+        let Shard {
+            control,
+            opts,
+            admin,
+            control_topic,
+            ..
+        } = self;
+        drop(control);
+        if opts.shard.is_leader() {
+            if let Err(e) = admin.delete_topics(&[control_topic.as_str()], ADMIN_TIMEOUT) {
+                writeln!(
+                    out,
+                    "control topic {control_topic} not deleted: {e} (kbench cleanup deletes it)"
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn spec(&self) -> ShardSpec {
         self.opts.shard
     }
 
+    /// The name of a cell's topic in this run: `kbench-<run id>-<name>`, the same on every
+    /// shard.
+    pub fn cell_topic(&self, name: &str) -> String {
+        format!("{TOPIC_PREFIX}{}-{name}", self.opts.attempt_id())
+    }
+
+    /// Make sure every shard runs with shard 0's `settings` (a driver's options that decide
+    /// what the shards do, e.g. find-max's search): shard 0 announces them under `topic`; any
+    /// other shard waits for them and refuses to go on with different ones (exit 2), naming
+    /// both. Shard 0 does not wait: a shard that refuses never becomes ready, and is lost.
+    pub fn agree(&self, topic: &str, settings: &serde_json::Value) -> anyhow::Result<()> {
+        let spec = self.spec();
+        if spec.is_leader() {
+            self.control.send(&Message::Share {
+                cell: topic.to_string(),
+                shard: 0,
+                body: settings.clone(),
+            })?;
+            return Ok(());
+        }
+        // Compared as shard 0's would read back: the same JSON text parses to the same value
+        // (a float parsed from text may differ from the one that was written).
+        let settings: serde_json::Value = serde_json::from_slice(&serde_json::to_vec(settings)?)?;
+        let settings = &settings;
+        let deadline = Instant::now() + self.opts.barrier_timeout;
+        let leaders = self
+            .control
+            .wait_for(deadline, |log| shares_of(log, topic).remove(&0));
+        match leaders {
+            None => bail!(
+                "shard 0 did not announce its {topic} settings within {:?} (--barrier-timeout): is it running with --run-id {}?",
+                self.opts.barrier_timeout,
+                self.opts.run_id
+            ),
+            Some(theirs) if &theirs != settings => Err(UsageError(format!(
+                "shard {spec} runs with other {topic} settings than shard 0: shard 0 {theirs}, this shard {settings}; give every shard the same options"
+            ))
+            .into()),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// One cell: topic (shard 0 creates it, the others hear of it), the timeline in step,
-    /// the done barrier, the topic deleted (shard 0).
-    fn run_cell(
+    /// the done barrier, the topic deleted (shard 0). `cell` is the whole fleet's cell,
+    /// `mine` this shard's slice of it ([`sliced`]), `key` names it on the control topic.
+    /// With `share`, every shard publishes what it makes of its outcome before it says done,
+    /// and the result holds every shard's share (a driver that judges the whole fleet, such
+    /// as find-max, merges them).
+    pub fn run_cell(
         &self,
         cell: &CellSpec,
         mine: &CellSpec,
         key: &str,
         topic: &str,
         env: &CellEnv<'_>,
-    ) -> anyhow::Result<CellOutcome> {
+        share: Option<&dyn Fn(&CellOutcome) -> serde_json::Value>,
+    ) -> anyhow::Result<ShardedCell> {
         let leader = self.spec().is_leader();
         if leader {
             let t = &cell.topic;
@@ -553,11 +678,33 @@ impl Shard<'_> {
                 return Err(e);
             }
         };
+        // The fleet's own lag and delivery account know only this shard's producers; the
+        // lag across shards is what the progress messages add up to. Lost, duplicated and
+        // reordered need every shard's acks and reads: only `kbench merge` can count them,
+        // so a shard's row (and its share) leaves them 0.
+        if let Some(lag) = lock.state.borrow().lag {
+            outcome.consumer_lag = lag;
+        }
+        outcome.delivery = GroupAccount::default();
+        if let Some(share) = share {
+            // Before `Done`, from the same producer to the one partition: whoever hears a
+            // shard's `Done` has its share already.
+            self.control.send(&Message::Share {
+                cell: key.to_string(),
+                shard: self.spec().index,
+                body: share(&outcome),
+            })?;
+        }
         self.control.send(&Message::Done {
             cell: key.to_string(),
             shard: self.spec().index,
         })?;
         let lost = self.done_barrier(key, &lock.state.borrow().lost);
+        let shares = if share.is_some() {
+            self.control.peek(|log| shares_of(log, key))
+        } else {
+            BTreeMap::new()
+        };
         if leader {
             // Every shard is done with the topic (or lost).
             self.session.delete_topics(&[topic])?;
@@ -570,19 +717,11 @@ impl Shard<'_> {
         if !lost.is_empty() {
             outcome.summary.flags.push(Flag::ShardLost);
         }
-        // The fleet's own lag and delivery account know only this shard's producers; the
-        // lag across shards is what the progress messages add up to. Lost, duplicated and
-        // reordered need every shard's acks and reads: only `kbench merge` can count them,
-        // so a shard's row leaves them 0.
-        if let Some(lag) = state.lag {
-            outcome.consumer_lag = lag;
-        }
-        outcome.delivery = GroupAccount::default();
         outcome.distributed = Some(DistributedFacts {
             e2e_clock_bound_ns,
             shards_lost: lost.into_iter().collect(),
         });
-        Ok(outcome)
+        Ok(ShardedCell { outcome, shares })
     }
 
     /// A shard other than 0 waits for shard 0's word that the cell's topic exists.
@@ -644,6 +783,16 @@ impl Shard<'_> {
         }
         all
     }
+}
+
+/// Every shard's latest `Share` about the cell `key`, by shard.
+fn shares_of(log: &[Received], key: &str) -> BTreeMap<u16, serde_json::Value> {
+    log.iter()
+        .filter_map(|r| match &r.message {
+            Message::Share { cell, shard, body } if cell == key => Some((*shard, body.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What a shard learns about a cell while it runs.

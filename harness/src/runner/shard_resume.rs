@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
-use super::shard::{create_control_topic, delete_control_topic, run_shard_cells, ResumeEnv};
+use super::shard::{create_control_topic, delete_control_topic, run_shard_cells, ResumeEnv, Shard};
 use super::{RunOptions, ShardOptions};
 use crate::cluster::admin::{Admin, TOPIC_PREFIX};
 use crate::cluster::Access;
@@ -130,20 +130,18 @@ pub(super) fn run_resumed(
         repeat,
         ..env.opts.clone()
     };
+    let shard = Shard::connect(session, &s, &run, control, admin, out)?;
     let result = run_shard_cells(
         scenario,
         session,
         &opts,
-        &s,
+        &shard,
         &mut run,
         env.faults,
-        control,
         Some(&plan),
         out,
     );
-    if spec.is_leader() {
-        delete_control_topic(&admin, &s.control_topic(), out)?;
-    }
+    shard.leave(out)?;
     result
 }
 

@@ -2,6 +2,8 @@
 //! topic names, and running the `kbench` binary.
 #![allow(dead_code, unused_macros, unused_imports)]
 
+pub mod shards;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
