@@ -16,6 +16,7 @@ pub mod payload;
 pub mod producer;
 pub mod recorder;
 pub mod tail;
+mod topic_handle;
 pub mod transaction;
 pub mod wake;
 mod worker;

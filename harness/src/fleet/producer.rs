@@ -27,6 +27,7 @@ use super::partition::KbenchChooser;
 use super::payload::stamp::{self, ProducerId, Stamp, StampClock};
 use super::payload::PayloadGen;
 use super::recorder;
+use super::topic_handle::TopicHandle;
 use super::transaction::{self, Transactions};
 use super::wake::{Notifier, QueueWaker};
 use crate::cluster::Access;
@@ -298,6 +299,12 @@ pub fn run(
     let mut transactions = Transactions::of(spec);
 
     let waker = QueueWaker::new(producer.client()).map_err(|e| format!("eventfd: {e}"))?;
+    // Messages without headers (the stamp in the value) skip rdkafka's per-message topic
+    // lookup; dropped before the producer.
+    let direct = match spec.stamp {
+        StampPlace::Value => Some(TopicHandle::new(producer.client(), &plan.topic)?),
+        StampPlace::Header => None,
+    };
     if let Ok(n) = waker.notifier() {
         let _ = shared.notifier.set(n);
     }
@@ -368,26 +375,33 @@ pub fn run(
         } else {
             keys.next_key()
         };
-        let mut record =
-            BaseRecord::with_opaque_to(&plan.topic, tag.pack(seq, intended_ns)).payload(payload);
-        if let Some(h) = headers {
-            record = record.headers(h);
-        }
-        if let Some(k) = key {
-            record = record.key(k);
-        }
-        if let Some(p) = chooser.next(seq) {
-            record = record.partition(p);
-        }
+        let partition = chooser.next(seq);
+        let opaque = tag.pack(seq, intended_ns);
         if let Some(t) = transactions.as_mut() {
             t.before_send(&producer, seq)?;
         }
         // Send, retrying while librdkafka's queue is full (counted: it flags the cell).
-        let mut record = Some(record);
-        while let Some(r) = record.take() {
-            match producer.send(r) {
-                Ok(()) => {}
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+        let mut headers = headers;
+        loop {
+            let sent = match (&direct, headers.take()) {
+                (Some(d), None) => d
+                    .produce(partition, payload, key, opaque)
+                    .map_err(KafkaError::MessageProduction),
+                (_, h) => {
+                    let mut r = BaseRecord::with_opaque_to(&plan.topic, opaque).payload(payload);
+                    r.headers = h;
+                    r.key = key;
+                    r.partition = partition;
+                    producer.send(r).map_err(|(e, r)| {
+                        // Kept for the retry.
+                        headers = r.headers;
+                        e
+                    })
+                }
+            };
+            match sent {
+                Ok(()) => break,
+                Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
                     // At max rate a full queue is the expected back-pressure of a saturated
                     // cluster; on a schedule it means kbench could not offer the asked rate.
                     if schedule.is_paced() {
@@ -400,13 +414,13 @@ pub fn run(
                         // as failed) and record how busy the thread was.
                         break 'send;
                     }
-                    record = Some(r);
                 }
-                Err((e, _)) => {
+                Err(e) => {
                     recorder::with(|r| {
                         r.stats.record_failure(measured, &error_kind(&e));
                         r.completed += 1;
                     });
+                    break;
                 }
             }
         }
@@ -469,6 +483,7 @@ pub fn run(
     }
     load.store(&shared);
     drain(&producer, plan.run.drain_timeout);
+    drop(direct);
     // Drop the client while the recorder is installed: its purge on drop reports here too.
     drop(producer);
     drop(recording);
