@@ -5,8 +5,9 @@
 //! - Shard 0 creates the control topic `kbench-control-<run id>` (registered in its
 //!   `topics.txt` like any topic of kbench's, deleted at the end); the others wait for it. A
 //!   resumed run (`--resume`, [`super::shard_resume`]) is a new attempt with topics of its own.
-//! - Every other shard measures its clock offset to shard 0 once, at the start, and stamps
-//!   wall-clock time corrected by it; every row states the bound (`e2e_clock_bound_us`).
+//! - Every other shard measures its clock offset to shard 0 at the start and again before
+//!   every cell (clocks drift), and stamps wall-clock time corrected by it; every row states
+//!   the bound (`e2e_clock_bound_us`).
 //! - Per cell, shard 0 alone creates (and deletes) the topic and carries out the faults; every
 //!   shard starts its consumers and says it is ready; shard 0 gives the start time once every
 //!   shard is ready and the groups' partitions are covered; the shards drain together (every
@@ -16,7 +17,7 @@
 //!   the run stops there (exit 1): a later cell without that shard would not offer the
 //!   scenario's load, and a shard that died may be dying again. Finished cells are intact.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::sync::Arc;
@@ -396,15 +397,17 @@ fn wait_for_topic(
 }
 
 /// NTP-style probes of shard 0's clock through the control topic; the best one is kept.
+/// The first probe waits up to `first_wait` (shard 0 may not have started yet).
 fn measure_offset(
     control: &Control,
     s: &ShardOptions,
     session: &Session,
+    first_wait: Duration,
 ) -> anyhow::Result<Offset> {
     let shard = s.shard.index;
     let mut probes = Vec::new();
     // The first answer may wait for shard 0 to start; the others come within ms.
-    let first_deadline = Instant::now() + s.barrier_timeout;
+    let first_deadline = Instant::now() + first_wait;
     for seq in 0..PROBES {
         if session.shutdown.is_triggered() {
             bail!("interrupted while measuring the clock offset");
@@ -437,7 +440,7 @@ fn measure_offset(
             Some(p) => probes.push(p),
             None if probes.is_empty() => bail!(
                 "shard 0 answered no clock probe within {:?} (--barrier-timeout): is it running with --run-id {}?",
-                s.barrier_timeout,
+                first_wait,
                 s.run_id
             ),
             None => {}
@@ -451,7 +454,8 @@ fn measure_offset(
 pub struct Shard<'a> {
     control: Control,
     opts: &'a ShardOptions,
-    offset: Offset,
+    /// The latest estimate (measured again before every cell).
+    offset: Cell<Offset>,
     session: &'a Session,
     admin: Admin,
     control_topic: String,
@@ -520,7 +524,7 @@ impl<'a> Shard<'a> {
             let offset = if spec.is_leader() {
                 Offset::default()
             } else {
-                measure_offset(&control, s, session)?
+                measure_offset(&control, s, session, s.barrier_timeout)?
             };
             writeln!(
                 out,
@@ -535,7 +539,7 @@ impl<'a> Shard<'a> {
             Ok(offset) => Ok(Shard {
                 control,
                 opts: s,
-                offset,
+                offset: Cell::new(offset),
                 session,
                 admin,
                 control_topic,
@@ -574,6 +578,17 @@ impl<'a> Shard<'a> {
 
     pub fn spec(&self) -> ShardSpec {
         self.opts.shard
+    }
+
+    /// Before a cell (shards but 0): the offset to shard 0 measured again. Clocks without NTP
+    /// drift by tens of ppm (36-180 ms an hour), so a bound measured once at the start would
+    /// not hold through a long run. Costs a few round trips on the control topic (about 20
+    /// ms on one host); if shard 0 answers none, the last estimate stays (the barrier that
+    /// follows finds a lost shard 0).
+    fn measure_clock_again(&self) {
+        if let Ok(o) = measure_offset(&self.control, self.opts, self.session, PROBE_WAIT) {
+            self.offset.set(o);
+        }
     }
 
     /// The name of a cell's topic in this run: `kbench-<run id>-<name>`, the same on every
@@ -662,6 +677,7 @@ impl<'a> Shard<'a> {
             })?;
         } else {
             self.wait_for_topic_word(key, topic)?;
+            self.measure_clock_again();
         }
         let lock = CellLockstep::new(self, cell, key);
         let result = run_on_topic(mine, topic, env, Some(&lock));
@@ -827,7 +843,7 @@ impl<'a> CellLockstep<'a> {
         let corrected = shard
             .control
             .wall_ns()
-            .saturating_add(shard.offset.offset_ns);
+            .saturating_add(shard.offset.get().offset_ns);
         CellLockstep {
             shard,
             key,
@@ -923,7 +939,7 @@ impl Lockstep for CellLockstep<'_> {
                     shard: spec.index,
                     assigned,
                     partitions,
-                    clock_bound_ns: self.shard.offset.bound_ns,
+                    clock_bound_ns: self.shard.offset.get().bound_ns,
                 })?;
                 self.state.borrow_mut().announced = now_announced;
             }
