@@ -19,15 +19,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, Producer};
 
 use super::opaque::DeliveryTag;
 use super::pacing::Schedule;
 use super::partition::KbenchChooser;
 use super::payload::stamp::{self, Stamp, StampClock};
-use super::producer::{drain, error_kind, Ctx, ProducerPlan, ProducerShared, ThreadLoad};
+use super::producer::{
+    drain, send_retrying, Ctx, Outgoing, ProducerPlan, ProducerShared, Sent, ThreadLoad,
+};
 use super::recorder;
 use super::tail::{self, Tail};
 use super::wake::QueueWaker;
@@ -189,39 +190,26 @@ pub fn run(
             } else {
                 keys.next_key()
             };
-            let mut record = BaseRecord::with_opaque_to(&plan.topic, tag.pack(seq, seen_ns))
-                .payload(&line[..])
-                .headers(headers);
-            if let Some(k) = key {
-                record = record.key(k);
-            }
-            if let Some(p) = chooser.next(seq) {
-                record = record.partition(p);
-            }
-            // Send, retrying while librdkafka's queue is full: the line waits (its latency
-            // shows it) and the cell is flagged.
-            let mut record = Some(record);
-            while let Some(r) = record.take() {
-                match producer.send(r) {
-                    Ok(()) => {}
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                        recorder::with(|r| r.stats.counters.queue_full += u64::from(measured));
-                        serve();
-                        waker.wait(Duration::from_millis(1));
-                        if stop.load(Ordering::Relaxed) {
-                            // The line was seen but never left: unsent, counted below.
-                            abandoned += u64::from(measured);
-                            break 'follow;
-                        }
-                        record = Some(r);
-                    }
-                    Err((e, _)) => {
-                        recorder::with(|r| {
-                            r.stats.record_failure(measured, &error_kind(&e));
-                            r.completed += 1;
-                        });
-                    }
-                }
+            let out = Outgoing {
+                topic: &plan.topic,
+                payload: &line[..],
+                key,
+                partition: chooser.next(seq),
+                opaque: tag.pack(seq, seen_ns),
+                headers: Some(headers),
+            };
+            // Retried while librdkafka's queue is full: the line waits (its latency shows
+            // it) and the cell is flagged.
+            let make_room = || {
+                serve();
+                waker.wait(Duration::from_millis(1));
+            };
+            if send_retrying(&producer, None, out, measured, measured, &stop, &make_room)
+                == Sent::Stopped
+            {
+                // The line was seen but never left: unsent, counted below.
+                abandoned += u64::from(measured);
+                break 'follow;
             }
             let lag = clock.now_ns().saturating_sub(seen_ns);
             recorder::with(|r| {

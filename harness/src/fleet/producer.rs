@@ -187,6 +187,80 @@ impl Ctx {
     }
 }
 
+/// One message for [`send_retrying`].
+pub(super) struct Outgoing<'a> {
+    pub topic: &'a str,
+    pub payload: &'a [u8],
+    pub key: Option<&'a [u8]>,
+    pub partition: Option<i32>,
+    pub opaque: usize,
+    pub headers: Option<OwnedHeaders>,
+}
+
+/// What became of a message given to [`send_retrying`].
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Sent {
+    /// In librdkafka's queue.
+    Queued,
+    /// Refused for good (recorded as a failure).
+    Failed,
+    /// `stop` came while librdkafka's queue was full: the message never left.
+    Stopped,
+}
+
+/// Send one message, through `direct` when it has no headers, else through rdkafka's `send`,
+/// retrying while librdkafka's queue is full: each full queue is counted (`queue_full`, which
+/// flags the cell) when `count_full` and waited out with `make_room` (serve the delivery
+/// reports, wait a little for more), until `stop`. The send loop and the tailing loop
+/// (`follow`) share it.
+pub(super) fn send_retrying(
+    producer: &BaseProducer<Ctx>,
+    direct: Option<&TopicHandle>,
+    mut out: Outgoing<'_>,
+    measured: bool,
+    count_full: bool,
+    stop: &AtomicBool,
+    make_room: &dyn Fn(),
+) -> Sent {
+    loop {
+        let sent = match (direct, out.headers.take()) {
+            (Some(d), None) => d
+                .produce(out.partition, out.payload, out.key, out.opaque)
+                .map_err(KafkaError::MessageProduction),
+            (_, headers) => {
+                let mut r = BaseRecord::with_opaque_to(out.topic, out.opaque).payload(out.payload);
+                r.headers = headers;
+                r.key = out.key;
+                r.partition = out.partition;
+                producer.send(r).map_err(|(e, r)| {
+                    // Kept for the retry.
+                    out.headers = r.headers;
+                    e
+                })
+            }
+        };
+        match sent {
+            Ok(()) => return Sent::Queued,
+            Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
+                if count_full {
+                    recorder::with(|r| r.stats.counters.queue_full += 1);
+                }
+                make_room();
+                if stop.load(Ordering::Relaxed) {
+                    return Sent::Stopped;
+                }
+            }
+            Err(e) => {
+                recorder::with(|r| {
+                    r.stats.record_failure(measured, &error_kind(&e));
+                    r.completed += 1;
+                });
+                return Sent::Failed;
+            }
+        }
+    }
+}
+
 pub(super) fn error_kind(e: &KafkaError) -> String {
     match e.rdkafka_error_code() {
         Some(code) => format!("{code:?}"),
@@ -380,49 +454,34 @@ pub fn run(
         if let Some(t) = transactions.as_mut() {
             t.before_send(&producer, seq)?;
         }
-        // Send, retrying while librdkafka's queue is full (counted: it flags the cell).
-        let mut headers = headers;
-        loop {
-            let sent = match (&direct, headers.take()) {
-                (Some(d), None) => d
-                    .produce(partition, payload, key, opaque)
-                    .map_err(KafkaError::MessageProduction),
-                (_, h) => {
-                    let mut r = BaseRecord::with_opaque_to(&plan.topic, opaque).payload(payload);
-                    r.headers = h;
-                    r.key = key;
-                    r.partition = partition;
-                    producer.send(r).map_err(|(e, r)| {
-                        // Kept for the retry.
-                        headers = r.headers;
-                        e
-                    })
-                }
-            };
-            match sent {
-                Ok(()) => break,
-                Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
-                    // At max rate a full queue is the expected back-pressure of a saturated
-                    // cluster; on a schedule it means kbench could not offer the asked rate.
-                    if schedule.is_paced() {
-                        recorder::with(|r| r.stats.counters.queue_full += u64::from(measured));
-                    }
-                    serve();
-                    waker.wait(Duration::from_millis(1));
-                    if stop.load(Ordering::Relaxed) {
-                        // Still flush what is queued (a return here would purge it, counted
-                        // as failed) and record how busy the thread was.
-                        break 'send;
-                    }
-                }
-                Err(e) => {
-                    recorder::with(|r| {
-                        r.stats.record_failure(measured, &error_kind(&e));
-                        r.completed += 1;
-                    });
-                    break;
-                }
-            }
+        let out = Outgoing {
+            topic: &plan.topic,
+            payload,
+            key,
+            partition,
+            opaque,
+            headers,
+        };
+        // At max rate a full queue is the expected back-pressure of a saturated cluster; on a
+        // schedule it means kbench could not offer the asked rate (counted: it flags the cell).
+        let counted = schedule.is_paced() && measured;
+        let make_room = || {
+            serve();
+            waker.wait(Duration::from_millis(1));
+        };
+        if send_retrying(
+            &producer,
+            direct.as_ref(),
+            out,
+            measured,
+            counted,
+            &stop,
+            &make_room,
+        ) == Sent::Stopped
+        {
+            // Still flush what is queued (a return here would purge it, counted as failed)
+            // and record how busy the thread was.
+            break 'send;
         }
         // A message that came due while the thread was blocked in a transaction's commit
         // waited for the cluster (its publish latency shows it), not for kbench: only the
