@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::shards::{self, num, Shard};
 use kbench::metrics::Percentiles;
@@ -179,18 +179,7 @@ fn a_shard_killed_mid_search_flags_the_probe_and_stops_the_search() {
         &[],
     );
     // Kill shard 1 (SIGKILL) once its first probe is judged: probe 2 is then under way.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(&shards[1].stdout)
-        .unwrap_or_default()
-        .contains("cell base probe  1 ")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "shard 1 never finished a probe: {}",
-            shards[1].output()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    shards[1].wait_for_output("cell base probe  1 ");
     std::thread::sleep(Duration::from_secs(1));
     shards[1].child.kill().unwrap();
     let _ = shards[1].child.wait();

@@ -134,14 +134,16 @@ impl Shard {
 
     /// Wait until the shard measures its first cell (its progress line says so).
     pub fn wait_for_measure(&self) {
+        self.wait_for_output(" measure ");
+    }
+
+    /// Wait (at most 60 s) until the shard's output (stdout or stderr) contains `needle`.
+    pub fn wait_for_output(&self, needle: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !std::fs::read_to_string(&self.stderr)
-            .unwrap_or_default()
-            .contains(" measure ")
-        {
+        while !self.output().contains(needle) {
             assert!(
                 Instant::now() < deadline,
-                "the shard never started: {}",
+                "the shard never printed {needle:?}: {}",
                 self.output()
             );
             std::thread::sleep(Duration::from_millis(100));
