@@ -148,15 +148,28 @@ impl BatchQueue {
         }
     }
 
-    /// Wait up to `timeout` for messages and visit each one (at most [`BATCH`]); returns how
-    /// many came. Returns early when the consumer queue has an event to serve.
+    /// Wait up to `timeout` for a message, then visit it and every message already queued
+    /// behind it (at most [`BATCH`]); returns how many came. Returns early when the consumer
+    /// queue has an event to serve.
+    ///
+    /// `rd_kafka_consume_batch_queue` itself waits until the batch is full or its timeout has
+    /// passed, so at a low rate it would hold every message for the whole timeout (an
+    /// end-to-end p50 of 12.5 ms against 3 ms, one message in flight). So the wait is for the
+    /// first message alone (`rd_kafka_consume_queue`), and the batch call only takes what is
+    /// there (timeout 0): one extra call per batch, nothing held back.
     pub fn consume(&mut self, timeout: Duration, mut visit: impl FnMut(&RawMessage<'_>)) -> usize {
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: `buf` has room for BATCH pointers; librdkafka fills at most that many.
-        let n = unsafe {
-            rd::rd_kafka_consume_batch_queue(self.queue, ms, self.buf.as_mut_ptr(), BATCH)
+        // SAFETY: the queue is live until `close`/`drop`; a null result is no message.
+        let first = unsafe { rd::rd_kafka_consume_queue(self.queue, ms) };
+        if first.is_null() {
+            return 0;
+        }
+        self.buf[0] = first;
+        // SAFETY: `buf[1..]` has room for BATCH - 1 pointers; librdkafka fills at most that.
+        let rest = unsafe {
+            rd::rd_kafka_consume_batch_queue(self.queue, 0, self.buf[1..].as_mut_ptr(), BATCH - 1)
         };
-        let n = n.max(0) as usize;
+        let n = 1 + rest.max(0) as usize;
         for &m in &self.buf[..n] {
             // SAFETY: each returned message is valid until destroyed, which happens right
             // after its visit; the reference does not outlive it.

@@ -4,7 +4,7 @@
 //! each on its own thread; the rest is per-message arithmetic (pacing, keys, payloads,
 //! partition choice) with no I/O. A producer that follows a file (`follow.rs`, its send loop)
 //! reads it through `tail`, the one piece here that touches the file system.
-mod batch;
+pub mod batch;
 pub mod consumer;
 pub mod first_write;
 mod follow;
