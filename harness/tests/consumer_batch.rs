@@ -6,12 +6,9 @@
 //! be back long before the 5 s.
 
 mod common;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kbench::cluster::admin::Admin;
-use kbench::cluster::Access;
 use kbench::fleet::batch::{BatchQueue, ForwardTarget};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -21,13 +18,7 @@ use rdkafka::{Offset, TopicPartitionList};
 #[test]
 fn one_message_is_handed_over_without_waiting_for_a_full_batch() {
     let bootstrap = common::require_cluster!();
-    let admin = Admin::new(&Access::plaintext(&bootstrap), &BTreeMap::new()).expect("admin");
-    let topic = common::random_topic("batch-wait");
-    let t = Duration::from_secs(20);
-    admin
-        .create_topic(&topic, 1, 1, &BTreeMap::new(), t)
-        .expect("create topic");
-    admin.wait_for_leaders(&topic, 1, 1, t).expect("leader");
+    let (admin, topic) = common::new_topic(&bootstrap, "batch-wait", 1, 1);
 
     // A consumer reading partition 0 (empty) from its start, its messages forwarded to the batch queue
     // as a member's are after an assignment.
@@ -65,7 +56,7 @@ fn one_message_is_handed_over_without_waiting_for_a_full_batch() {
     let waited = start.elapsed();
     batch.close(&mut consumer);
     drop(consumer);
-    let _ = admin.delete_topics(&[&topic], t);
+    let _ = admin.delete_topics(&[&topic], Duration::from_secs(20));
 
     assert_eq!(n, 1, "one message sent, {n} handed over in {waited:?}");
     assert_eq!(got, vec![Some(b"one".to_vec())]);

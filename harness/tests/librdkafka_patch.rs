@@ -7,12 +7,9 @@
 //! patch (say, by moving to an unpatched rdkafka-sys) fails this test.
 
 mod common;
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use kbench::cluster::admin::Admin;
-use kbench::cluster::Access;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -37,20 +34,8 @@ impl rdkafka::producer::ProducerContext for LatestStats {
 #[test]
 fn an_idempotent_producer_at_max_rate_does_not_busy_poll() {
     let bootstrap = common::require_cluster!();
-    let access = Access::plaintext(&bootstrap);
-    let admin = Admin::new(&access, &BTreeMap::new()).expect("admin client");
-    let brokers = admin
-        .broker_count(Duration::from_secs(10))
-        .expect("broker count");
-    let replication = brokers.min(3) as i32;
-    let topic = common::random_topic("busy-poll");
-    let t = Duration::from_secs(20);
-    admin
-        .create_topic(&topic, 6, replication, &BTreeMap::new(), t)
-        .expect("create topic");
-    admin
-        .wait_for_leaders(&topic, 6, replication, t)
-        .expect("leaders");
+    // Replicated on the suite's three brokers, as the cell librdkafka spun in.
+    let (admin, topic) = common::new_topic(&bootstrap, "busy-poll", 6, 3);
 
     // The versus pipeline's producer (1 KiB values, acks=all with idempotence, linger 1 ms,
     // 128 KiB batches, kbench's queue settings at max rate), offering more than the cluster
@@ -99,7 +84,7 @@ fn an_idempotent_producer_at_max_rate_does_not_busy_poll() {
     producer.purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
     let _ = producer.flush(Duration::from_secs(10));
     drop(producer);
-    let _ = admin.delete_topics(&[&topic], t);
+    let _ = admin.delete_topics(&[&topic], Duration::from_secs(20));
 
     // The cluster's brokers only (node id >= 0), not the bootstrap entries.
     let wakeups: u64 = stats

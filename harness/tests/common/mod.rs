@@ -94,3 +94,26 @@ pub fn text(o: &Output) -> String {
 pub fn workspace_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
+
+/// A new topic (`random_topic(prefix)`) of `partitions` x `replication` on the test cluster,
+/// its leaders elected; returns the admin client (to delete it afterwards) and the name.
+pub fn new_topic(
+    bootstrap: &str,
+    prefix: &str,
+    partitions: i32,
+    replication: i32,
+) -> (kbench::cluster::admin::Admin, String) {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+    let access = kbench::cluster::Access::plaintext(bootstrap);
+    let admin = kbench::cluster::admin::Admin::new(&access, &BTreeMap::new()).expect("admin");
+    let topic = random_topic(prefix);
+    let t = Duration::from_secs(30);
+    admin
+        .create_topic(&topic, partitions, replication, &BTreeMap::new(), t)
+        .expect("create topic");
+    admin
+        .wait_for_leaders(&topic, partitions, replication, t)
+        .expect("leaders");
+    (admin, topic)
+}
