@@ -261,6 +261,7 @@ fn a_cell_never_runs_on_or_deletes_a_topic_that_already_exists() {
         run: &run,
         quiet: true,
         faults: None,
+        client_stats: None,
     };
     let result = kbench::runner::run_cell(&scenario.cells[0], &existing, &env);
     let run_dir = &run.dir;

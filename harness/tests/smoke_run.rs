@@ -1,5 +1,6 @@
 //! `kbench run scenarios/smoke.toml` against the real cluster writes a results row whose
-//! numbers add up, a time series, interval logs, a manifest and a PNG.
+//! numbers add up, a time series, interval logs, a manifest, a PNG, and librdkafka's
+//! statistics of each client when the scenario asks for them.
 
 mod common;
 use common::{kbench, text, workspace_root};
@@ -8,7 +9,17 @@ use common::{kbench, text, workspace_root};
 fn smoke_run_writes_consistent_reports() {
     let bootstrap = common::require_cluster!();
     let reports = tempfile::tempdir().unwrap();
-    let scenario = workspace_root().join("scenarios/smoke.toml");
+    // The shipped smoke, with librdkafka's statistics turned on for both clients.
+    let smoke = std::fs::read_to_string(workspace_root().join("scenarios/smoke.toml")).unwrap();
+    let scenario = reports.path().join("smoke-stats.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "{smoke}\n[client.producer]\n\"statistics.interval.ms\" = 1000\n\
+             [client.consumer]\n\"statistics.interval.ms\" = 1000\n"
+        ),
+    )
+    .unwrap();
     let o = kbench(
         &[
             "run",
@@ -24,10 +35,9 @@ fn smoke_run_writes_consistent_reports() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let run_dir = std::fs::read_dir(reports.path())
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
 
     let mut csv = csv::Reader::from_path(run_dir.join("results.csv")).unwrap();
     let headers = csv.headers().unwrap().clone();
@@ -89,6 +99,36 @@ fn smoke_run_writes_consistent_reports() {
     let summary = std::fs::read_to_string(run_dir.join("summary.md")).unwrap();
     assert!(summary.contains("base"), "{summary}");
     assert!(run_dir.join("charts/timeseries/base.png").exists());
+    check_librdkafka_statistics(&run_dir.join("cells/base/librdkafka"), acked);
+}
+
+/// Each client's statistics are librdkafka's own JSON, one document a line, once a second
+/// over the cell's ~10 s: the producer's say it sent at least the measured messages.
+fn check_librdkafka_statistics(dir: &std::path::Path, acked: f64) {
+    let docs = |client: &str| -> Vec<serde_json::Value> {
+        let path = dir.join(format!("{client}.jsonl"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{client}: {e}: {l}")))
+            .collect()
+    };
+    let producer = docs("kbench-producer-0");
+    let consumer = docs("kbench-consumer-0-0");
+    for (docs, kind) in [(&producer, "producer"), (&consumer, "consumer")] {
+        assert!(docs.len() >= 5, "{kind}: {} documents", docs.len());
+        assert!(docs.iter().all(|d| d["type"] == kind), "{kind}");
+    }
+    let txmsgs = producer.last().unwrap()["txmsgs"].as_f64().unwrap();
+    assert!(
+        txmsgs >= acked,
+        "librdkafka sent {txmsgs}, kbench counted {acked} acked"
+    );
+    let rxmsgs = consumer.last().unwrap()["rxmsgs"].as_f64().unwrap();
+    assert!(
+        rxmsgs > 0.0,
+        "the consumer's statistics show messages received"
+    );
 }
 
 /// The manifest's `cluster` section is the cluster's own answers: three brokers, a version

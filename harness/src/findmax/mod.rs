@@ -360,11 +360,12 @@ fn search_cells(
     probe: &mut ProbeFn<'_>,
     out: &mut impl Write,
 ) -> anyhow::Result<i32> {
-    let env = CellEnv {
+    let mut env = CellEnv {
         session,
         run,
         quiet: opts.quiet,
         faults: None,
+        client_stats: None,
     };
     let mut rows: Vec<ProbeRow> = Vec::new();
     let mut summaries: Vec<SummaryRow> = Vec::new();
@@ -381,6 +382,8 @@ fn search_cells(
                 break;
             }
             let n = cell_rows.len() + 1;
+            let files = CellFiles::probe(&run.dir, &cell.id, n);
+            env.client_stats = Some(files.librdkafka_dir());
             let p = probe(cell, n, step.rate, &env).with_context(|| {
                 format!(
                     "cell {} probe {n} at {} msg/s",
@@ -397,8 +400,7 @@ fn search_cells(
                 row.shard_acked = Some(acked);
             }
             writeln!(out, "{}", probe_line(&row))?;
-            CellFiles::probe(&run.dir, &cell.id, n)
-                .write_hlogs(&p.outcome.metrics.intervals, p.outcome.start_unix)?;
+            files.write_hlogs(&p.outcome.metrics.intervals, p.outcome.start_unix)?;
             // An interrupted probe, or one a shard was lost in, says nothing about the rate:
             // it is reported, not judged.
             let cut_short = m.flags.contains(&Flag::Interrupted) || !p.lost.is_empty();

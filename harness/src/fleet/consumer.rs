@@ -18,6 +18,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::ClientContext;
 
 use super::batch::{BatchQueue, ForwardTarget, RawMessage};
+use super::librdkafka_stats::StatsLog;
 use super::payload::stamp::{self, Stamp, StampClock};
 use crate::cluster::Access;
 use crate::metrics::delivery::MemberDeliveries;
@@ -55,6 +56,8 @@ pub struct ConsumerPlan {
     pub group_protocol: GroupProtocol,
     /// The group's partitions revoked and assigned, shared by its members' callbacks.
     pub group_log: Arc<Mutex<RebalanceLog>>,
+    /// Where this member's librdkafka statistics go, when its config turns them on.
+    pub stats_dir: Option<std::path::PathBuf>,
 }
 
 /// A fresh per-partition offset watermark for one group.
@@ -115,9 +118,16 @@ pub struct Ctx {
     group_log: Arc<Mutex<RebalanceLog>>,
     /// Where assigned partitions send their messages: the member's batch queue.
     forward: Arc<ForwardTarget>,
+    stats: Option<StatsLog>,
 }
 
-impl ClientContext for Ctx {}
+impl ClientContext for Ctx {
+    fn stats_raw(&self, statistics: &[u8]) {
+        if let Some(log) = &self.stats {
+            log.write(statistics);
+        }
+    }
+}
 
 impl ConsumerContext for Ctx {
     /// After librdkafka applied the (incremental or whole) assign / revoke: the callback's
@@ -166,12 +176,10 @@ pub fn create(
     plan: &ConsumerPlan,
     shared: &Arc<ConsumerShared>,
 ) -> Result<BaseConsumer<Ctx>, KafkaError> {
+    let client_id = format!("kbench-consumer-{}-{}", plan.group_index, plan.member_index);
     let mut c = plan.access.config();
     c.set("group.id", &plan.group_id)
-        .set(
-            "client.id",
-            format!("kbench-consumer-{}-{}", plan.group_index, plan.member_index),
-        )
+        .set("client.id", &client_id)
         .set(
             "auto.offset.reset",
             match plan.start_from {
@@ -196,7 +204,10 @@ pub fn create(
         GroupProtocol::Consumer => c.set("group.remote.assignor", plan.assignor.name()),
     };
     Access::apply_extra(&mut c, &plan.extra);
+    let stats = StatsLog::open(plan.stats_dir.as_deref(), &client_id, &c)
+        .map_err(KafkaError::ClientCreation)?;
     let consumer: BaseConsumer<Ctx> = c.create_with_context(Ctx {
+        stats,
         shared: shared.clone(),
         member: plan.member_index,
         clock: plan.clock,

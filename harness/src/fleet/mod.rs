@@ -3,12 +3,14 @@
 //! [`Fleet`] is the worker API the runner drives; `producer` and `consumer` are one client
 //! each on its own thread; the rest is per-message arithmetic (pacing, keys, payloads,
 //! partition choice) with no I/O. A producer that follows a file (`follow.rs`, its send loop)
-//! reads it through `tail`, the one piece here that touches the file system.
+//! reads it through `tail`; `librdkafka_stats` appends a client's statistics, when a scenario
+//! asks for them, to the run directory.
 pub mod batch;
 pub mod consumer;
 pub mod first_write;
 mod follow;
 pub mod keys;
+pub mod librdkafka_stats;
 pub mod opaque;
 pub mod pacing;
 pub mod partition;

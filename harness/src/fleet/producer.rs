@@ -21,6 +21,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::ClientContext;
 
 use super::keys::KeyGen;
+use super::librdkafka_stats::StatsLog;
 use super::opaque::{self, DeliveryTag};
 use super::pacing::Schedule;
 use super::partition::KbenchChooser;
@@ -60,6 +61,8 @@ pub struct ProducerPlan {
     /// of 100 producers shares one random pool and one key table.
     pub keys: KeyGen,
     pub payloads: PayloadGen,
+    /// Where this producer's librdkafka statistics go, when its config turns them on.
+    pub stats_dir: Option<std::path::PathBuf>,
 }
 
 /// Shared between a producer thread and the fleet. The thread records into its own
@@ -131,9 +134,16 @@ pub struct Ctx {
     tag: DeliveryTag,
     warmup_end_ns: u64,
     start_ns: u64,
+    stats: Option<StatsLog>,
 }
 
-impl ClientContext for Ctx {}
+impl ClientContext for Ctx {
+    fn stats_raw(&self, statistics: &[u8]) {
+        if let Some(log) = &self.stats {
+            log.write(statistics);
+        }
+    }
+}
 
 impl ProducerContext for Ctx {
     /// The message's sequence number and intended send time, packed by [`DeliveryTag`].
@@ -268,10 +278,15 @@ pub(super) fn error_kind(e: &KafkaError) -> String {
     }
 }
 
+/// The producer's `client.id`, also the name of its statistics file.
+fn client_id(index: usize) -> String {
+    format!("kbench-producer-{index}")
+}
+
 /// librdkafka settings for a producer spec, before pass-through properties.
 pub fn librdkafka_settings(access: &Access, index: usize, s: &ProducerSpec) -> ClientConfig {
     let mut c = access.config();
-    c.set("client.id", format!("kbench-producer-{index}"))
+    c.set("client.id", client_id(index))
         .set("acks", s.acks.as_config())
         .set("compression.type", &s.compression)
         .set("linger.ms", s.linger_ms.to_string())
@@ -338,7 +353,10 @@ pub fn create(
         )
         .map_err(KafkaError::ClientCreation)?;
     }
+    let stats = StatsLog::open(plan.stats_dir.as_deref(), &client_id(plan.index), &config)
+        .map_err(KafkaError::ClientCreation)?;
     let ctx = Ctx {
+        stats,
         shared: shared.clone(),
         clock: plan.clock,
         tag: DeliveryTag::new(schedule, plan.clock),

@@ -2,6 +2,7 @@
 //! take each interval's stats, stop the producers, and finish with what every client saw.
 //! Callers never touch a client's shared counters: everything goes through [`Fleet`].
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -50,6 +51,9 @@ pub struct FleetPlan {
     /// shards, so it waits only for their first assignment and the shards check the groups'
     /// cover together.
     pub whole_groups: bool,
+    /// Where each client writes librdkafka's statistics when the scenario turns them on
+    /// (`cells/<cell>/librdkafka/`); `None`: nowhere (`kbench versus`, warm-up cells).
+    pub stats_dir: Option<PathBuf>,
 }
 
 impl FleetPlan {
@@ -72,6 +76,7 @@ impl FleetPlan {
             shard: 0,
             producer_bases: Arc::new(vec![0]),
             whole_groups: true,
+            stats_dir: None,
         }
     }
 }
@@ -232,6 +237,7 @@ impl Fleet {
                     assignor: cell.consumers.assignor,
                     group_protocol: cell.consumers.group_protocol,
                     group_log: group_log.clone(),
+                    stats_dir: fleet.plan.stats_dir.clone(),
                 };
                 if m == 0 {
                     fleet.group_plans.push(plan.clone());
@@ -365,6 +371,7 @@ impl Fleet {
                 seed,
                 keys: keys.reseeded(seed),
                 payloads: payloads.reseeded(seed ^ 0x9e37_79b9),
+                stats_dir: self.plan.stats_dir.clone(),
             };
             let p =
                 producer::create(&plan, &shared).map_err(|e| anyhow!("creating producer: {e}"))?;

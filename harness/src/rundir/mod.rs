@@ -10,7 +10,8 @@
 //! summary.md, charts/    rendered from the files above (report::render_run)
 //! cells/<id>/            publish.hlog, e2e.hlog, members.json, faults.json, rebalances.json,
 //!                        delivery.json
-//!                        (the delivery evidence, `delivery.rs`) of pass 1;
+//!                        (the delivery evidence, `delivery.rs`), librdkafka/<client>.jsonl
+//!                        (librdkafka's statistics, when asked) of pass 1;
 //!   repeat-<r>/          the same for later passes (`--repeat`); probe-<n>/ for find-max
 //! findmax.csv, findmax-summary.csv                    find-max's probes and answers
 //! versus.csv, ratios.csv, cpu-threads.csv, versus.md, versus.png, raw/   kbench versus
@@ -55,6 +56,8 @@ pub const MEMBERS: &str = "members.json";
 /// Per group, every partition pause during the load (`fleet::GroupPauses`).
 pub const REBALANCES: &str = "rebalances.json";
 pub const FAULTS: &str = "faults.json";
+/// librdkafka's statistics of each client, `<client.id>.jsonl` (when a scenario asks).
+const LIBRDKAFKA: &str = "librdkafka";
 
 /// Where one run of a cell keeps its own files: `cells/<id>/` for the first pass,
 /// `cells/<id>/repeat-<r>/` for later passes.
@@ -90,6 +93,12 @@ impl CellFiles {
             write_atomic(&self.dir.join(format!("{}.hlog", kind.name())), &log)?;
         }
         Ok(())
+    }
+
+    /// Where the cell's clients write librdkafka's statistics, one file per client
+    /// (`fleet::librdkafka_stats`), when the scenario turns them on.
+    pub fn librdkafka_dir(&self) -> PathBuf {
+        self.dir.join(LIBRDKAFKA)
     }
 
     /// find-max's probe `n` of a cell: `cells/<id>/probe-<n>/`.

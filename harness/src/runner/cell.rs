@@ -71,6 +71,9 @@ pub struct CellEnv<'a> {
     pub quiet: bool,
     /// How to carry out `[[fault]]`s; `None` when the scenario has none.
     pub faults: Option<&'a Target>,
+    /// Where the cell's clients write librdkafka's statistics when the scenario turns them on
+    /// ([`crate::rundir::CellFiles::librdkafka_dir`]); `None`: nowhere.
+    pub client_stats: Option<std::path::PathBuf>,
 }
 
 /// Run one cell on a topic it creates (and deletes). Errors are setup failures (topic,
@@ -202,10 +205,11 @@ pub(super) fn run_on_topic(
         clock,
         rand::random(),
     );
-    let plan = match lockstep {
+    let mut plan = match lockstep {
         Some(l) => l.fleet_plan(plan),
         None => plan,
     };
+    plan.stats_dir = env.client_stats.clone();
     let mut fleet = Fleet::start_consumers(cell, plan, ASSIGNMENT_TIMEOUT)?;
     fleet.prepare_transactions(cell)?;
 

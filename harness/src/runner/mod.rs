@@ -156,6 +156,7 @@ pub fn run_scenario(
             run: &run,
             quiet: opts.quiet,
             faults: fault_target.as_ref(),
+            client_stats: Some(files.librdkafka_dir()),
         };
         let outcome = run_cell(cell, &topic, &env);
         let outcome = match outcome {
@@ -295,6 +296,7 @@ fn warm_fresh_cluster(
         run,
         quiet: true,
         faults: None,
+        client_stats: None,
     };
     let topic = session.topic_name(&run.run_id, "warmup");
     writeln!(

@@ -292,6 +292,7 @@ pub(super) fn run_shard_cells(
             run: &*run,
             quiet: opts.quiet,
             faults,
+            client_stats: Some(files.librdkafka_dir()),
         };
         let outcome = match shard.run_cell(cell, &mine, &key, &topic, &env, None) {
             Ok(o) => o.outcome,

@@ -255,6 +255,7 @@ pub fn prefill(
         seed: 7,
         keys: KeyGen::new(&cell.producers.keys, 7)?,
         payloads: PayloadGen::new(&cell.producers.message_size, 8)?,
+        stats_dir: None,
     };
     let shared = Arc::new(ProducerShared::new(c.partitions as usize));
     let p = producer::create(&plan, &shared).map_err(|e| anyhow!("creating producer: {e}"))?;
@@ -317,6 +318,7 @@ pub fn consume(
         group_log: Arc::new(std::sync::Mutex::new(
             crate::metrics::rebalance::RebalanceLog::new(partitions as usize),
         )),
+        stats_dir: None,
     };
     let t0 = Instant::now();
     let c = consumer::create(&plan, &shared).map_err(|e| anyhow!("creating consumer: {e}"))?;

@@ -286,6 +286,7 @@ impl Run<'_> {
                     run: &self.run,
                     quiet: true,
                     faults: None,
+                    client_stats: None,
                 };
                 let o = kbench::run_in_process(c, self.rf(), &topic, &env)?;
                 let s = &o.summary;
