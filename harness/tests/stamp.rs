@@ -1,8 +1,9 @@
 //! kbench's stamp as the broker stores it, read back with a plain rdkafka consumer: every
 //! record's value is exactly the size the scenario asks (the stamp in its first bytes, a file's
 //! line keeping every byte after it), or, with `stamp = "header"`, the value untouched and the
-//! stamp in the `kbench` header; every acknowledged sequence number is there once; and a size
-//! too small for the stamp is refused before any load.
+//! stamp in the `kbench` header; every acknowledged sequence number is there once, also when
+//! values are sent from reused slots without a copy; and a size too small for the stamp is
+//! refused before any load.
 
 mod common;
 use std::collections::{BTreeMap, BTreeSet};
@@ -340,4 +341,64 @@ messages = 60000
         r.publish_p50_us > 0 && r.publish_max_us < 60_000_000,
         "publish latency from the restored send time: {r:?}"
     );
+}
+
+/// At max rate, generated values are sent from a ring of slots without a copy
+/// (`fleet::value_slots`); a slot is built again only after the delivery report of the message
+/// it last held. A 4 MiB queue makes the ring 5 MiB (5,120 slots for 1000-byte values), so
+/// 40,000 messages go round it almost eight times with up to 4 MiB in flight: a slot rebuilt
+/// too early would put one message's stamp on the broker twice and lose another's.
+#[test]
+fn values_sent_from_reused_slots_reach_the_broker_intact() {
+    let bootstrap = common::require_cluster!();
+    let admin = Admin::new(
+        &kbench::cluster::Access::plaintext(&bootstrap),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let topic = create_topic(&admin, "stamp-slots", 3);
+    let rows = run_on(
+        &bootstrap,
+        dir.path(),
+        Some(&topic),
+        r#"
+[producers]
+count = 1
+rate = "max"
+message_size = 1000
+acks = "1"
+[consumers]
+groups = 1
+members = 1
+start_from = "earliest"
+[run]
+warmup = "0s"
+messages = 40000
+[client.producer]
+"queue.buffering.max.kbytes" = 4096
+"#,
+    );
+    let records = read_back(&bootstrap, &topic, 3);
+    let cells = by_run_tag(&records, |r| {
+        Stamp::decode(&r.value).expect("every value starts with a stamp")
+    });
+    assert_eq!(cells.len(), 1);
+    let cell = &cells.values().next().unwrap();
+    assert!(cell.len() as u64 >= rows[0].acked, "{} records", cell.len());
+    assert!(cell.len() >= 40_000, "{} records", cell.len());
+    sequences_are_complete(cell, 1);
+    assert!(cell.iter().all(|(r, _)| r.value.len() == 1000));
+    // Consecutive messages carry different random bytes after the stamp (their own slots).
+    let body: BTreeMap<u64, &[u8]> = cell
+        .iter()
+        .map(|(r, s)| (s.seq, &r.value[STAMP_LEN..]))
+        .collect();
+    let repeats = (1..body.len() as u64)
+        .filter(|seq| body[seq] == body[&(seq - 1)])
+        .count();
+    assert_eq!(repeats, 0, "consecutive values with the same bytes");
+    admin
+        .delete_topics(&[topic.as_str()], Duration::from_secs(30))
+        .unwrap();
 }

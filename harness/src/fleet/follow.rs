@@ -27,7 +27,7 @@ use super::pacing::Schedule;
 use super::partition::KbenchChooser;
 use super::payload::stamp::{self, Stamp, StampClock};
 use super::producer::{
-    drain, send_retrying, Ctx, Outgoing, ProducerPlan, ProducerShared, Sent, ThreadLoad,
+    self, drain, send_retrying, Ctx, Outgoing, ProducerPlan, ProducerShared, Sent, ThreadLoad,
 };
 use super::recorder;
 use super::tail::{self, Tail};
@@ -119,10 +119,7 @@ pub fn run(
     }
     let recording = recorder::install(shared.clone());
     let serve = || {
-        while waker.pending() > 0 {
-            producer.poll(Duration::ZERO);
-        }
-        recorder::with(|r| r.answer_if_asked());
+        producer::serve(&producer, &waker);
     };
     let load = ThreadLoad::start();
     let mut seq: u64 = 0;
@@ -197,13 +194,11 @@ pub fn run(
                 partition: chooser.next(seq),
                 opaque: tag.pack(seq, seen_ns),
                 headers: Some(headers),
+                in_slot: false,
             };
             // Retried while librdkafka's queue is full: the line waits (its latency shows
             // it) and the cell is flagged.
-            let make_room = || {
-                serve();
-                waker.wait(Duration::from_millis(1));
-            };
+            let make_room = || producer::make_room(&producer, &waker);
             if send_retrying(&producer, None, out, measured, measured, &stop, &make_room)
                 == Sent::Stopped
             {

@@ -20,6 +20,7 @@ pub mod recorder;
 pub mod tail;
 mod topic_handle;
 pub mod transaction;
+pub mod value_slots;
 pub mod wake;
 mod worker;
 

@@ -115,21 +115,36 @@ impl PayloadGen {
         }
     }
 
+    /// Are the values generated (random bytes, `next_len` sizes) rather than a file's lines?
+    pub fn is_random(&self) -> bool {
+        matches!(self.source, Source::Random { .. })
+    }
+
+    /// The size of the next generated value, drawn now; `None` for a file's lines, which have
+    /// their own. The value itself then comes from [`PayloadGen::stamped_of_len`] (or from
+    /// `value_slots`, which builds it in place).
+    #[inline]
+    pub fn next_len(&mut self) -> Option<usize> {
+        match &self.source {
+            Source::Random { min, max, .. } if min == max => Some(*min),
+            Source::Random { min, max, .. } => Some(self.rng.gen_range(*min..=*max)),
+            Source::Lines { .. } => None,
+        }
+    }
+
     /// The value of the next message.
     #[inline]
     pub fn next_payload(&mut self) -> &[u8] {
+        let len = self.next_len();
+        self.value_of(len)
+    }
+
+    /// `len` bytes of the random pool, or a file's next line (`len` is `None` for files).
+    #[inline]
+    fn value_of(&mut self, len: Option<usize>) -> &[u8] {
         match &mut self.source {
-            Source::Random {
-                pool,
-                min,
-                max,
-                pos,
-            } => {
-                let len = if min == max {
-                    *min
-                } else {
-                    self.rng.gen_range(*min..=*max)
-                };
+            Source::Random { pool, pos, .. } => {
+                let len = len.unwrap_or(0);
                 // The pool is at least twice the largest value, so a value always fits after
                 // wrapping to the start.
                 if *pos + len > pool.len() {
@@ -158,8 +173,16 @@ impl PayloadGen {
     /// scenarios refuse, see [`PayloadGen::min_size`]) is the stamp's first bytes only.
     #[inline]
     pub fn next_stamped(&mut self, stamp: &[u8; stamp::STAMP_LEN]) -> &[u8] {
+        let len = self.next_len();
+        self.stamped_of_len(len, stamp)
+    }
+
+    /// [`PayloadGen::next_stamped`] for a size already drawn with [`PayloadGen::next_len`]
+    /// (`None` for a file's lines).
+    #[inline]
+    pub fn stamped_of_len(&mut self, len: Option<usize>, stamp: &[u8; stamp::STAMP_LEN]) -> &[u8] {
         let mut scratch = std::mem::take(&mut self.scratch);
-        let body = self.next_payload();
+        let body = self.value_of(len);
         let len = body.len();
         let head = len.min(stamp::STAMP_LEN);
         if scratch.len() < len {

@@ -30,6 +30,7 @@ use super::payload::PayloadGen;
 use super::recorder;
 use super::topic_handle::TopicHandle;
 use super::transaction::{self, Transactions};
+use super::value_slots::ValueSlots;
 use super::wake::{Notifier, QueueWaker};
 use crate::cluster::Access;
 use crate::metrics::delivery::ProducerLog;
@@ -135,6 +136,14 @@ pub struct Ctx {
     warmup_end_ns: u64,
     start_ns: u64,
     stats: Option<StatsLog>,
+    /// Where generated values are built and sent from without a copy (`value_slots`). Here,
+    /// in the context, because rdkafka drops the context only after `rd_kafka_destroy`.
+    slots: Option<ValueSlots>,
+    /// While `serve` polls one event: when it was taken from the queue (ns on the run's
+    /// clock), the ack time of every report in it; 0 otherwise (then each report reads the
+    /// clock). One event's reports came in one response, so one reading serves them all and
+    /// does not add the time spent recording the ones before.
+    event_ns: AtomicU64,
 }
 
 impl ClientContext for Ctx {
@@ -150,10 +159,14 @@ impl ProducerContext for Ctx {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
-        let now = self.clock.now_ns();
+        let now = match self.event_ns.load(Ordering::Relaxed) {
+            0 => self.clock.now_ns(),
+            t => t,
+        };
         let recorded = recorder::with(|r| {
             // Reports are served on the send thread, so this is every message handed over.
             let (seq, intended) = self.tag.unpack(opaque, r.sent, now);
+            self.release(seq);
             let measured = intended >= self.warmup_end_ns;
             let since_start = now.saturating_sub(self.start_ns);
             match result {
@@ -179,11 +192,20 @@ impl ProducerContext for Ctx {
 }
 
 impl Ctx {
+    /// Message `seq` is out of librdkafka's hands: its value slot (if it had one) is free.
+    #[inline]
+    fn release(&self, seq: u64) {
+        if let Some(s) = &self.slots {
+            s.release(seq);
+        }
+    }
+
     /// A report served off the send thread (not expected; see `recorder`): counted anyway.
     #[cold]
     fn stray(&self, result: &DeliveryResult<'_>, opaque: usize, now: u64) {
         let sent = self.shared.sent_total.load(Ordering::Relaxed);
         let (seq, intended) = self.tag.unpack(opaque, sent, now);
+        self.release(seq);
         let measured = intended >= self.warmup_end_ns;
         let since_start = now.saturating_sub(self.start_ns);
         match result {
@@ -197,6 +219,33 @@ impl Ctx {
     }
 }
 
+/// Serve every waiting delivery report (each `poll(0)` handles at most one event), and hand
+/// the interval over if the collector asked for it. Says whether there were reports.
+pub(super) fn serve(producer: &BaseProducer<Ctx>, waker: &QueueWaker) -> bool {
+    let mut served = false;
+    let ctx = producer.context();
+    while waker.pending() > 0 {
+        ctx.event_ns
+            .store(ctx.clock.now_ns().max(1), Ordering::Relaxed);
+        producer.poll(Duration::ZERO);
+        ctx.event_ns.store(0, Ordering::Relaxed);
+        served = true;
+    }
+    recorder::with(|r| r.answer_if_asked());
+    served
+}
+
+/// Make room in librdkafka's full queue: reports already waiting free their messages' room,
+/// so the send is retried at once; otherwise wait (at most 1 ms) for the next report and
+/// serve it before the retry. A wait after serving would sleep through the room just made
+/// and wake twice per report.
+pub(super) fn make_room(producer: &BaseProducer<Ctx>, waker: &QueueWaker) {
+    if !serve(producer, waker) {
+        waker.wait(Duration::from_millis(1));
+        serve(producer, waker);
+    }
+}
+
 /// One message for [`send_retrying`].
 pub(super) struct Outgoing<'a> {
     pub topic: &'a str,
@@ -205,6 +254,9 @@ pub(super) struct Outgoing<'a> {
     pub partition: Option<i32>,
     pub opaque: usize,
     pub headers: Option<OwnedHeaders>,
+    /// The payload is a value slot that outlives the message (`value_slots`): librdkafka
+    /// sends it from there instead of copying it.
+    pub in_slot: bool,
 }
 
 /// What became of a message given to [`send_retrying`].
@@ -235,7 +287,13 @@ pub(super) fn send_retrying(
     loop {
         let sent = match (direct, out.headers.take()) {
             (Some(d), None) => d
-                .produce(out.partition, out.payload, out.key, out.opaque)
+                .produce(
+                    out.partition,
+                    out.payload,
+                    out.key,
+                    out.opaque,
+                    !out.in_slot,
+                )
                 .map_err(KafkaError::MessageProduction),
             (_, headers) => {
                 let mut r = BaseRecord::with_opaque_to(out.topic, out.opaque).payload(out.payload);
@@ -326,6 +384,26 @@ pub fn client_config(plan: &ProducerPlan) -> ClientConfig {
     c
 }
 
+/// The ring generated values are sent from without a copy, sized to what librdkafka may hold
+/// in flight (`queue.buffering.max.kbytes`); none for a file's lines (their own bytes), a
+/// followed file, or the stamp in a header (those go through rdkafka's `send`).
+fn value_slots(plan: &ProducerPlan, config: &ClientConfig) -> Option<ValueSlots> {
+    let s = &plan.spec;
+    if s.stamp != StampPlace::Value || s.message_size.is_followed() || !plan.payloads.is_random() {
+        return None;
+    }
+    let queue_bytes = config
+        .get("queue.buffering.max.kbytes")
+        .and_then(|k| k.trim().parse::<usize>().ok())
+        .map_or(0, |k| k.saturating_mul(1024));
+    ValueSlots::new(
+        plan.payloads.max_size(),
+        queue_bytes,
+        s.count,
+        plan.seed ^ 0x5107_5eed,
+    )
+}
+
 /// This producer's send schedule. A followed file has none: each line is intended when it was
 /// seen, known only then (the max-rate form of the delivery opaque carries it), and `rate` is a
 /// cap on sending (`follow.rs`).
@@ -357,6 +435,8 @@ pub fn create(
         .map_err(KafkaError::ClientCreation)?;
     let ctx = Ctx {
         stats,
+        slots: value_slots(plan, &config),
+        event_ns: AtomicU64::new(0),
         shared: shared.clone(),
         clock: plan.clock,
         tag: DeliveryTag::new(schedule, plan.clock),
@@ -401,18 +481,12 @@ pub fn run(
         let _ = shared.notifier.set(n);
     }
     let recording = recorder::install(shared.clone());
+    let slots = producer.context().slots.as_ref();
     if let Some(t) = transactions.as_mut() {
         // Before the first send: in the warm-up (the first message's latency shows it).
         t.init(&producer)?;
     }
-    // Serve every waiting delivery report (each `poll(0)` handles at most one event), and
-    // hand the interval over if the collector asked for it.
-    let serve = || {
-        while waker.pending() > 0 {
-            producer.poll(Duration::ZERO);
-        }
-        recorder::with(|r| r.answer_if_asked());
-    };
+    let serve = || serve(&producer, &waker);
 
     // How busy this thread is: a send loop that never waits is the producer's limit.
     let load = ThreadLoad::start();
@@ -450,14 +524,24 @@ pub fn run(
             clock: stamp_clock,
         }
         .encode();
-        let (payload, headers) = match spec.stamp {
-            StampPlace::Value => (payloads.next_stamped(&stamp), None),
+        let (payload, headers, in_slot) = match spec.stamp {
+            StampPlace::Value => {
+                let len = payloads.next_len();
+                match (slots, len) {
+                    (Some(s), Some(len)) => match s.claim(seq, &stamp, len) {
+                        Some(v) => (v, None, true),
+                        None => (payloads.stamped_of_len(Some(len), &stamp), None, false),
+                    },
+                    _ => (payloads.stamped_of_len(len, &stamp), None, false),
+                }
+            }
             StampPlace::Header => (
                 payloads.next_payload(),
                 Some(OwnedHeaders::new_with_capacity(1).insert(Header {
                     key: stamp::HEADER_KEY,
                     value: Some(&stamp[..]),
                 })),
+                false,
             ),
         };
         let bytes = payload.len();
@@ -479,15 +563,13 @@ pub fn run(
             partition,
             opaque,
             headers,
+            in_slot,
         };
         // At max rate a full queue is the expected back-pressure of a saturated cluster; on a
         // schedule it means kbench could not offer the asked rate (counted: it flags the cell).
         let counted = schedule.is_paced() && measured;
-        let make_room = || {
-            serve();
-            waker.wait(Duration::from_millis(1));
-        };
-        if send_retrying(
+        let make_room = || make_room(&producer, &waker);
+        let sent = send_retrying(
             &producer,
             direct.as_ref(),
             out,
@@ -495,8 +577,12 @@ pub fn run(
             counted,
             &stop,
             &make_room,
-        ) == Sent::Stopped
-        {
+        );
+        if sent != Sent::Queued {
+            // Never reached librdkafka: no report will free its slot.
+            producer.context().release(seq);
+        }
+        if sent == Sent::Stopped {
             // Still flush what is queued (a return here would purge it, counted as failed)
             // and record how busy the thread was.
             break 'send;

@@ -3,9 +3,10 @@
 //! and calls the varargs `rd_kafka_producev`, in which librdkafka looks the topic up by that
 //! name (a lock and string compares) and takes a reference to it. Callgrind, one producer of
 //! 1 KiB at max rate: `send` cost 2.3k instructions a message, `rd_kafka_produce` in
-//! librdkafka's own `rdkafka_performance` 1.0k. What is sent is the same: the payload copied
-//! (`RD_KAFKA_MSG_F_COPY`), the key, the partition (or librdkafka's partitioner) and the
-//! opaque the delivery report hands back. Messages with headers still go through `send`.
+//! librdkafka's own `rdkafka_performance` 1.0k. What is sent is the same: the payload (copied
+//! with `RD_KAFKA_MSG_F_COPY`, or sent from a `value_slots` slot), the key, the partition (or
+//! librdkafka's partitioner) and the opaque the delivery report hands back. Messages with
+//! headers still go through `send`.
 
 use std::ffi::{c_void, CString};
 
@@ -37,7 +38,10 @@ impl TopicHandle {
         Ok(TopicHandle(rkt))
     }
 
-    /// Enqueue one message (copied) with `opaque` for its delivery report.
+    /// Enqueue one message with `opaque` for its delivery report. With `copy`, librdkafka
+    /// copies the payload before it returns; without, it sends it from where it is, so the
+    /// caller must keep `payload` unchanged and alive until the message's delivery report
+    /// (`value_slots` does).
     #[inline]
     pub fn produce(
         &self,
@@ -45,15 +49,18 @@ impl TopicHandle {
         payload: &[u8],
         key: Option<&[u8]>,
         opaque: usize,
+        copy: bool,
     ) -> Result<(), RDKafkaErrorCode> {
         let (key_ptr, key_len) = key.map_or((std::ptr::null(), 0), |k| (k.as_ptr(), k.len()));
-        // SAFETY: the handle is live until drop; librdkafka copies payload and key before it
-        // returns (F_COPY) and only hands the opaque back, as a value.
+        let flags = if copy { rd::RD_KAFKA_MSG_F_COPY } else { 0 };
+        // SAFETY: the handle is live until drop; librdkafka copies the key (a message with a
+        // key gets its own allocation) and the payload with F_COPY (without it the caller's
+        // contract keeps the payload alive) and only hands the opaque back, as a value.
         let r = unsafe {
             rd::rd_kafka_produce(
                 self.0,
                 partition.unwrap_or(UNASSIGNED),
-                rd::RD_KAFKA_MSG_F_COPY,
+                flags,
                 payload.as_ptr() as *mut c_void,
                 payload.len(),
                 key_ptr.cast(),
