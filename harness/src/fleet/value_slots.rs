@@ -9,7 +9,8 @@
 //! librdkafka's own `rdkafka_performance` sends one static buffer with no copy at all.
 //!
 //! So a producer of generated values owns a ring of slots, each filled with random bytes of
-//! its own once, when the producer is made. Message `seq` is built in slot `seq % slots`: only
+//! its own once, the first time it is used (so making a producer costs nothing, and memory is
+//! touched only as the ring is gone round). Message `seq` is built in slot `seq % slots`: only
 //! its stamp is written, and librdkafka is handed the slot itself (flags 0: no copy, no free).
 //! librdkafka reads a message's value until its delivery report (a retry builds the batch
 //! again from it), so a slot is taken only when the report of the message before it in that
@@ -23,10 +24,7 @@
 //! after it is freed, whatever way the send thread ends.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use rand::rngs::SmallRng;
-use rand::{RngCore, SeedableRng};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::payload::stamp::STAMP_LEN;
 
@@ -49,6 +47,10 @@ pub struct ValueSlots {
     slots: usize,
     /// Per slot, 1 + the sequence number of the message librdkafka holds there; 0 = free.
     held: Box<[AtomicU64]>,
+    /// Slots below this have their random bytes (written by the sending thread only).
+    filled: AtomicUsize,
+    /// The random generator's state (splitmix64) for filling slots.
+    rng: AtomicU64,
 }
 
 // SAFETY: slots are written only through `claim`, by the one thread that sends, and only
@@ -71,14 +73,42 @@ impl ValueSlots {
         if slots < MIN_SLOTS {
             return None;
         }
-        let mut buf = vec![0u8; slots * slot_len].into_boxed_slice();
-        SmallRng::seed_from_u64(seed).fill_bytes(&mut buf);
+        // Zeroed memory the kernel maps only when a slot is first written.
+        let buf = vec![0u8; slots * slot_len].into_boxed_slice();
         Some(ValueSlots {
             buf: UnsafeCell::new(buf),
             slot_len,
             slots,
             held: (0..slots).map(|_| AtomicU64::new(0)).collect(),
+            filled: AtomicUsize::new(0),
+            rng: AtomicU64::new(seed),
         })
+    }
+
+    /// Give every slot up to `i` its random bytes (the first time round the ring).
+    #[cold]
+    fn fill_to(&self, i: usize) {
+        let mut state = self.rng.load(Ordering::Relaxed);
+        let mut next = self.filled.load(Ordering::Relaxed);
+        while next <= i {
+            // SAFETY: a slot not yet filled has never been claimed, so librdkafka does not
+            // read it; only the sending thread fills.
+            let slot = unsafe {
+                let base = (*self.buf.get()).as_mut_ptr().add(next * self.slot_len);
+                std::slice::from_raw_parts_mut(base, self.slot_len)
+            };
+            for chunk in slot.chunks_mut(8) {
+                state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                z ^= z >> 31;
+                chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+            }
+            next += 1;
+        }
+        self.rng.store(state, Ordering::Relaxed);
+        self.filled.store(next, Ordering::Relaxed);
     }
 
     /// Message `seq`'s value, `len` bytes with `stamp` first, built in its slot and held for
@@ -96,6 +126,9 @@ impl ValueSlots {
             return None;
         }
         held.store(seq + 1, Ordering::Relaxed);
+        if i >= self.filled.load(Ordering::Relaxed) {
+            self.fill_to(i);
+        }
         let at = i * self.slot_len;
         let head = len.min(STAMP_LEN);
         // SAFETY: slot `i` is free (no message holds it, so librdkafka no longer reads it)
@@ -171,5 +204,22 @@ mod tests {
         assert_eq!(slots(1024, 1 << 30, 1), Some(40 * 1024));
         // 1 MB values: fewer than 64 slots fit, no ring.
         assert_eq!(slots(1_000_000, 32 << 20, 1), None);
+    }
+
+    #[test]
+    fn slots_are_filled_when_first_used_even_when_one_is_skipped() {
+        let r = ValueSlots::new(100, 0, 1, 3).unwrap();
+        // Message 0 too large for a slot (copied), message 1 in slot 1: slot 0 is filled too.
+        assert!(r.claim(0, &stamp(1), 1000).is_none());
+        let one = r.claim(1, &stamp(1), 100).unwrap().to_vec();
+        r.release(1);
+        let zero = r.claim(r.slots() as u64, &stamp(1), 100).unwrap().to_vec();
+        for v in [&zero, &one] {
+            assert!(
+                v[STAMP_LEN..].iter().filter(|&&b| b == 0).count() < 10,
+                "random bytes"
+            );
+        }
+        assert_ne!(zero[STAMP_LEN..], one[STAMP_LEN..]);
     }
 }
