@@ -183,8 +183,9 @@ fn message(c: &mut Criterion) {
     // The send loop's path for generated values: the stamp written into the message's own
     // slot of the ring (`fleet::value_slots`), which librdkafka sends without a copy; the
     // slot released again as its delivery report would.
-    let slots = ValueSlots::new(1024, 32 << 20, 1, 1).expect("a ring for 1 KiB values");
     let mut payloads = PayloadGen::new(&MessageSize::Fixed(1024), 1).expect("valid size");
+    let (pool, pos) = payloads.random_pool().expect("generated values");
+    let slots = ValueSlots::new(pool, pos, 1024, 32 << 20, 1).expect("a ring for 1 KiB values");
     let mut seq = 0u64;
     c.bench_function(
         "message/build 1024 B in a value slot (stamp + slot + record)",

@@ -115,6 +115,14 @@ fn run_on(bootstrap: &str, dir: &Path, topic: Option<&str>, scenario: &str) -> V
     rows
 }
 
+fn admin(bootstrap: &str) -> Admin {
+    Admin::new(
+        &kbench::cluster::Access::plaintext(bootstrap),
+        &BTreeMap::new(),
+    )
+    .unwrap()
+}
+
 fn create_topic(admin: &Admin, prefix: &str, partitions: i32) -> String {
     let topic = random_topic(prefix);
     admin
@@ -168,11 +176,7 @@ fn sequences_are_complete(cell: &[(&Record, Stamp)], producers: u16) {
 #[test]
 fn every_record_on_the_broker_is_exactly_message_size_bytes_with_the_stamp_inside() {
     let bootstrap = common::require_cluster!();
-    let admin = Admin::new(
-        &kbench::cluster::Access::plaintext(&bootstrap),
-        &BTreeMap::new(),
-    )
-    .unwrap();
+    let admin = admin(&bootstrap);
     let dir = tempfile::tempdir().unwrap();
     let lines: Vec<String> = (0..7)
         .map(|i| format!("{i:02} {}", "line of a replayed log ".repeat(2 + i)))
@@ -246,11 +250,7 @@ message_size = [28, 1000, { min = 28, max = 64 }, { file = "lines.log" }]
 #[test]
 fn the_header_form_leaves_values_as_the_scenario_makes_them() {
     let bootstrap = common::require_cluster!();
-    let admin = Admin::new(
-        &kbench::cluster::Access::plaintext(&bootstrap),
-        &BTreeMap::new(),
-    )
-    .unwrap();
+    let admin = admin(&bootstrap);
     let dir = tempfile::tempdir().unwrap();
     let topic = create_topic(&admin, "stamp-header", 2);
     // 10-byte values: too small for the stamp in the value, fine beside it.
@@ -351,11 +351,7 @@ messages = 60000
 #[test]
 fn values_sent_from_reused_slots_reach_the_broker_intact() {
     let bootstrap = common::require_cluster!();
-    let admin = Admin::new(
-        &kbench::cluster::Access::plaintext(&bootstrap),
-        &BTreeMap::new(),
-    )
-    .unwrap();
+    let admin = admin(&bootstrap);
     let dir = tempfile::tempdir().unwrap();
     let topic = create_topic(&admin, "stamp-slots", 3);
     let rows = run_on(

@@ -115,9 +115,13 @@ impl PayloadGen {
         }
     }
 
-    /// Are the values generated (random bytes, `next_len` sizes) rather than a file's lines?
-    pub fn is_random(&self) -> bool {
-        matches!(self.source, Source::Random { .. })
+    /// The random pool and where this generator is in it, when the values are generated
+    /// (`None` for a file's lines): `value_slots` fills its ring from there.
+    pub fn random_pool(&self) -> Option<(Arc<[u8]>, usize)> {
+        match &self.source {
+            Source::Random { pool, pos, .. } => Some((pool.clone(), *pos)),
+            Source::Lines { .. } => None,
+        }
     }
 
     /// The size of the next generated value, drawn now; `None` for a file's lines, which have

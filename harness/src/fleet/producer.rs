@@ -389,19 +389,15 @@ pub fn client_config(plan: &ProducerPlan) -> ClientConfig {
 /// followed file, or the stamp in a header (those go through rdkafka's `send`).
 fn value_slots(plan: &ProducerPlan, config: &ClientConfig) -> Option<ValueSlots> {
     let s = &plan.spec;
-    if s.stamp != StampPlace::Value || s.message_size.is_followed() || !plan.payloads.is_random() {
+    if s.stamp != StampPlace::Value || s.message_size.is_followed() {
         return None;
     }
+    let (pool, pos) = plan.payloads.random_pool()?;
     let queue_bytes = config
         .get("queue.buffering.max.kbytes")
         .and_then(|k| k.trim().parse::<usize>().ok())
         .map_or(0, |k| k.saturating_mul(1024));
-    ValueSlots::new(
-        plan.payloads.max_size(),
-        queue_bytes,
-        s.count,
-        plan.seed ^ 0x5107_5eed,
-    )
+    ValueSlots::new(pool, pos, plan.payloads.max_size(), queue_bytes, s.count)
 }
 
 /// This producer's send schedule. A followed file has none: each line is intended when it was

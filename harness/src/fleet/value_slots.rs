@@ -8,9 +8,9 @@
 //! `rd_kafka_msg_new` was half of the send thread, malloc a quarter of it, copies a sixth;
 //! librdkafka's own `rdkafka_performance` sends one static buffer with no copy at all.
 //!
-//! So a producer of generated values owns a ring of slots, each filled with random bytes of
-//! its own once, the first time it is used (so making a producer costs nothing, and memory is
-//! touched only as the ring is gone round). Message `seq` is built in slot `seq % slots`: only
+//! So a producer of generated values owns a ring of slots, each filled once, the first time it
+//! is used, with the next bytes of the generator's random pool (so making a producer costs
+//! nothing, memory is touched only as the ring is gone round, and the fill is a copy). Message `seq` is built in slot `seq % slots`: only
 //! its stamp is written, and librdkafka is handed the slot itself (flags 0: no copy, no free).
 //! librdkafka reads a message's value until its delivery report (a retry builds the batch
 //! again from it), so a slot is taken only when the report of the message before it in that
@@ -25,6 +25,7 @@
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use super::payload::stamp::STAMP_LEN;
 
@@ -49,8 +50,10 @@ pub struct ValueSlots {
     held: Box<[AtomicU64]>,
     /// Slots below this have their random bytes (written by the sending thread only).
     filled: AtomicUsize,
-    /// The random generator's state (splitmix64) for filling slots.
-    rng: AtomicU64,
+    /// Where slots get their bytes: the payload generator's random pool (at least twice the
+    /// largest value, and at least `MIN_RING_BYTES`), walked from `pool_pos`.
+    pool: Arc<[u8]>,
+    pool_pos: AtomicUsize,
 }
 
 // SAFETY: slots are written only through `claim`, by the one thread that sends, and only
@@ -60,9 +63,16 @@ unsafe impl Sync for ValueSlots {}
 
 impl ValueSlots {
     /// A ring for values of at most `max_len` bytes, sized from librdkafka's queue bound
-    /// (`queue_bytes`: what can be in flight) and the fleet's size; `None` when the values
-    /// are too large for `MIN_SLOTS` slots.
-    pub fn new(max_len: usize, queue_bytes: usize, producers: usize, seed: u64) -> Option<Self> {
+    /// (`queue_bytes`: what can be in flight) and the fleet's size, filled from `pool` (the
+    /// payload generator's, from `pool_pos`); `None` when the values are too large for
+    /// `MIN_SLOTS` slots.
+    pub fn new(
+        pool: Arc<[u8]>,
+        pool_pos: usize,
+        max_len: usize,
+        queue_bytes: usize,
+        producers: usize,
+    ) -> Option<Self> {
         // Whole cache lines, so a stamp never straddles two slots' lines.
         let slot_len = max_len.max(STAMP_LEN).next_multiple_of(64);
         let want = queue_bytes.saturating_add(queue_bytes / 4);
@@ -70,7 +80,7 @@ impl ValueSlots {
             .min(FLEET_RING_BYTES / producers.max(1))
             .clamp(MIN_RING_BYTES, MAX_RING_BYTES);
         let slots = ring / slot_len;
-        if slots < MIN_SLOTS {
+        if slots < MIN_SLOTS || pool.len() < slot_len {
             return None;
         }
         // Zeroed memory the kernel maps only when a slot is first written.
@@ -81,33 +91,31 @@ impl ValueSlots {
             slots,
             held: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             filled: AtomicUsize::new(0),
-            rng: AtomicU64::new(seed),
+            pool,
+            pool_pos: AtomicUsize::new(pool_pos),
         })
     }
 
-    /// Give every slot up to `i` its random bytes (the first time round the ring).
+    /// Give every slot up to `i` its random bytes (the first time round the ring): the
+    /// pool's next `slot_len` bytes, as the copy path walks it.
     #[cold]
     fn fill_to(&self, i: usize) {
-        let mut state = self.rng.load(Ordering::Relaxed);
+        let mut pos = self.pool_pos.load(Ordering::Relaxed);
         let mut next = self.filled.load(Ordering::Relaxed);
         while next <= i {
+            if pos + self.slot_len > self.pool.len() {
+                pos = 0;
+            }
             // SAFETY: a slot not yet filled has never been claimed, so librdkafka does not
             // read it; only the sending thread fills.
-            let slot = unsafe {
+            unsafe {
                 let base = (*self.buf.get()).as_mut_ptr().add(next * self.slot_len);
-                std::slice::from_raw_parts_mut(base, self.slot_len)
-            };
-            for chunk in slot.chunks_mut(8) {
-                state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-                let mut z = state;
-                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-                z ^= z >> 31;
-                chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+                std::ptr::copy_nonoverlapping(self.pool[pos..].as_ptr(), base, self.slot_len);
             }
+            pos += self.slot_len;
             next += 1;
         }
-        self.rng.store(state, Ordering::Relaxed);
+        self.pool_pos.store(pos, Ordering::Relaxed);
         self.filled.store(next, Ordering::Relaxed);
     }
 
@@ -163,9 +171,26 @@ mod tests {
         [b; STAMP_LEN]
     }
 
+    /// A pool as `payload` makes one: random bytes, `MIN_RING_BYTES` long.
+    fn pool() -> Arc<[u8]> {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        (0..MIN_RING_BYTES)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    fn ring(max: usize, queue: usize, producers: usize) -> Option<ValueSlots> {
+        ValueSlots::new(pool(), 0, max, queue, producers)
+    }
+
     #[test]
     fn a_slot_is_reused_only_after_its_message_is_released() {
-        let r = ValueSlots::new(1024, 0, 1, 7).unwrap();
+        let r = ring(1024, 0, 1).unwrap();
         let n = r.slots() as u64;
         assert_eq!(n, (MIN_RING_BYTES / 1024) as u64);
         let v0 = r.claim(0, &stamp(1), 1024).unwrap().as_ptr();
@@ -182,7 +207,7 @@ mod tests {
 
     #[test]
     fn values_are_their_size_stamped_and_differ_after_the_stamp() {
-        let r = ValueSlots::new(1024, 32 << 20, 1, 7).unwrap();
+        let r = ring(1024, 32 << 20, 1).unwrap();
         let a = r.claim(1, &stamp(9), 1000).unwrap().to_vec();
         let b = r.claim(2, &stamp(9), 100).unwrap().to_vec();
         assert_eq!((a.len(), b.len()), (1000, 100));
@@ -194,8 +219,7 @@ mod tests {
 
     #[test]
     fn the_ring_follows_the_queue_and_the_fleet_and_skips_huge_values() {
-        let slots =
-            |max, queue, producers| ValueSlots::new(max, queue, producers, 1).map(|r| r.slots());
+        let slots = |max, queue, producers| ring(max, queue, producers).map(|r| r.slots());
         // A max-rate producer's 32 MiB queue and a quarter: 40 MiB of 1 KiB slots.
         assert_eq!(slots(1024, 32 << 20, 1), Some(40 * 1024));
         // 100 producers share 512 MiB: 5.12 MiB each.
@@ -208,7 +232,7 @@ mod tests {
 
     #[test]
     fn slots_are_filled_when_first_used_even_when_one_is_skipped() {
-        let r = ValueSlots::new(100, 0, 1, 3).unwrap();
+        let r = ring(100, 0, 1).unwrap();
         // Message 0 too large for a slot (copied), message 1 in slot 1: slot 0 is filled too.
         assert!(r.claim(0, &stamp(1), 1000).is_none());
         let one = r.claim(1, &stamp(1), 100).unwrap().to_vec();
