@@ -401,7 +401,16 @@ fn cleanup_finds_a_control_topic_on_the_control_cluster() {
         "no control cluster recorded: {deleted:?}"
     );
     manifest(Some(&bootstrap));
-    let deleted = kbench::runner::cleanup_control_topics(dir.path(), &under_test).unwrap();
+    // A topic created a moment ago can still be missing from the metadata of the broker that
+    // answers (seen once in CI on a loaded host): ask again until it shows, within 15 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let deleted = loop {
+        let d = kbench::runner::cleanup_control_topics(dir.path(), &under_test).unwrap();
+        if !d.is_empty() || std::time::Instant::now() > deadline {
+            break d;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
     assert_eq!(deleted, vec![ours]);
     let exists = |t: &str| {
         admin
