@@ -458,13 +458,15 @@ fn a_skewed_clock_is_measured_within_its_bound_and_corrected() {
         // The row's bound comes from the offset measured again just before the cell (the
         // manifest keeps the first measurement): stated, and what corrected the figures below.
         assert!(num(r, "e2e_clock_bound_us") > 0, "{r:?}");
-        // Uncorrected, shard 1's member would see shard 0's messages 3 s late (and shard 0's
-        // see shard 1's as early as they can be): a median or p99 near 3 s. Corrected, what is
-        // left is the host's own delays (this busy 2-core host stalls for up to ~1 s, more when
-        // other tests run beside): bounds well below the 3 s an uncorrected p99 would show.
+        // Uncorrected, shard 1's member would see shard 0's messages (about half of what it
+        // reads) 3 s late, and shard 0's see shard 1's as early as they can be: a p99 of 3 s
+        // or more. Corrected, what is left is the host's own delays: the cell has no warm-up,
+        // so the group's forming shows (p50 0.28 s, p99 0.38 s alone on this 2-core host;
+        // p50 1.21 s, p99 1.87 s once in CI with other tests beside). So the p99 bound sits
+        // below the 3 s only an uncorrected skew reaches, and the p50 bound is a sanity check.
         let (p50, p99) = (num(r, "e2e_p50_us"), num(r, "e2e_p99_us"));
         assert!(
-            p50 < 1_000_000 && p99 < 2_500_000,
+            p50 < 2_000_000 && p99 < 2_800_000,
             "e2e p50 {p50} us, p99 {p99} us"
         );
         assert!(num(r, "consumed") > 0);
