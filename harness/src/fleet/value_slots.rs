@@ -33,7 +33,9 @@ use super::payload::stamp::STAMP_LEN;
 const MIN_RING_BYTES: usize = 4 << 20;
 /// At most this much per producer: a max-rate producer's queue (32 MiB) and a quarter more.
 const MAX_RING_BYTES: usize = 40 << 20;
-/// A fleet's producers share this much between them (each still gets `MIN_RING_BYTES`).
+/// A fleet's producers share this much between them; a fleet so large that a producer's
+/// share is below `MIN_RING_BYTES` (over 128 producers) copies its values instead, so the
+/// rings never take more than this in all.
 const FLEET_RING_BYTES: usize = 512 << 20;
 /// Fewer slots than this is not worth a ring (values of megabytes): they are copied.
 const MIN_SLOTS: usize = 64;
@@ -75,10 +77,12 @@ impl ValueSlots {
     ) -> Option<Self> {
         // Whole cache lines, so a stamp never straddles two slots' lines.
         let slot_len = max_len.max(STAMP_LEN).next_multiple_of(64);
+        let share = FLEET_RING_BYTES / producers.max(1);
+        if share < MIN_RING_BYTES {
+            return None;
+        }
         let want = queue_bytes.saturating_add(queue_bytes / 4);
-        let ring = want
-            .min(FLEET_RING_BYTES / producers.max(1))
-            .clamp(MIN_RING_BYTES, MAX_RING_BYTES);
+        let ring = want.min(share).clamp(MIN_RING_BYTES, MAX_RING_BYTES);
         let slots = ring / slot_len;
         if slots < MIN_SLOTS || pool.len() < slot_len {
             return None;
@@ -226,6 +230,8 @@ mod tests {
         assert_eq!(slots(1024, 32 << 20, 100), Some((512 << 20) / 100 / 1024));
         // A paced producer's 1 GiB queue: capped at 40 MiB.
         assert_eq!(slots(1024, 1 << 30, 1), Some(40 * 1024));
+        // 1000 producers: 512 KiB each is below the 4 MiB a ring needs: copied.
+        assert_eq!(slots(1024, 32 << 20, 1000), None);
         // 1 MB values: fewer than 64 slots fit, no ring.
         assert_eq!(slots(1_000_000, 32 << 20, 1), None);
     }
