@@ -278,6 +278,13 @@ fn record(c: &mut Criterion) {
             );
         })
     });
+    let mut h = kbench::metrics::histogram::new_histogram();
+    c.bench_function("record/hdrhistogram record alone", |b| {
+        b.iter(|| {
+            n += 1;
+            let _ = h.record(black_box(500 + (n % 4096)));
+        })
+    });
     // What the hot path paid per message before the hand-over: an uncontended lock.
     let locked = std::sync::Mutex::new(ClientStats::new(6));
     c.bench_function("record/Mutex::lock + record_send (the old way)", |b| {

@@ -585,14 +585,22 @@ pub fn run(
         }
         // A message that came due while the thread was blocked in a transaction's commit
         // waited for the cluster (its publish latency shows it), not for kbench: only the
-        // lateness after the commit returned is kbench's (late_sends, behind-schedule).
-        let own_from = match transactions.as_ref().and_then(Transactions::blocked_until) {
-            Some(until) => intended.max(until),
-            None => intended,
+        // lateness after the commit returned is kbench's (late_sends, behind-schedule). At max
+        // rate there is no schedule to be late on (a wait for room in a full queue is the
+        // cluster's back-pressure), so the clock is not read again.
+        let lag_ns = if schedule.is_paced() {
+            let own_from = match transactions.as_ref().and_then(Transactions::blocked_until) {
+                Some(until) => intended.max(until),
+                None => intended,
+            };
+            Instant::now()
+                .saturating_duration_since(own_from)
+                .as_nanos() as u64
+        } else {
+            0
         };
-        let lag = Instant::now().saturating_duration_since(own_from);
         recorder::with(|r| {
-            r.stats.record_send(measured, bytes, lag.as_nanos() as u64);
+            r.stats.record_send(measured, bytes, lag_ns);
             r.sent += 1;
             r.publish_counts();
         });
